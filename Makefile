@@ -1,0 +1,127 @@
+# daprc: one non-recursive build. Every component adds itself through its module.mk.
+# Outputs go to $(BUILD): bin/ (binaries), lib/ (libdc.a), obj/, tests/, fuzz/.
+#   make            every binary that exists
+#   make test       unit tests, integration tests, ASan+UBSan unit pass, fuzz smoke
+#   make run        daprd on the embedded default resources
+#   make bench      benchmark figures with their peers
+#   make fuzz       libFuzzer targets (clang)
+#   make clean
+# Knobs: WERROR=1, SANITIZE=address,undefined, CC=clang.
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+
+ifneq ($(SANITIZE),)
+BUILD ?= build/sanitize
+else
+BUILD ?= build
+endif
+
+CC ?= cc
+PKGS := libmicrohttpd libcurl yaml-0.1 libcjson openssl
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wold-style-definition -Wformat=2 -Wundef -Wwrite-strings -Wvla \
+           -Wimplicit-fallthrough -Wnull-dereference -Wcast-align \
+           -Werror=implicit-function-declaration -Werror=incompatible-pointer-types \
+           -Werror=return-type
+HARDEN  := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection -fPIE
+LDHARDEN := -pie -Wl,-z,relro,-z,now
+ifeq ($(WERROR),1)
+WARN    += -Werror
+endif
+
+OPT     ?= -O2 -g
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS  := $(CSTD) $(OPT) $(WARN) $(HARDEN) -Icommon/include $(PKG_CFLAGS) \
+           -DDC_VERSION='"$(VERSION)"' $(EXTRA_CFLAGS)
+LDFLAGS := $(LDHARDEN) $(EXTRA_LDFLAGS)
+LDLIBS  := $(PKG_LIBS) -lpthread -lm
+ifneq ($(SANITIZE),)
+CFLAGS  += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer -U_FORTIFY_SOURCE
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+TEST_CFLAGS := $(CFLAGS) -DDC_TESTING $(shell pkg-config --cflags cmocka 2>/dev/null)
+TEST_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+BINARIES :=
+UNIT_TESTS :=
+FUZZ_TARGETS :=
+
+Q := $(if $(V),,@)
+include common/module.mk
+include sidecar/module.mk
+
+# Generic rules: objects mirror the source tree under $(BUILD)/obj.
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/tobj/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC [t]  $<")
+	$(Q)$(CC) $(TEST_CFLAGS) -MMD -MP -c $< -o $@
+
+-include $(shell find $(BUILD)/obj $(BUILD)/tobj -name '*.d' 2>/dev/null)
+
+.SECONDARY:
+.PHONY: all deps test unit unit-asan integration run bench fuzz fuzz-smoke clean \
+        check-headers format-check lint e2e
+all: $(BINARIES)
+
+deps:
+	@./scripts/deps.sh
+
+unit: $(UNIT_TESTS)
+	@./scripts/run-unit.sh $(UNIT_TESTS)
+
+unit-asan:
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined CC=$(CC) WERROR=$(WERROR) unit
+
+integration: all
+	@./tests/run-integration.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory check-headers lint
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory unit-asan
+	@$(MAKE) --no-print-directory fuzz-smoke
+
+run: deps
+	@$(MAKE) --no-print-directory $(BUILD)/bin/daprd
+	@./scripts/run.sh
+
+bench: deps all
+	@./bench/run.sh
+
+# libFuzzer targets: clang, the library rebuilt with coverage and sanitizers.
+FUZZ_BUILD := build/fuzz
+fuzz:
+	@$(MAKE) --no-print-directory CC=clang BUILD=$(FUZZ_BUILD) \
+	  EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -DDC_FUZZING" \
+	  fuzz-targets
+
+fuzz-targets: $(FUZZ_TARGETS)
+
+fuzz-smoke: fuzz
+	@./scripts/fuzz-smoke.sh $(FUZZ_BUILD)/fuzz
+
+check-headers:
+	@set -e; for h in $$(find common/include -name '*.h') $$(find sidecar placement sentry operator injector -name '*.h' 2>/dev/null); do \
+	  echo "#include \"$$PWD/$$h\"" | $(CC) $(CSTD) $(WARN) -Werror -Icommon/include $(PKG_CFLAGS) -x c -fsyntax-only - ; \
+	done; echo "check-headers: ok"
+
+lint:
+	@./scripts/lint.sh
+
+format-check:
+	@clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install the Debian bookworm packages daprc needs, only those missing. Idempotent and silent
+# when everything is present. Needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+PKGS=(
+  build-essential pkg-config clang libclang-rt-14-dev clang-format
+  libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev libcjson-dev libssl-dev libcmocka-dev
+  curl python3 procps
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}"
+SUDO=
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

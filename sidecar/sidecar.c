@@ -1,0 +1,188 @@
+/* Start-up and shutdown of the daprd process (sidecar-api.md §1.1, §17.3). */
+#include "sidecar.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "dc/log.h"
+#include "dc/mem.h"
+#include "dc/str.h"
+#include "dc/time.h"
+
+#include "http_api.h"
+#include "runtime.h"
+
+#define MAX_LISTENERS 16
+
+struct sdc_sidecar {
+    const struct sdc_config *cfg;
+    struct sdc_runtime rt;
+    struct dc_http_router *api_router;
+    struct dc_http_router *metrics_router;
+    struct dc_http_server *api[MAX_LISTENERS];
+    size_t napi;
+    struct dc_http_server *public_srv;
+    struct dc_http_server *metrics_srv;
+};
+
+static void server_opts(const struct sdc_config *cfg, struct dc_http_server_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->max_body = (size_t)cfg->max_body_size;
+    o->max_header = (size_t)cfg->read_buffer_size;
+    o->threads = 0; /* a thread per connection: handlers may block on backends */
+    o->idle_timeout_s = 0;
+}
+
+static int start_api(struct sdc_sidecar *s, struct dc_errbuf *eb)
+{
+    const struct sdc_config *cfg = s->cfg;
+    struct dc_http_server_opts o;
+    char sock[512];
+    int rv, last = DC_OK;
+
+    server_opts(cfg, &o);
+    if (!dc_str_empty(cfg->unix_domain_socket)) {
+        /* With --unix-domain-socket the API listens only there (§1.1). */
+        snprintf(sock, sizeof(sock), "%s/dapr-%s-http.socket", cfg->unix_domain_socket,
+                 cfg->app_id);
+        o.unix_path = sock;
+        rv = dc_http_server_start(&s->api[0], &o, s->api_router, eb);
+        if (rv == DC_OK) {
+            s->napi = 1;
+            DC_LOG(DC_LOG_INFO, "HTTP server listening on %s", sock);
+        }
+        return rv;
+    }
+    o.port = (uint16_t)cfg->dapr_http_port;
+    if (cfg->listen_addresses.n == 0) {
+        o.address = NULL;
+        rv = dc_http_server_start(&s->api[0], &o, s->api_router, eb);
+        if (rv == DC_OK) {
+            s->napi = 1;
+            DC_LOG(DC_LOG_INFO, "HTTP server listening on port %d", cfg->dapr_http_port);
+        }
+        return rv;
+    }
+    /* Upstream continues when at least one address binds. */
+    for (size_t i = 0; i < cfg->listen_addresses.n && s->napi < MAX_LISTENERS; i++) {
+        struct dc_errbuf one = {0};
+
+        o.address = cfg->listen_addresses.v[i];
+        rv = dc_http_server_start(&s->api[s->napi], &o, s->api_router, &one);
+        if (rv != DC_OK) {
+            DC_LOG(DC_LOG_WARN, "failed to listen on %s:%d: %s", o.address,
+                   cfg->dapr_http_port, one.msg);
+            last = rv;
+            *eb = one;
+            continue;
+        }
+        DC_LOG(DC_LOG_INFO, "HTTP server listening on %s:%d", o.address, cfg->dapr_http_port);
+        s->napi++;
+    }
+    return s->napi > 0 ? DC_OK : last;
+}
+
+static int start_aux(struct sdc_sidecar *s, struct dc_errbuf *eb)
+{
+    const struct sdc_config *cfg = s->cfg;
+    struct dc_http_server_opts o;
+    int rv;
+
+    if (cfg->dapr_public_port >= 0) {
+        server_opts(cfg, &o);
+        o.threads = 1;
+        o.address = dc_str_empty(cfg->dapr_public_listen_address)
+                        ? NULL
+                        : cfg->dapr_public_listen_address;
+        o.port = (uint16_t)cfg->dapr_public_port;
+        /* The public port serves health and metadata without token auth (§1.1). */
+        rv = dc_http_server_start(&s->public_srv, &o, s->api_router, eb);
+        if (rv != DC_OK)
+            return rv;
+    }
+    if (cfg->enable_metrics) {
+        server_opts(cfg, &o);
+        o.threads = 1;
+        o.address = cfg->metrics_listen_address;
+        o.port = (uint16_t)cfg->metrics_port;
+        rv = dc_http_server_start(&s->metrics_srv, &o, s->metrics_router, eb);
+        if (rv != DC_OK) {
+            dc_err_wrapf(eb, "metrics server");
+            return rv;
+        }
+        DC_LOG(DC_LOG_INFO, "metrics server started on %s:%d/metrics",
+               cfg->metrics_listen_address, cfg->metrics_port);
+    }
+    return DC_OK;
+}
+
+int sdc_sidecar_start(struct sdc_sidecar **out, const struct sdc_config *cfg,
+                      struct dc_errbuf *eb)
+{
+    struct sdc_sidecar *s = dc_xcalloc(1, sizeof(*s));
+    int64_t t0 = dc_mono_ns();
+    int rv;
+
+    s->cfg = cfg;
+    DC_LOG(DC_LOG_INFO, "starting daprc runtime -- version %s", sdc_runtime_version());
+    rv = sdc_runtime_init(&s->rt, cfg, eb);
+    if (rv != DC_OK)
+        goto fail;
+    for (size_t i = 0; i < s->rt.ncomponents; i++)
+        DC_LOG(DC_LOG_INFO, "component loaded: %s (%s/%s)", s->rt.components[i]->meta.name,
+               s->rt.components[i]->type, s->rt.components[i]->version);
+    s->api_router = sdc_http_api_router(&s->rt);
+    s->metrics_router = sdc_http_metrics_router(&s->rt);
+    rv = start_aux(s, eb);
+    if (rv != DC_OK)
+        goto fail;
+    rv = start_api(s, eb);
+    if (rv != DC_OK)
+        goto fail;
+    atomic_store(&s->rt.outbound_ready, true);
+    /* No app channel yet (later issue): with no --app-port there is nothing to wait for. */
+    atomic_store(&s->rt.ready, true);
+    DC_LOG(DC_LOG_INFO, "dapr initialized. Status: Running. Init Elapsed %.1fms",
+           (double)(dc_mono_ns() - t0) / 1e6);
+    *out = s;
+    return DC_OK;
+fail:
+    sdc_sidecar_free(s);
+    return rv;
+}
+
+bool sdc_sidecar_force_requested(const struct sdc_sidecar *s)
+{
+    return atomic_load(&s->rt.force_shutdown);
+}
+
+int sdc_sidecar_shutdown(struct sdc_sidecar *s)
+{
+    int64_t deadline = dc_mono_ns() + s->cfg->graceful_shutdown_seconds * 1000000000LL;
+    int rv = DC_OK;
+
+    atomic_store(&s->rt.ready, false);
+    for (size_t i = 0; i < s->napi; i++)
+        dc_http_server_quiesce(s->api[i]);
+    for (size_t i = 0; i < s->napi; i++) {
+        int64_t left = (deadline - dc_mono_ns()) / 1000000;
+        if (dc_http_server_drain(s->api[i], left > 0 ? left : 0) != DC_OK)
+            rv = DC_ETIMEDOUT;
+    }
+    return rv;
+}
+
+void sdc_sidecar_free(struct sdc_sidecar *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->napi; i++)
+        dc_http_server_free(s->api[i]);
+    dc_http_server_free(s->public_srv);
+    dc_http_server_free(s->metrics_srv);
+    dc_http_router_free(s->api_router);
+    dc_http_router_free(s->metrics_router);
+    sdc_runtime_cleanup(&s->rt);
+    free(s);
+}

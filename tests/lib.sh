@@ -1,0 +1,62 @@
+# Shared helpers of the integration tests (bash). Source it; call `finish` at the end.
+# Processes started with `start_bg` are stopped by PID at exit, and only those.
+set -u
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN=${DAPRC_BIN:-$ROOT/build/bin}
+T_PASS=0
+T_FAIL=0
+T_PIDS=()
+T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/daprc-it.XXXXXX")
+
+cleanup() {
+  for p in "${T_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${T_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  rm -rf "$T_TMP"
+}
+trap cleanup EXIT
+
+ok() { T_PASS=$((T_PASS + 1)); printf '  ok    %s\n' "$1"; }
+bad() { T_FAIL=$((T_FAIL + 1)); printf '  FAIL  %s\n' "$1"; [ $# -gt 1 ] && printf '        %s\n' "${@:2}"; return 0; }
+
+# check NAME EXPECTED ACTUAL
+check() { if [ "$2" == "$3" ]; then ok "$1"; else bad "$1" "expected: $2" "actual:   $3"; fi; }
+# check_contains NAME NEEDLE HAYSTACK
+check_contains() { if [[ "$3" == *"$2"* ]]; then ok "$1"; else bad "$1" "missing: $2" "in: ${3:0:400}"; fi; }
+
+# A free TCP port on 127.0.0.1 (the kernel picks it).
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+# start_bg LOGFILE CMD...: run in the background, remember the PID in $BG_PID.
+start_bg() { local log=$1; shift; "$@" >"$log" 2>&1 & BG_PID=$!; T_PIDS+=("$BG_PID"); }
+
+# wait_http URL [SECONDS]: poll until the URL answers (any status); readiness, not a sleep.
+wait_http() {
+  local url=$1 secs=${2:-10} i
+  for ((i = 0; i < secs * 20; i++)); do
+    curl -s -o /dev/null "$url" && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+# wait_exit PID SECONDS: wait until the process is gone; prints its exit status or "timeout".
+wait_exit() {
+  local pid=$1 secs=$2 i
+  for ((i = 0; i < secs * 20; i++)); do
+    if ! kill -0 "$pid" 2>/dev/null; then wait "$pid" 2>/dev/null; echo $?; return 0; fi
+    sleep 0.05
+  done
+  echo timeout
+}
+
+# http METHOD URL [curl args...]: prints "STATUS BODY".
+http() { local m=$1 u=$2; shift 2; curl -s -X "$m" -o "$T_TMP/body" -w '%{http_code}' "$u" "$@"; printf ' %s' "$(cat "$T_TMP/body")"; }
+
+# json_get JSON PYEXPR: evaluate a Python expression over the parsed document `d`.
+json_get() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"; }
+
+finish() {
+  echo "$(basename "$0" .sh): $T_PASS passed, $T_FAIL failed"
+  [ "$T_FAIL" -eq 0 ]
+}

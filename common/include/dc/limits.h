@@ -22,4 +22,12 @@
 /* Length of one log message before it is cut. */
 #define DC_MAX_LOG_LINE 8192
 
+/* ---- metrics (dc/metrics.h) ---- */
+/* Series per metric: label values can come from requests (paths, methods), so each metric
+ * stops creating series here and counts the drops instead of growing without bound. */
+#define DC_METRICS_MAX_SERIES 10000
+/* Bytes kept of one label value; longer values are cut at a UTF-8 boundary. */
+#define DC_METRICS_MAX_LABEL_VALUE 256
+/* ---- end metrics ---- */
+
 #endif /* DC_LIMITS_H */

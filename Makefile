@@ -114,7 +114,7 @@ fuzz-smoke: fuzz
 
 check-headers:
 	@set -e; for h in $$(find common/include -name '*.h') $$(find sidecar placement sentry operator injector -name '*.h' 2>/dev/null); do \
-	  echo "#include \"$$PWD/$$h\"" | $(CC) $(CSTD) $(WARN) -Werror -Icommon/include $(PKG_CFLAGS) -x c -fsyntax-only - ; \
+	  printf '#include "%s"\nint dc__check_headers_tu;\n' "$$PWD/$$h" | $(CC) $(CSTD) $(WARN) -Werror -Icommon/include $(PKG_CFLAGS) -x c -fsyntax-only - ; \
 	done; echo "check-headers: ok"
 
 lint:

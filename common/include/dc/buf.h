@@ -30,7 +30,7 @@ int dc_buf_append(struct dc_buf *b, const void *p, size_t n) DC_MUST_CHECK;
 int dc_buf_appends(struct dc_buf *b, const char *s) DC_MUST_CHECK;
 int dc_buf_appendc(struct dc_buf *b, char c) DC_MUST_CHECK;
 int dc_buf_appendf(struct dc_buf *b, const char *fmt, ...) DC_PRINTF(2, 3) DC_MUST_CHECK;
-int dc_buf_vappendf(struct dc_buf *b, const char *fmt, va_list ap) DC_MUST_CHECK;
+int dc_buf_vappendf(struct dc_buf *b, const char *fmt, va_list ap) DC_PRINTF(2, 0) DC_MUST_CHECK;
 /* Make room for `n` more bytes without changing len. */
 int dc_buf_reserve(struct dc_buf *b, size_t n) DC_MUST_CHECK;
 

@@ -364,8 +364,7 @@ static int unescape(struct dc_arena *a, const char *s, size_t n, char **out, siz
     return DC_OK;
 }
 
-int dc_http_query_unescape(struct dc_arena *a, const char *s, size_t n, char **out,
-                           size_t *out_len)
+int dc_http_query_unescape(struct dc_arena *a, const char *s, size_t n, char **out, size_t *out_len)
 {
     size_t bad;
 
@@ -406,8 +405,8 @@ static int not_found(struct dc_http_request *req, struct dc_http_response *resp,
         r->fallback(req, resp, r->fallback_ud);
     } else {
         resp->status = 404;
-        if (dc_http_response_body(resp, "404 page not found\n", 19,
-                                  "text/plain; charset=utf-8") != DC_OK)
+        if (dc_http_response_body(resp, "404 page not found\n", 19, "text/plain; charset=utf-8") !=
+            DC_OK)
             resp->status = 404;
     }
     return DC_ENOTFOUND;
@@ -456,8 +455,7 @@ int dc_http_router_dispatch(const struct dc_http_router *r, struct dc_http_reque
         char *val;
         size_t bad;
 
-        if (unescape(req->arena, raw, m.spans[i].len, &val, &params[i].value_len, &bad) !=
-            DC_OK) {
+        if (unescape(req->arena, raw, m.spans[i].len, &val, &params[i].value_len, &bad) != DC_OK) {
             bad_escape(resp, raw + bad, m.spans[i].len - bad);
             return DC_EPARSE;
         }
@@ -498,8 +496,8 @@ size_t dc_http_request_header_remove(struct dc_http_request *req, const char *na
     return removed;
 }
 
-bool dc_http_request_header_next(const struct dc_http_request *req, size_t *it,
-                                 const char **name, const char **value)
+bool dc_http_request_header_next(const struct dc_http_request *req, size_t *it, const char **name,
+                                 const char **value)
 {
     if (*it >= req->n_headers)
         return false;
@@ -545,8 +543,8 @@ static void query_parse(struct dc_http_request *req)
 
         if (len > 0 && memchr(p, ';', len) == NULL &&
             unescape(req->arena, p, klen, &k, NULL, &bad) == DC_OK &&
-            unescape(req->arena, eq != NULL ? eq + 1 : p + len, eq != NULL ? len - klen - 1 : 0,
-                     &v, &pairs[n].value_len, &bad) == DC_OK) {
+            unescape(req->arena, eq != NULL ? eq + 1 : p + len, eq != NULL ? len - klen - 1 : 0, &v,
+                     &pairs[n].value_len, &bad) == DC_OK) {
             pairs[n].name = k;
             pairs[n].value = v;
             n++;
@@ -615,8 +613,7 @@ void dc_http_response_header(struct dc_http_response *resp, const char *name, co
     resp->n_headers++;
 }
 
-void dc_http_response_header_set(struct dc_http_response *resp, const char *name,
-                                 const char *value)
+void dc_http_response_header_set(struct dc_http_response *resp, const char *name, const char *value)
 {
     size_t i, w = 0;
 

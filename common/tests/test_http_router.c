@@ -36,23 +36,25 @@ static int setup(void **state)
 
     assert_non_null(f);
     /* A slice of daprd's table (sidecar-api.md). */
-    assert_int_equal(dc_http_router_add(r, "GET", "/v1.0/state/{storeName}/{key}", h_name,
-                                        (void *)"state-get"),
-                     DC_OK);
+    assert_int_equal(
+        dc_http_router_add(r, "GET", "/v1.0/state/{storeName}/{key}", h_name, (void *)"state-get"),
+        DC_OK);
     assert_int_equal(dc_http_router_add(r, "DELETE", "/v1.0/state/{storeName}/{key}", h_name,
                                         (void *)"state-del"),
                      DC_OK);
-    assert_int_equal(dc_http_router_add(r, "POST", "/v1.0/state/{storeName}", h_name,
-                                        (void *)"state-save"),
-                     DC_OK);
+    assert_int_equal(
+        dc_http_router_add(r, "POST", "/v1.0/state/{storeName}", h_name, (void *)"state-save"),
+        DC_OK);
     assert_int_equal(
         dc_http_router_add(r, "POST", "/v1.0/state/{storeName}/bulk", h_name, (void *)"state-bulk"),
         DC_OK);
-    assert_int_equal(dc_http_router_add(r, NULL, "/v1.0/invoke/{id}/method/{method*}", h_name,
-                                        (void *)"invoke"),
+    assert_int_equal(
+        dc_http_router_add(r, NULL, "/v1.0/invoke/{id}/method/{method*}", h_name, (void *)"invoke"),
+        DC_OK);
+    assert_int_equal(dc_http_router_add(r, "GET", "/v1.0/healthz", h_name, (void *)"healthz"),
                      DC_OK);
-    assert_int_equal(dc_http_router_add(r, "GET", "/v1.0/healthz", h_name, (void *)"healthz"), DC_OK);
-    assert_int_equal(dc_http_router_add(r, "GET", "/v1.0/metadata", h_name, (void *)"meta-get"), DC_OK);
+    assert_int_equal(dc_http_router_add(r, "GET", "/v1.0/metadata", h_name, (void *)"meta-get"),
+                     DC_OK);
     assert_int_equal(dc_http_router_add(r, "GET", "/v1.0/metadata/", h_name, (void *)"meta-slash"),
                      DC_OK);
     assert_int_equal(dc_http_router_add(r, "GET", "/", h_name, (void *)"root"), DC_OK);
@@ -182,10 +184,22 @@ static void test_clean_path(void **state)
 {
     struct dc_arena a = {0};
     static const char *const cases[][2] = {
-        {"/", "/"},           {"//", "/"},         {"/a/b", "/a/b"},     {"/a/b/", "/a/b/"},
-        {"/a//b", "/a/b"},    {"/a/./b", "/a/b"},  {"/a/../b", "/b"},    {"/..", "/"},
-        {"/a/b/..", "/a"},    {"/a/b/../", "/a/"}, {"", "."},            {"a/../..", ".."},
-        {"/%2e%2e/x", "/%2e%2e/x"}, {"/a/.", "/a"},  {"/.../x", "/.../x"}, {"/a/./", "/a/"},
+        {"/", "/"},
+        {"//", "/"},
+        {"/a/b", "/a/b"},
+        {"/a/b/", "/a/b/"},
+        {"/a//b", "/a/b"},
+        {"/a/./b", "/a/b"},
+        {"/a/../b", "/b"},
+        {"/..", "/"},
+        {"/a/b/..", "/a"},
+        {"/a/b/../", "/a/"},
+        {"", "."},
+        {"a/../..", ".."},
+        {"/%2e%2e/x", "/%2e%2e/x"},
+        {"/a/.", "/a"},
+        {"/.../x", "/.../x"},
+        {"/a/./", "/a/"},
     };
     size_t i;
     (void)state;
@@ -211,8 +225,7 @@ static void test_param_decoding(void **state)
     assert_int_equal(f->req.params[1].value_len, 3);
     assert_memory_equal(f->req.params[1].value, "a\0b", 3);
     /* A bad escape answers Go's 400 without calling the handler. */
-    assert_string_equal(run(f, "GET", "/v1.0/state/s/a%zzb", &rv),
-                        "invalid URL escape \"%zz\"\n");
+    assert_string_equal(run(f, "GET", "/v1.0/state/s/a%zzb", &rv), "invalid URL escape \"%zz\"\n");
     assert_int_equal(rv, DC_EPARSE);
     assert_int_equal(f->resp.status, 400);
     assert_string_equal(run(f, "GET", "/v1.0/state/s/ab%4", NULL), "invalid URL escape \"%4\"\n");
@@ -226,8 +239,7 @@ static void test_query(void **state)
     size_t it = 0;
 
     run(f, "GET", "/v1.0/healthz?metadata.ttl=60&a=1&a=2&b+c=d%20e&bad=%zz&x;y=1&&=v&flag", NULL);
-    assert_string_equal(f->req.query,
-                        "metadata.ttl=60&a=1&a=2&b+c=d%20e&bad=%zz&x;y=1&&=v&flag");
+    assert_string_equal(f->req.query, "metadata.ttl=60&a=1&a=2&b+c=d%20e&bad=%zz&x;y=1&&=v&flag");
     assert_string_equal(dc_http_request_query(&f->req, "metadata.ttl"), "60");
     assert_string_equal(dc_http_request_query(&f->req, "a"), "1");
     assert_string_equal(dc_http_request_query(&f->req, "b c"), "d e");
@@ -282,9 +294,8 @@ static bool pre_auth(struct dc_http_request *req, struct dc_http_response *resp,
     if (dc_str_eq(req->path, "/v1.0/healthz"))
         return false;
     resp->status = 401;
-    assert_int_equal(dc_http_response_body(resp, "invalid api token\n", 18,
-                                           "text/plain; charset=utf-8"),
-                     DC_OK);
+    assert_int_equal(
+        dc_http_response_body(resp, "invalid api token\n", 18, "text/plain; charset=utf-8"), DC_OK);
     return true;
 }
 
@@ -342,8 +353,7 @@ static void test_error_body(void **state)
     assert_string_equal(dc_buf_cstr(&f->resp.body),
                         "{\"errorCode\":\"ERR_STATE_GET\",\"message\":\"bad \\\"key\\\" "
                         "\\u003c\\u0001\\u003e\\n\\ufffd\\u2028\"}");
-    assert_string_equal(dc_http_response_header_get(&f->resp, "Content-Type"),
-                        "application/json");
+    assert_string_equal(dc_http_response_header_get(&f->resp, "Content-Type"), "application/json");
     /* One Content-Type even after two body calls. */
     assert_int_equal(dc_http_response_body(&f->resp, "x", 1, "text/plain"), DC_OK);
     assert_int_equal(f->resp.n_headers, 1);

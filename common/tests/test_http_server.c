@@ -34,7 +34,6 @@ struct fixture {
     int slow_started;
 };
 
-static struct fixture *g_fx;
 
 static void h_echo(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
 {
@@ -155,7 +154,6 @@ static int setup_opts(void **state, unsigned threads)
     router_build(f);
     server_start(f, &o);
     assert_int_equal(dc_http_client_new(&f->c, &co, NULL), DC_OK);
-    g_fx = f;
     *state = f;
     return 0;
 }

@@ -46,12 +46,12 @@ typedef int dc_http_body_fn(const void *data, size_t len, void *ud);
 typedef int dc_http_head_fn(const struct dc_http_result *res, void *ud);
 
 struct dc_http_call {
-    const char *method; /* NULL = "GET" */
-    const char *url;    /* http:// or https:// */
+    const char *method;         /* NULL = "GET" */
+    const char *url;            /* http:// or https:// */
     const char *const *headers; /* NULL-terminated "Name: value" list, may be NULL */
     const void *body;           /* sent when body_len > 0, or always for POST/PUT/PATCH */
     size_t body_len;
-    int64_t timeout_ms;     /* 0 = the client's default */
+    int64_t timeout_ms;       /* 0 = the client's default */
     dc_http_head_fn *on_head; /* optional */
     dc_http_body_fn *on_body; /* optional: when set the body is streamed, not buffered */
     void *ud;                 /* for on_head and on_body */
@@ -61,7 +61,7 @@ struct dc_http_call {
 /* The response. All-zero before the call; release with dc_http_result_cleanup. */
 struct dc_http_result {
     long status;
-    struct dc_buf body; /* empty when on_body was set */
+    struct dc_buf body;             /* empty when on_body was set */
     struct dc_http_header *headers; /* final response's headers in order, values trimmed */
     size_t n_headers;
     long num_connects; /* new connections this call opened (0 = reused keep-alive) */

@@ -62,7 +62,7 @@ struct dc_http_request {
     /* The body was larger than the server's max_body: `body` holds at most a prefix (possibly
      * nothing). daprd answers upstream's error for it. */
     bool body_too_large;
-    struct dc_arena *arena; /* per-request memory; freed after the response is sent */
+    struct dc_arena *arena;         /* per-request memory; freed after the response is sent */
     struct dc_http_header *headers; /* as received, in order; names keep their case */
     size_t n_headers;
     /* Filled by dispatch: */
@@ -96,8 +96,7 @@ typedef void dc_http_handler_fn(struct dc_http_request *req, struct dc_http_resp
 /* Pre-routing hook (API-token auth, CORS...): return true when it answered the request
  * itself, false to continue with routing. May edit req->headers (e.g. remove a header with
  * dc_http_request_header_remove). */
-typedef bool dc_http_pre_fn(struct dc_http_request *req, struct dc_http_response *resp,
-                            void *ud);
+typedef bool dc_http_pre_fn(struct dc_http_request *req, struct dc_http_response *resp, void *ud);
 
 struct dc_http_router;
 
@@ -146,8 +145,8 @@ const char *dc_http_request_header(const struct dc_http_request *req, const char
 /* Remove every header named `name` (case-insensitive); returns how many were removed. */
 size_t dc_http_request_header_remove(struct dc_http_request *req, const char *name);
 /* Iterate over all headers: start with *it = 0; false at the end. */
-bool dc_http_request_header_next(const struct dc_http_request *req, size_t *it,
-                                 const char **name, const char **value);
+bool dc_http_request_header_next(const struct dc_http_request *req, size_t *it, const char **name,
+                                 const char **value);
 /* Value of path parameter `name` (decoded) or NULL when the route has no such parameter. */
 const char *dc_http_request_param(const struct dc_http_request *req, const char *name);
 /* First value of query parameter `name` (both decoded; exact, case-sensitive name) or NULL.
@@ -185,8 +184,8 @@ void dc_http_response_error(struct dc_http_response *resp, int status, const cha
 /* Server. */
 
 struct dc_http_server_opts {
-    const char *address; /* host or IP to bind; NULL or "" = all interfaces (dual stack) */
-    uint16_t port;       /* 0 = ephemeral, see dc_http_server_port */
+    const char *address;   /* host or IP to bind; NULL or "" = all interfaces (dual stack) */
+    uint16_t port;         /* 0 = ephemeral, see dc_http_server_port */
     const char *unix_path; /* listen on this Unix socket instead of TCP (replaced if stale) */
     /* Request bodies above this many bytes set req->body_too_large; the handler still runs.
      * When Content-Length announces it, the handler runs before the body is read and the

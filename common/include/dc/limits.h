@@ -30,4 +30,14 @@
 #define DC_METRICS_MAX_LABEL_VALUE 256
 /* ---- end metrics ---- */
 
+
+/* --- http (common/src/http_server.c, http_router.c, http_client.c) --- */
+/* Path parameters in one route pattern. */
+#define DC_HTTP_MAX_PARAMS 16
+/* Default request header block: daprd's --read-buffer-size (4 KiB) plus the 4 KiB that Go's
+ * server tolerates beyond MaxHeaderBytes (sidecar-api.md §1.1). */
+#define DC_HTTP_DEFAULT_MAX_HEADER (DC_DEFAULT_READ_BUFFER + 4096u)
+/* Response headers kept by the client for one response. */
+#define DC_HTTP_MAX_RESPONSE_HEADERS 256
+
 #endif /* DC_LIMITS_H */

@@ -1,0 +1,88 @@
+#ifndef DC_HTTP_CLIENT_H
+#define DC_HTTP_CLIENT_H
+
+/* HTTP client on libcurl for the sidecar->app channel, HTTPEndpoint targets and the control
+ * plane.
+ *
+ * One dc_http_client is shared by every thread: calls borrow a curl easy handle from a
+ * mutex-guarded pool, and all handles share one connection cache and DNS cache (CURLSH), so
+ * keep-alive connections are reused across threads. Redirects are not followed, responses are
+ * not decoded (no Accept-Encoding), proxies from the environment are ignored, and curl adds no
+ * headers of its own (no Accept, no Expect: 100-continue, no default Content-Type). Signals
+ * are never used (CURLOPT_NOSIGNAL), and SIGPIPE is not raised (MSG_NOSIGNAL). */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dc/arena.h"
+#include "dc/buf.h"
+#include "dc/err.h"
+#include "dc/http_server.h" /* struct dc_http_header */
+
+struct dc_http_client_opts {
+    int64_t connect_timeout_ms; /* 0 = 10 s */
+    int64_t timeout_ms;         /* whole call; 0 = none (a call may set its own) */
+    size_t max_response;        /* buffered response bodies; 0 = DC_DEFAULT_MAX_BODY */
+    unsigned max_idle_conns;    /* keep-alive connections kept in the cache; 0 = 64 */
+};
+
+struct dc_http_client;
+
+/* Create a client; `o` may be NULL for defaults. On success `*out` is owned by the caller.
+ * Returns DC_OK or DC_EIO (libcurl could not initialise). Thread-safe. */
+int dc_http_client_new(struct dc_http_client **out, const struct dc_http_client_opts *o,
+                       struct dc_errbuf *eb) DC_MUST_CHECK;
+/* Close every connection and free. NULL is a no-op. No call may be running. */
+void dc_http_client_free(struct dc_http_client *c);
+
+struct dc_http_result;
+
+/* Streaming body sink: return 0 to continue, non-zero to abort the call (dc_http_client_do
+ * then returns that value when it is a negative DC_E* code, else DC_ECANCELED). */
+typedef int dc_http_body_fn(const void *data, size_t len, void *ud);
+/* Called once, before the first body byte (or at the end when there is none), when status
+ * and headers of the final response are known. Return non-zero to abort, as above. */
+typedef int dc_http_head_fn(const struct dc_http_result *res, void *ud);
+
+struct dc_http_call {
+    const char *method;         /* NULL = "GET" */
+    const char *url;            /* http:// or https:// */
+    const char *const *headers; /* NULL-terminated "Name: value" list, may be NULL */
+    const void *body;           /* sent when body_len > 0, or always for POST/PUT/PATCH */
+    size_t body_len;
+    int64_t timeout_ms;       /* 0 = the client's default */
+    dc_http_head_fn *on_head; /* optional */
+    dc_http_body_fn *on_body; /* optional: when set the body is streamed, not buffered */
+    void *ud;                 /* for on_head and on_body */
+    const char *unix_socket;  /* optional: connect to this Unix socket (URL host unused) */
+};
+
+/* The response. All-zero before the call; release with dc_http_result_cleanup. */
+struct dc_http_result {
+    long status;
+    struct dc_buf body;             /* empty when on_body was set */
+    struct dc_http_header *headers; /* final response's headers in order, values trimmed */
+    size_t n_headers;
+    long num_connects; /* new connections this call opened (0 = reused keep-alive) */
+    /* Private: */
+    struct dc_arena arena_;
+    size_t cap_headers_;
+};
+
+/* Perform one request and wait for the whole response.
+ * `call` and its strings are borrowed for the call. `res` must be all-zero or cleaned up; it
+ * is filled even on error as far as the response got.
+ * Returns DC_OK for any HTTP status; DC_ETIMEDOUT; DC_EUNAVAIL (connection refused, host not
+ * resolved); DC_ETOOBIG (buffered body over max_response); DC_EINVAL (bad URL or method);
+ * DC_ETLS; DC_ECANCELED or the callback's code (a callback aborted); DC_EIO otherwise.
+ * Thread-safe: any number of threads may call concurrently on one client. Blocks. */
+int dc_http_client_do(struct dc_http_client *c, const struct dc_http_call *call,
+                      struct dc_http_result *res, struct dc_errbuf *eb) DC_MUST_CHECK;
+
+/* First response header named `name` (ASCII case-insensitive) or NULL. */
+const char *dc_http_result_header(const struct dc_http_result *res, const char *name);
+/* Release everything `res` holds; it is all-zero afterwards. */
+void dc_http_result_cleanup(struct dc_http_result *res);
+
+#endif /* DC_HTTP_CLIENT_H */

@@ -1,0 +1,228 @@
+#ifndef DC_HTTP_SERVER_H
+#define DC_HTTP_SERVER_H
+
+/* HTTP/1.1 server on libmicrohttpd, and the socket-less router that it drives.
+ *
+ * The router (dc_http_router_*) is pure: it maps a method and a raw path to a handler and
+ * extracts path parameters, following upstream daprd's rules (sidecar-api.md §1.2, §1.3):
+ *   - patterns are "/v1.0/state/{storeName}/{key}": a {name} matches exactly one non-empty
+ *     segment, a final {name*} matches the rest of the path including slashes;
+ *   - routing uses the cleaned raw path: duplicate '/' and "." / ".." segments are removed;
+ *     when nothing matches and the path ends in '/', one trailing '/' is stripped and routing
+ *     is tried again;
+ *   - literal segments beat {param} segments, which beat {rest*}; the search backtracks, and a
+ *     route only matches when its method matches too;
+ *   - parameter values are decoded with Go's url.QueryUnescape semantics ('+' is a space,
+ *     "%zz" is an error); a decode error answers 400 text/plain without calling the handler;
+ *   - an unknown path OR a known path with another method goes to the fallback handler
+ *     (daprd's service invocation), without parameters.
+ *
+ * A router is built once (dc_http_router_add...) and then only read, so any number of server
+ * threads may dispatch through it concurrently. The server owns no routes: several servers
+ * (one per listen address, the metrics port...) may share one router. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dc/arena.h"
+#include "dc/buf.h"
+#include "dc/err.h"
+
+/* One header, query pair or path parameter. Strings are NUL-terminated and borrowed from the
+ * request's storage (or its arena); `value_len` counts the bytes before that NUL, which may
+ * be fewer than strlen() would say when a decoded value contains "%00". */
+struct dc_http_header {
+    const char *name;
+    const char *value;
+};
+
+struct dc_http_param {
+    const char *name;  /* from the pattern, without braces or '*' */
+    const char *value; /* decoded (query-unescape) */
+    size_t value_len;
+    const char *raw; /* the text as it appeared in the cleaned path */
+};
+
+struct dc_http_query_pair {
+    const char *name;  /* decoded */
+    const char *value; /* decoded */
+    size_t value_len;
+};
+
+/* A request as the handler sees it. The server fills it; tests and fuzzers may build one by
+ * hand (set method, path, query, headers, body and arena; leave the rest zero).
+ * Everything stays valid until the response has been sent; `arena` is released then. */
+struct dc_http_request {
+    const char *method; /* "GET", "POST"... as received */
+    const char *path;   /* raw, still percent-encoded, without the query */
+    const char *query;  /* raw, without '?'; "" when absent */
+    const char *body;   /* NUL-terminated for convenience; "" when empty */
+    size_t body_len;
+    /* The body was larger than the server's max_body: `body` holds at most a prefix (possibly
+     * nothing). daprd answers upstream's error for it. */
+    bool body_too_large;
+    struct dc_arena *arena;         /* per-request memory; freed after the response is sent */
+    struct dc_http_header *headers; /* as received, in order; names keep their case */
+    size_t n_headers;
+    /* Filled by dispatch: */
+    const char *route; /* the matched pattern; NULL for the fallback or the pre hook */
+    struct dc_http_param *params;
+    size_t n_params;
+    /* Private: */
+    struct dc_http_query_pair *query_pairs_; /* parsed on first use */
+    size_t n_query_pairs_;
+    bool query_parsed_;
+    void *conn_; /* the server connection; NULL for socket-less dispatch */
+};
+
+/* The response a handler fills. dispatch and the server initialise it with status 200, no
+ * headers and an empty body (dc_http_response_init). A handler may also write straight into
+ * `body` (dc_buf_append...) or replace `body` with a dc_buf it owns (the old one must be
+ * cleaned up first); the server hands the storage to the socket without copying. */
+struct dc_http_response {
+    int status;
+    struct dc_http_header *headers; /* arena-backed; names and values copied */
+    size_t n_headers;
+    size_t cap_headers_;
+    struct dc_buf body;
+    struct dc_arena *arena; /* the request's arena */
+};
+
+/* Handler: fills `resp` from `req`. Runs on a server thread; blocking is allowed (the
+ * connection waits) but ties up that thread (see dc_http_server_opts.threads). */
+typedef void dc_http_handler_fn(struct dc_http_request *req, struct dc_http_response *resp,
+                                void *ud);
+/* Pre-routing hook (API-token auth, CORS...): return true when it answered the request
+ * itself, false to continue with routing. May edit req->headers (e.g. remove a header with
+ * dc_http_request_header_remove). */
+typedef bool dc_http_pre_fn(struct dc_http_request *req, struct dc_http_response *resp, void *ud);
+
+struct dc_http_router;
+
+/* A new empty router; never NULL (aborts on OOM). Without a fallback, unmatched requests get
+ * Go's "404 page not found\n" text/plain. */
+struct dc_http_router *dc_http_router_new(void);
+/* Free the router and its routes. NULL is a no-op. No server may still use it. */
+void dc_http_router_free(struct dc_http_router *r);
+
+/* Add a route. `method` NULL = any method; a route with an exact method wins over an
+ * any-method route at the same pattern. `pattern` must start with '/'; a segment is either
+ * literal text, "{name}" or, only as the last segment, "{name*}". Strings are copied; `ud` is
+ * borrowed and passed to `fn`.
+ * Returns DC_OK, DC_EINVAL (malformed pattern, more than DC_HTTP_MAX_PARAMS parameters) or
+ * DC_EEXIST (same method and an equivalent pattern already registered). Not thread-safe:
+ * call before any dispatch. */
+int dc_http_router_add(struct dc_http_router *r, const char *method, const char *pattern,
+                       dc_http_handler_fn *fn, void *ud) DC_MUST_CHECK;
+/* Handler for unknown paths and wrong methods (replaces any previous one). */
+void dc_http_router_set_fallback(struct dc_http_router *r, dc_http_handler_fn *fn, void *ud);
+/* Hook called before routing on every request (replaces any previous one; NULL removes). */
+void dc_http_router_set_pre(struct dc_http_router *r, dc_http_pre_fn *fn, void *ud);
+
+/* Route `req` and run the pre hook, then the matching handler or the fallback, filling
+ * `resp` (which must have been initialised with dc_http_response_init). `req->arena` must be
+ * set. Fills req->route and req->params. Returns DC_OK when a route or the pre hook handled
+ * it, DC_ENOTFOUND when the fallback (or the built-in 404) did, DC_EPARSE when a parameter
+ * failed to decode (resp holds the 400). Thread-safe for concurrent calls. */
+int dc_http_router_dispatch(const struct dc_http_router *r, struct dc_http_request *req,
+                            struct dc_http_response *resp);
+
+/* Clean `path` for routing into arena memory: collapse '/' runs, resolve "." and ".."
+ * (never above the root), keep one trailing '/' if there was one. Exposed for tests and for
+ * daprd's invocation handler, which cleans the method the same way. Never NULL. */
+const char *dc_http_clean_path(struct dc_arena *a, const char *path);
+
+/* Decode `s` (`n` bytes) with query-unescape rules into arena memory (NUL-terminated).
+ * Returns DC_OK or DC_EPARSE with `*out` untouched; `*out_len` may be NULL. */
+int dc_http_query_unescape(struct dc_arena *a, const char *s, size_t n, char **out,
+                           size_t *out_len) DC_MUST_CHECK;
+
+/* Request accessors. Returned strings are borrowed from the request. */
+
+/* First header named `name` (ASCII case-insensitive) or NULL. */
+const char *dc_http_request_header(const struct dc_http_request *req, const char *name);
+/* Remove every header named `name` (case-insensitive); returns how many were removed. */
+size_t dc_http_request_header_remove(struct dc_http_request *req, const char *name);
+/* Iterate over all headers: start with *it = 0; false at the end. */
+bool dc_http_request_header_next(const struct dc_http_request *req, size_t *it, const char **name,
+                                 const char **value);
+/* Value of path parameter `name` (decoded) or NULL when the route has no such parameter. */
+const char *dc_http_request_param(const struct dc_http_request *req, const char *name);
+/* First value of query parameter `name` (both decoded; exact, case-sensitive name) or NULL.
+ * Parsing follows Go's url.ParseQuery: pairs split on '&', pairs with ';' or a bad escape are
+ * skipped. The pairs are parsed once into the arena on first use. */
+const char *dc_http_request_query(struct dc_http_request *req, const char *name);
+/* Iterate over the decoded query pairs in order: start with *it = 0; false at the end. */
+bool dc_http_request_query_next(struct dc_http_request *req, size_t *it,
+                                const struct dc_http_query_pair **pair);
+
+/* Response helpers. */
+
+/* Status 200, no headers, empty body without a size limit, memory from `arena`. */
+void dc_http_response_init(struct dc_http_response *resp, struct dc_arena *arena);
+/* Release the body storage (the server does this after sending). */
+void dc_http_response_cleanup(struct dc_http_response *resp);
+/* Append a header; `name` and `value` are copied into the arena. Headers that the server
+ * computes itself (Content-Length, Transfer-Encoding, Date) are ignored when sent. */
+void dc_http_response_header(struct dc_http_response *resp, const char *name, const char *value);
+/* Replace every header named `name` (case-insensitive) with one `name: value`. */
+void dc_http_response_header_set(struct dc_http_response *resp, const char *name,
+                                 const char *value);
+/* First response header named `name` (case-insensitive) or NULL. */
+const char *dc_http_response_header_get(const struct dc_http_response *resp, const char *name);
+/* Replace the body with a copy of `len` bytes at `data`, and set Content-Type when
+ * `content_type` is not NULL. Returns DC_OK or DC_ETOOBIG (body limit set by the caller). */
+int dc_http_response_body(struct dc_http_response *resp, const void *data, size_t len,
+                          const char *content_type) DC_MUST_CHECK;
+/* Upstream's legacy JSON error: status, Content-Type application/json and
+ * {"errorCode":"<code>","message":"<message>"} with both strings JSON-escaped (invalid UTF-8
+ * is replaced by U+FFFD, as Go's encoder does). */
+void dc_http_response_error(struct dc_http_response *resp, int status, const char *error_code,
+                            const char *message);
+
+/* Server. */
+
+struct dc_http_server_opts {
+    const char *address;   /* host or IP to bind; NULL or "" = all interfaces (dual stack) */
+    uint16_t port;         /* 0 = ephemeral, see dc_http_server_port */
+    const char *unix_path; /* listen on this Unix socket instead of TCP (replaced if stale) */
+    /* Request bodies above this many bytes set req->body_too_large; the handler still runs.
+     * When Content-Length announces it, the handler runs before the body is read and the
+     * connection closes after the response; otherwise the excess is read and dropped.
+     * 0 = DC_DEFAULT_MAX_BODY. */
+    size_t max_body;
+    /* Header block limit (request line + header lines): over it the server answers 431.
+     * 0 = DC_HTTP_DEFAULT_MAX_HEADER. */
+    size_t max_header;
+    /* 0 = one thread per connection (handlers may block freely);
+     * N = N event-loop threads (epoll); a blocking handler stalls its thread's connections. */
+    unsigned threads;
+    unsigned idle_timeout_s; /* close connections idle this long; 0 = never */
+};
+
+struct dc_http_server;
+
+/* Bind, listen and start serving `r` (borrowed; must outlive the server) on internal
+ * threads. On success `*out` is owned by the caller (dc_http_server_free).
+ * Returns DC_OK, DC_EINVAL (bad options, unresolvable address, path too long), DC_EEXIST
+ * (address already in use; the message names address and port), DC_EPERM (bind refused) or
+ * DC_EIO. SIGPIPE: the server never raises it (MSG_NOSIGNAL). */
+int dc_http_server_start(struct dc_http_server **out, const struct dc_http_server_opts *o,
+                         const struct dc_http_router *r, struct dc_errbuf *eb) DC_MUST_CHECK;
+/* The bound TCP port (the ephemeral one when opts.port was 0); 0 for a Unix socket. */
+uint16_t dc_http_server_port(const struct dc_http_server *s);
+/* Stop accepting new connections and mark responses "Connection: close". Requests already
+ * received keep being served. Idempotent. Thread-safe. */
+void dc_http_server_quiesce(struct dc_http_server *s);
+/* Wait until no request is in flight (received but its response not yet sent) or
+ * `timeout_ms` passed (< 0 = forever). Returns DC_OK or DC_ETIMEDOUT. Thread-safe; call
+ * after dc_http_server_quiesce for a graceful stop. */
+int dc_http_server_drain(struct dc_http_server *s, int64_t timeout_ms);
+/* Requests in flight right now (for tests and metrics). */
+unsigned dc_http_server_inflight(const struct dc_http_server *s);
+/* Stop the server: close the listener and every connection, wait for running handlers, free.
+ * NULL is a no-op. Must not be called from a handler. */
+void dc_http_server_free(struct dc_http_server *s);
+
+#endif /* DC_HTTP_SERVER_H */

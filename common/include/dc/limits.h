@@ -22,4 +22,9 @@
 /* Length of one log message before it is cut. */
 #define DC_MAX_LOG_LINE 8192
 
+/* --- time module (dc/time.h) --- */
+/* Length of one Kubernetes quantity string ("4Mi"); real ones are under 30 bytes, the bound keeps
+ * the exact decimal arithmetic of dc_quantity_parse on a small stack buffer. */
+#define DC_MAX_QUANTITY_LEN 128
+
 #endif /* DC_LIMITS_H */

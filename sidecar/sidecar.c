@@ -29,7 +29,8 @@ static void server_opts(const struct sdc_config *cfg, struct dc_http_server_opts
 {
     memset(o, 0, sizeof(*o));
     o->max_body = (size_t)cfg->max_body_size;
-    o->max_header = (size_t)cfg->read_buffer_size;
+    /* Go tolerates about 4 KiB beyond MaxHeaderBytes before answering 431 (§1.1). */
+    o->max_header = (size_t)cfg->read_buffer_size + 4096;
     o->threads = 0; /* a thread per connection: handlers may block on backends */
     o->idle_timeout_s = 0;
 }

@@ -40,4 +40,9 @@
 /* Response headers kept by the client for one response. */
 #define DC_HTTP_MAX_RESPONSE_HEADERS 256
 
+/* --- time module (dc/time.h) --- */
+/* Length of one Kubernetes quantity string ("4Mi"); real ones are under 30 bytes, the bound keeps
+ * the exact decimal arithmetic of dc_quantity_parse on a small stack buffer. */
+#define DC_MAX_QUANTITY_LEN 128
+
 #endif /* DC_LIMITS_H */

@@ -29,8 +29,8 @@ enum kind {
     KIND_UNKNOWN,
 };
 
-static const char *const kind_names[] = {"Component", "Subscription", "Resiliency",
-                                         "HTTPEndpoint", "Configuration"};
+static const char *const kind_names[] = {"Component", "Subscription", "Resiliency", "HTTPEndpoint",
+                                         "Configuration"};
 
 /* ---- metadata ---- */
 
@@ -44,7 +44,8 @@ static bool name_ok(const char *s)
         return false;
     for (size_t i = 0; i < n; i++) {
         char ch = s[i];
-        bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+        bool alnum =
+            (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
         if (!alnum && ch != '-' && ch != '.' && ch != '_')
             return false;
         if ((i == 0 || i == n - 1) && !alnum)
@@ -190,8 +191,8 @@ static int read_sub_routes(const struct dc__res_ctx *c, const struct dc_ynode *s
     int rv = dc__res_map(c, spec, "spec", "routes", DC__RES_REQUIRED, &routes);
 
     if (rv == DC_OK)
-        rv = dc__res_str(c, routes, "spec.routes", "default", DC__RES_OPTIONAL,
-                         &out->default_route);
+        rv =
+            dc__res_str(c, routes, "spec.routes", "default", DC__RES_OPTIONAL, &out->default_route);
     if (rv == DC_OK)
         rv = dc__res_seq(c, routes, "spec.routes", "rules", &rules);
     if (rv != DC_OK)
@@ -297,19 +298,19 @@ static int read_http_endpoint(const struct dc__res_ctx *c, const struct dc_ynode
     /* Present even without clientTLS, so consumers can read `name` uniformly. */
     rv = dc__res_value_or_secret(c, tls, "spec.clientTLS", "rootCA", &out->tls_root_ca);
     if (rv == DC_OK)
-        rv = dc__res_value_or_secret(c, tls, "spec.clientTLS", "certificate",
-                                     &out->tls_certificate);
+        rv =
+            dc__res_value_or_secret(c, tls, "spec.clientTLS", "certificate", &out->tls_certificate);
     if (rv == DC_OK)
-        rv = dc__res_value_or_secret(c, tls, "spec.clientTLS", "privateKey",
-                                     &out->tls_private_key);
+        rv = dc__res_value_or_secret(c, tls, "spec.clientTLS", "privateKey", &out->tls_private_key);
     if (rv == DC_OK)
         rv = dc__res_str(c, tls, "spec.clientTLS", "renegotiation", DC__RES_OPTIONAL, &reneg);
     if (rv == DC_OK)
         rv = dc__res_enum(c, tls, "spec.clientTLS", "renegotiation", reneg, renegs);
     if (rv == DC_OK && reneg != NULL)
-        out->tls_renegotiation = strcmp(reneg, "Never") == 0          ? DC_TLS_RENEG_NEVER
-                                 : strcmp(reneg, "OnceAsClient") == 0 ? DC_TLS_RENEG_ONCE_AS_CLIENT
-                                                                      : DC_TLS_RENEG_FREELY_AS_CLIENT;
+        out->tls_renegotiation = strcmp(reneg, "Never") == 0 ? DC_TLS_RENEG_NEVER
+                                 : strcmp(reneg, "OnceAsClient") == 0
+                                     ? DC_TLS_RENEG_ONCE_AS_CLIENT
+                                     : DC_TLS_RENEG_FREELY_AS_CLIENT;
     free(reneg);
     return rv;
 }
@@ -342,8 +343,7 @@ static const char *top_scalar(const struct dc_ynode *doc, const char *key)
 {
     const struct dc_ynode *n = dc_ynode_map_get(doc, key);
 
-    if (n == NULL || n->type != DC_YNODE_SCALAR || dc_ynode_is_null(n) ||
-        strlen(n->text) != n->len)
+    if (n == NULL || n->type != DC_YNODE_SCALAR || dc_ynode_is_null(n) || strlen(n->text) != n->len)
         return NULL;
     return n->text;
 }
@@ -420,8 +420,8 @@ static int load_doc(struct dc_resources *r, const char *file, const struct dc_yd
         return DC_OK; /* a Dapr kind this loader does not handle (MCPServer, ...) */
     if (strcmp(api, "dapr.io/v1alpha1") != 0 &&
         !(k == KIND_SUBSCRIPTION && strcmp(api, "dapr.io/v2alpha1") == 0))
-        return dc__res_fail(&c, DC_EINVAL, dc_ynode_map_get(doc, "apiVersion"), NULL,
-                            "apiVersion", "unsupported apiVersion \"%s\" (want dapr.io/v1alpha1%s)",
+        return dc__res_fail(&c, DC_EINVAL, dc_ynode_map_get(doc, "apiVersion"), NULL, "apiVersion",
+                            "unsupported apiVersion \"%s\" (want dapr.io/v1alpha1%s)",
                             dc__res_show(api, shown, sizeof(shown)),
                             k == KIND_SUBSCRIPTION ? " or dapr.io/v2alpha1" : "");
     count = count_of(r, k);
@@ -430,24 +430,28 @@ static int load_doc(struct dc_resources *r, const char *file, const struct dc_yd
                             DC_MAX_RESOURCES);
     switch (k) {
     case KIND_COMPONENT:
-        meta = &((struct dc_component *)dc__res_push(&r->components, count,
-                                                      sizeof(*r->components)))->meta;
+        meta = &((struct dc_component *)dc__res_push(&r->components, count, sizeof(*r->components)))
+                    ->meta;
         break;
     case KIND_SUBSCRIPTION:
         meta = &((struct dc_subscription *)dc__res_push(&r->subscriptions, count,
-                                                         sizeof(*r->subscriptions)))->meta;
+                                                        sizeof(*r->subscriptions)))
+                    ->meta;
         break;
     case KIND_RESILIENCY:
         meta = &((struct dc_resiliency *)dc__res_push(&r->resiliencies, count,
-                                                       sizeof(*r->resiliencies)))->meta;
+                                                      sizeof(*r->resiliencies)))
+                    ->meta;
         break;
     case KIND_HTTP_ENDPOINT:
         meta = &((struct dc_http_endpoint *)dc__res_push(&r->http_endpoints, count,
-                                                          sizeof(*r->http_endpoints)))->meta;
+                                                         sizeof(*r->http_endpoints)))
+                    ->meta;
         break;
     default:
         meta = &((struct dc_configuration *)dc__res_push(&r->configurations, count,
-                                                          sizeof(*r->configurations)))->meta;
+                                                         sizeof(*r->configurations)))
+                    ->meta;
         break;
     }
     /* The element is counted already, so a failure below is released by cleanup. */
@@ -545,8 +549,8 @@ static int read_file(const char *path, struct dc_buf *out, struct dc_errbuf *eb)
         if (dc_buf_append(out, chunk, (size_t)n) != DC_OK) {
             struct stat st;
             long long size = fstat(fd, &st) == 0 ? (long long)st.st_size : -1;
-            rv = dc_err_set(eb, DC_ETOOBIG, "%s:1: file too large (%lld bytes, limit %u MiB)",
-                            path, size, DC_MAX_MANIFEST_FILE / (1024u * 1024u));
+            rv = dc_err_set(eb, DC_ETOOBIG, "%s:1: file too large (%lld bytes, limit %u MiB)", path,
+                            size, DC_MAX_MANIFEST_FILE / (1024u * 1024u));
             break;
         }
     }

@@ -29,8 +29,8 @@ static int read_tracing(const struct dc__res_ctx *c, const struct dc_ynode *spec
     rv = dc__res_str(c, t, "spec.tracing", "samplingRate", DC__RES_OPTIONAL,
                      &out->tracing.sampling_rate);
     if (rv == DC_OK)
-        rv = dc__res_bool(c, t, "spec.tracing", "stdout", DC__RES_OPTIONAL,
-                          &out->tracing.to_stdout);
+        rv =
+            dc__res_bool(c, t, "spec.tracing", "stdout", DC__RES_OPTIONAL, &out->tracing.to_stdout);
     if (rv == DC_OK)
         rv = dc__res_map(c, t, "spec.tracing", "zipkin", DC__RES_OPTIONAL, &z);
     if (rv == DC_OK && z != NULL)
@@ -73,8 +73,8 @@ static int read_metric(const struct dc__res_ctx *c, const struct dc_ynode *spec,
 
     if (rv != DC_OK || m == NULL || dc_ynode_map_get(m, "enabled") == NULL)
         return rv;
-    rv = dc__res_bool(c, m, strcmp(key, "metrics") == 0 ? "spec.metrics" : "spec.metric",
-                      "enabled", DC__RES_REQUIRED, &enabled);
+    rv = dc__res_bool(c, m, strcmp(key, "metrics") == 0 ? "spec.metrics" : "spec.metric", "enabled",
+                      DC__RES_REQUIRED, &enabled);
     if (rv == DC_OK)
         out->metric_enabled = enabled ? DC_TRI_TRUE : DC_TRI_FALSE;
     return rv;
@@ -100,8 +100,8 @@ static int read_mtls(const struct dc__res_ctx *c, const struct dc_ynode *spec,
         rv = dc__res_str(c, m, "spec.mtls", "allowedClockSkew", DC__RES_OPTIONAL,
                          &out->mtls.allowed_clock_skew);
     if (rv == DC_OK)
-        rv = dc__res_duration(c, m, "spec.mtls", "allowedClockSkew",
-                              out->mtls.allowed_clock_skew, false);
+        rv = dc__res_duration(c, m, "spec.mtls", "allowedClockSkew", out->mtls.allowed_clock_skew,
+                              false);
     if (rv == DC_OK)
         rv = dc__res_str(c, m, "spec.mtls", "sentryAddress", DC__RES_OPTIONAL,
                          &out->mtls.sentry_address);
@@ -152,8 +152,8 @@ static int secret_scope_item(const struct dc__res_ctx *c, const struct dc_ynode 
     return rv;
 }
 
-static int operation_item(const struct dc__res_ctx *c, const struct dc_ynode *it,
-                          const char *path, void *arg)
+static int operation_item(const struct dc__res_ctx *c, const struct dc_ynode *it, const char *path,
+                          void *arg)
 {
     struct dc_acl_policy *p = arg;
     struct dc_acl_operation *op = dc__res_push(&p->operations, &p->noperations, sizeof(*op));
@@ -175,8 +175,8 @@ static int policy_item(const struct dc__res_ctx *c, const struct dc_ynode *it, c
                        void *arg)
 {
     struct dc_configuration *out = arg;
-    struct dc_acl_policy *p = dc__res_push(&out->access_control.policies,
-                                           &out->access_control.npolicies, sizeof(*p));
+    struct dc_acl_policy *p =
+        dc__res_push(&out->access_control.policies, &out->access_control.npolicies, sizeof(*p));
     int rv;
 
     p->line = it->line;
@@ -241,8 +241,8 @@ static int read_name_resolution(const struct dc__res_ctx *c, const struct dc_yno
     return DC_OK;
 }
 
-static int feature_item(const struct dc__res_ctx *c, const struct dc_ynode *it,
-                        const char *path, void *arg)
+static int feature_item(const struct dc__res_ctx *c, const struct dc_ynode *it, const char *path,
+                        void *arg)
 {
     struct dc_configuration *out = arg;
     struct dc_feature *f = dc__res_push(&out->features, &out->nfeatures, sizeof(*f));
@@ -258,8 +258,8 @@ struct rule_list {
     size_t *n;
 };
 
-static int api_rule_item(const struct dc__res_ctx *c, const struct dc_ynode *it,
-                         const char *path, void *arg)
+static int api_rule_item(const struct dc__res_ctx *c, const struct dc_ynode *it, const char *path,
+                         void *arg)
 {
     struct rule_list *l = arg;
     struct dc_api_rule *r = dc__res_push(l->rules, l->n, sizeof(*r));
@@ -294,8 +294,8 @@ struct handler_list {
     size_t *n;
 };
 
-static int handler_item(const struct dc__res_ctx *c, const struct dc_ynode *it,
-                        const char *path, void *arg)
+static int handler_item(const struct dc__res_ctx *c, const struct dc_ynode *it, const char *path,
+                        void *arg)
 {
     struct handler_list *l = arg;
     struct dc_pipeline_handler *h = dc__res_push(l->h, l->n, sizeof(*h));
@@ -306,8 +306,8 @@ static int handler_item(const struct dc__res_ctx *c, const struct dc_ynode *it,
     return rv;
 }
 
-static int read_pipeline(const struct dc__res_ctx *c, const struct dc_ynode *spec,
-                         const char *key, struct dc_pipeline_handler **h, size_t *n)
+static int read_pipeline(const struct dc__res_ctx *c, const struct dc_ynode *spec, const char *key,
+                         struct dc_pipeline_handler **h, size_t *n)
 {
     const struct dc_ynode *m;
     struct handler_list l = {h, n};
@@ -564,8 +564,7 @@ static void apply_defaults(struct dc_configuration *c)
     add_default_feature(c, "WorkflowsRemoteActivityReminder");
 }
 
-int dc_configuration_load_file(struct dc_configuration *out, const char *path,
-                               struct dc_errbuf *eb)
+int dc_configuration_load_file(struct dc_configuration *out, const char *path, struct dc_errbuf *eb)
 {
     struct dc_resources r = {0};
     struct dc_buf raw = {0}, expanded;
@@ -587,15 +586,19 @@ int dc_configuration_load_file(struct dc_configuration *out, const char *path,
         rv = dc_err_set(eb, rv, "%s:1: file too large (limit %u MiB)", path,
                         DC_MAX_MANIFEST_FILE / (1024u * 1024u));
     fclose(f);
-    if (rv == DC_OK && dc__res_expand_env(raw.data != NULL ? raw.data : "", raw.len, &expanded) !=
-                           DC_OK)
-        rv = dc_err_set(eb, DC_ETOOBIG, "%s:1: file too large after expanding variables (limit "
-                        "%u MiB)", path, DC_MAX_MANIFEST_FILE / (1024u * 1024u));
+    if (rv == DC_OK &&
+        dc__res_expand_env(raw.data != NULL ? raw.data : "", raw.len, &expanded) != DC_OK)
+        rv = dc_err_set(eb, DC_ETOOBIG,
+                        "%s:1: file too large after expanding variables (limit "
+                        "%u MiB)",
+                        path, DC_MAX_MANIFEST_FILE / (1024u * 1024u));
     if (rv == DC_OK)
         rv = dc_resources_load_buffer(&r, path, dc_buf_cstr(&expanded), expanded.len, eb);
     if (rv == DC_OK && r.nconfigurations == 0)
-        rv = dc_err_set(eb, DC_ENOTFOUND, "%s: no Configuration (apiVersion dapr.io/v1alpha1) "
-                        "in the file", path);
+        rv = dc_err_set(eb, DC_ENOTFOUND,
+                        "%s: no Configuration (apiVersion dapr.io/v1alpha1) "
+                        "in the file",
+                        path);
     if (rv == DC_OK) {
         *out = r.configurations[0];
         memset(&r.configurations[0], 0, sizeof(r.configurations[0]));

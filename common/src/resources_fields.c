@@ -34,8 +34,8 @@ const char *dc__res_show(const char *s, char *buf, size_t size)
     return buf;
 }
 
-int dc__res_fail(const struct dc__res_ctx *c, int code, const struct dc_ynode *at,
-                 const char *path, const char *key, const char *fmt, ...)
+int dc__res_fail(const struct dc__res_ctx *c, int code, const struct dc_ynode *at, const char *path,
+                 const char *key, const char *fmt, ...)
 {
     char problem[DC_ERRBUF_LEN];
     char shown[64];
@@ -133,9 +133,9 @@ int dc__res_int(const struct dc__res_ctx *c, const struct dc_ynode *map, const c
     return DC_OK;
 }
 
-static int get_container(const struct dc__res_ctx *c, const struct dc_ynode *map,
-                         const char *path, const char *key, bool required,
-                         enum dc_ynode_type type, const struct dc_ynode **out)
+static int get_container(const struct dc__res_ctx *c, const struct dc_ynode *map, const char *path,
+                         const char *key, bool required, enum dc_ynode_type type,
+                         const struct dc_ynode **out)
 {
     const struct dc_ynode *n = dc_ynode_map_get(map, key);
 
@@ -324,8 +324,8 @@ int dc__res_enum(const struct dc__res_ctx *c, const struct dc_ynode *map, const 
     for (const char *const *a = allowed; *a != NULL; a++) {
         if (strcmp(value, *a) == 0)
             return DC_OK;
-        used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
-                                 a == allowed ? "" : ", ", *a);
+        used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", a == allowed ? "" : ", ",
+                                 *a);
         if (used >= sizeof(list))
             used = sizeof(list) - 1;
     }

@@ -28,8 +28,8 @@ struct dc__res_ctx {
 
 /* Format "<file>:<line>: <kind> <name>: <path>.<key>: <problem>" into c->eb; returns `code`.
  * `at` may be NULL (document line); `key` may be NULL (the path alone names the field). */
-int dc__res_fail(const struct dc__res_ctx *c, int code, const struct dc_ynode *at,
-                 const char *path, const char *key, const char *fmt, ...) DC_PRINTF(6, 7);
+int dc__res_fail(const struct dc__res_ctx *c, int code, const struct dc_ynode *at, const char *path,
+                 const char *key, const char *fmt, ...) DC_PRINTF(6, 7);
 
 /* snprintf for field paths: cut silently when `size` is too small. */
 void dc__res_pathf(char *dst, size_t size, const char *fmt, ...) DC_PRINTF(3, 4);

@@ -140,8 +140,7 @@ static int read_policies(const struct dc__res_ctx *c, const struct dc_ynode *pol
         struct dc_res_timeout *t = dc__res_push(&out->timeouts, &out->ntimeouts, sizeof(*t));
         t->name = dc_xstrndup(tmo->pairs[i].key->text, tmo->pairs[i].key->len);
         t->line = tmo->pairs[i].key->line;
-        rv = dc__res_str(c, tmo, "spec.policies.timeouts", t->name, DC__RES_REQUIRED,
-                         &t->duration);
+        rv = dc__res_str(c, tmo, "spec.policies.timeouts", t->name, DC__RES_REQUIRED, &t->duration);
         if (rv == DC_OK)
             rv = dc__res_duration(c, tmo, "spec.policies.timeouts", t->name, t->duration, true);
     }

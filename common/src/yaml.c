@@ -62,8 +62,7 @@ static int mark_col(const yaml_mark_t *m)
 }
 
 /* Translate libyaml's error once, at the boundary (house style §D). */
-static int err_from_yaml(const yaml_parser_t *p, const char *data, size_t len,
-                         struct dc_errbuf *eb)
+static int err_from_yaml(const yaml_parser_t *p, const char *data, size_t len, struct dc_errbuf *eb)
 {
     const char *problem = p->problem != NULL ? p->problem : "unknown libyaml error";
 
@@ -84,8 +83,7 @@ static int err_from_yaml(const yaml_parser_t *p, const char *data, size_t len,
                       mark_col(&p->problem_mark), problem);
 }
 
-static struct dc_ynode *new_node(struct builder *b, enum dc_ynode_type type,
-                                 const yaml_mark_t *m)
+static struct dc_ynode *new_node(struct builder *b, enum dc_ynode_type type, const yaml_mark_t *m)
 {
     struct dc_ynode *n = dc_arena_calloc(&b->s->arena, sizeof(*n));
 
@@ -147,15 +145,16 @@ static int pair_cmp(const void *pa, const void *pb)
     if (c != 0)
         return c;
     return a->key->line != b->key->line ? (a->key->line < b->key->line ? -1 : 1)
-                                         : (a->key->column < b->key->column ? -1 : 1);
+                                        : (a->key->column < b->key->column ? -1 : 1);
 }
 
 static int dup_error(struct builder *b, const struct dc_ynode *first, const struct dc_ynode *dup)
 {
     const char *txt = dup->len > 64 || memchr(dup->text, '\n', dup->len) ? "(long key)" : dup->text;
 
-    return dc_err_set(b->eb, DC_EPARSE, "line %d column %d: duplicate key \"%s\" (first at line %d)",
-                      dup->line, dup->column, txt, first->line);
+    return dc_err_set(b->eb, DC_EPARSE,
+                      "line %d column %d: duplicate key \"%s\" (first at line %d)", dup->line,
+                      dup->column, txt, first->line);
 }
 
 /* Duplicate keys: quadratic for small maps, sorted copy for large ones. */
@@ -239,8 +238,8 @@ static int on_scalar(struct builder *b, const yaml_event_t *ev)
     struct dc_ynode *n = new_node(b, DC_YNODE_SCALAR, &ev->start_mark);
     int rv;
 
-    n->text = dc_arena_strndup(&b->s->arena, (const char *)ev->data.scalar.value,
-                               ev->data.scalar.length);
+    n->text =
+        dc_arena_strndup(&b->s->arena, (const char *)ev->data.scalar.value, ev->data.scalar.length);
     n->len = ev->data.scalar.length;
     n->tag = ev->data.scalar.tag == NULL
                  ? NULL
@@ -268,8 +267,7 @@ static int on_alias(struct builder *b, const yaml_event_t *ev)
         return dc_err_set(b->eb, DC_ETOOBIG,
                           "line %d column %d: document expands to more than %d nodes "
                           "(alias bomb?)",
-                          mark_line(&ev->start_mark), mark_col(&ev->start_mark),
-                          DC_MAX_YAML_NODES);
+                          mark_line(&ev->start_mark), mark_col(&ev->start_mark), DC_MAX_YAML_NODES);
     }
     return attach(b, n);
 }
@@ -333,7 +331,7 @@ static void builder_reset(struct builder *b)
 static void add_doc(struct dc_ystream *s, struct dc_ynode *root)
 {
     if (root == NULL || (root->type == DC_YNODE_SCALAR && dc_ynode_is_null(root)))
-        return; /* empty document: a lone `---` */
+        return;                           /* empty document: a lone `---` */
     if ((s->ndocs & (s->ndocs - 1)) == 0) /* grow at powers of two */
         s->docs = dc_xrealloc(s->docs, (s->ndocs ? s->ndocs * 2 : 1) * sizeof(*s->docs));
     s->docs[s->ndocs].root = root;

@@ -94,8 +94,7 @@ static void check_statestore(const struct dc_component *c)
     assert_string_equal(nv_find(c->metadata, c->nmetadata, "actorStateStore")->value, "true");
     assert_string_equal(nv_find(c->metadata, c->nmetadata, "enableTLS")->value, "false");
     assert_string_equal(nv_find(c->metadata, c->nmetadata, "maxRetries")->value, "16");
-    assert_string_equal(nv_find(c->metadata, c->nmetadata, "consumerID")->value,
-                        "{appID}-{uuid}");
+    assert_string_equal(nv_find(c->metadata, c->nmetadata, "consumerID")->value, "{appID}-{uuid}");
     nv = nv_find(c->metadata, c->nmetadata, "tlsCert");
     assert_string_equal(nv->env_ref, "REDIS_TLS_CERT");
     assert_false(nv->value_set);
@@ -254,8 +253,9 @@ static void test_duplicate_across_files(void **state)
                  "spec: {pubsubname: p, topic: t, routes: {default: /x}}\n"
                  "---\napiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: a\n"
                  "spec: {type: state.redis, version: v1}\n",
-                 DC_EEXIST, 19, "Component a: metadata.name: duplicate name, already defined at "
-                                "t.yaml:1");
+                 DC_EEXIST, 19,
+                 "Component a: metadata.name: duplicate name, already defined at "
+                 "t.yaml:1");
 }
 
 static void test_syntax_error(void **state)
@@ -292,14 +292,15 @@ static void test_component_errors(void **state)
                  "spec:\n  type: state.redis\n  version: v1\n  metadata:\n"
                  "  - {name: a, value: b, envRef: C}\n",
                  DC_EINVAL, 9, "set only one of value, secretKeyRef and envRef");
-    expect_error("apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: \"bad\\nname\"\n"
-                 "spec: {type: state.redis, version: v1}\n",
-                 DC_EINVAL, 4, "metadata.name: \"bad?name\" is not a valid name");
+    expect_error(
+        "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: \"bad\\nname\"\n"
+        "spec: {type: state.redis, version: v1}\n",
+        DC_EINVAL, 4, "metadata.name: \"bad?name\" is not a valid name");
     expect_error("apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {namespace: x}\n"
                  "spec: {type: state.redis, version: v1}\n",
                  DC_EINVAL, 3, "t.yaml:3: Component: metadata.name: required");
-    expect_error("apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: x}\n",
-                 DC_EINVAL, 1, "Component x: spec: required");
+    expect_error("apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: x}\n", DC_EINVAL,
+                 1, "Component x: spec: required");
     expect_error("apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: x}\n"
                  "spec: [1]\n",
                  DC_EINVAL, 4, "spec: expected a map, got a list");
@@ -360,8 +361,9 @@ static void test_subscription_errors(void **state)
                  DC_EINVAL, 8, "maxMessagesCount: expected an integer, got \"lots\"");
 }
 
-static const char res_head[] = "apiVersion: dapr.io/v1alpha1\nkind: Resiliency\nmetadata: {name: r}\n"
-                               "spec:\n  policies:\n";
+static const char res_head[] =
+    "apiVersion: dapr.io/v1alpha1\nkind: Resiliency\nmetadata: {name: r}\n"
+    "spec:\n  policies:\n";
 
 static void expect_res_error(const char *body, int line, const char *needle)
 {
@@ -376,8 +378,9 @@ static void expect_res_error(const char *body, int line, const char *needle)
 static void test_resiliency_errors(void **state)
 {
     (void)state;
-    expect_res_error("    timeouts: {general: 5s}\n  targets:\n    apps:\n      a: {timeout: slow}\n",
-                     9, "spec.targets.apps.a.timeout: no timeout policy named \"slow\"");
+    expect_res_error(
+        "    timeouts: {general: 5s}\n  targets:\n    apps:\n      a: {timeout: slow}\n", 9,
+        "spec.targets.apps.a.timeout: no timeout policy named \"slow\"");
     expect_res_error("    retries: {r: {policy: constant}}\n  targets:\n    components:\n"
                      "      c:\n        inbound:\n          retry: nope\n",
                      11, "spec.targets.components.c.inbound.retry: no retry policy named");
@@ -415,9 +418,10 @@ static void test_endpoint_errors(void **state)
 static void test_configuration_errors(void **state)
 {
     (void)state;
-    expect_error("apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata: {name: c}\n"
-                 "spec:\n  accessControl:\n    policies:\n    - appId: a\n      trustDomain: public\n",
-                 DC_EINVAL, 7, "spec.accessControl.policies[0].namespace: required");
+    expect_error(
+        "apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata: {name: c}\n"
+        "spec:\n  accessControl:\n    policies:\n    - appId: a\n      trustDomain: public\n",
+        DC_EINVAL, 7, "spec.accessControl.policies[0].namespace: required");
     expect_error("apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata: {name: c}\n"
                  "spec:\n  accessControl:\n    defaultAction: maybe\n",
                  DC_EINVAL, 6, "defaultAction: \"maybe\" is not one of: allow, deny");
@@ -513,13 +517,11 @@ static void test_configuration_file(void **state)
     assert_string_equal(p->operations[0].http_verbs[1], "GET");
     assert_string_equal(p->operations[1].action, "allow");
     assert_string_equal(c.name_resolution.component, "consul");
-    port = cJSON_GetObjectItem(cJSON_GetObjectItem(c.name_resolution.configuration,
-                                                   "queryOptions"),
+    port = cJSON_GetObjectItem(cJSON_GetObjectItem(c.name_resolution.configuration, "queryOptions"),
                                "port");
     assert_true(cJSON_IsNumber(port));
     assert_int_equal(port->valueint, 8500);
-    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(c.name_resolution.configuration,
-                                                 "selfRegister")));
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(c.name_resolution.configuration, "selfRegister")));
     /* HotReload was listed (disabled); the other default feature is added. */
     assert_int_equal(c.nfeatures, 3);
     assert_string_equal(c.features[1].name, "HotReload");
@@ -538,8 +540,7 @@ static void test_configuration_file(void **state)
     dc_configuration_cleanup(&c);
     dc_configuration_cleanup(&c);
 
-    assert_int_equal(dc_configuration_load_file(&c, data("ok/statestore.yaml"), &eb),
-                     DC_ENOTFOUND);
+    assert_int_equal(dc_configuration_load_file(&c, data("ok/statestore.yaml"), &eb), DC_ENOTFOUND);
     assert_int_equal(dc_configuration_load_file(&c, data("nope.yaml"), &eb), DC_EIO);
 }
 

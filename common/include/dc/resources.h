@@ -99,8 +99,8 @@ struct dc_subscription {
     size_t nmetadata;
     char *dead_letter_topic;
     bool bulk_enabled;
-    int64_t bulk_max_messages;  /* default 100 */
-    int64_t bulk_max_await_ms;  /* default 1000 */
+    int64_t bulk_max_messages; /* default 100 */
+    int64_t bulk_max_await_ms; /* default 1000 */
 };
 
 enum dc_tls_renegotiation {
@@ -133,12 +133,12 @@ struct dc_res_timeout {
 
 struct dc_res_retry {
     char *name;
-    char *policy;       /* "constant" (default) or "exponential" */
-    char *duration;     /* NULL = default 5s */
-    char *max_interval; /* NULL = default 60s */
+    char *policy;        /* "constant" (default) or "exponential" */
+    char *duration;      /* NULL = default 5s */
+    char *max_interval;  /* NULL = default 60s */
     int64_t max_retries; /* default -1 = unlimited */
-    char *match_http;   /* matching.httpStatusCodes, e.g. "429,500-599"; NULL = all */
-    char *match_grpc;   /* matching.gRPCStatusCodes; NULL = all */
+    char *match_http;    /* matching.httpStatusCodes, e.g. "429,500-599"; NULL = all */
+    char *match_grpc;    /* matching.gRPCStatusCodes; NULL = all */
     int line;
 };
 
@@ -245,9 +245,9 @@ struct dc_pipeline_handler {
 struct dc_configuration {
     struct dc_res_meta meta;
     struct {
-        bool set;             /* spec.tracing present */
-        char *sampling_rate;  /* text, "0".."1"; NULL or "0" = off */
-        bool to_stdout;       /* tracing.stdout */
+        bool set;            /* spec.tracing present */
+        char *sampling_rate; /* text, "0".."1"; NULL or "0" = off */
+        bool to_stdout;      /* tracing.stdout */
         char *zipkin_endpoint;
         char *otel_endpoint;
         char *otel_protocol; /* grpc | http */

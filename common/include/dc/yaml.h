@@ -128,8 +128,7 @@ int dc_ynode_bool(const struct dc_ynode *n, bool *out) DC_MUST_CHECK;
 
 /* Read scalar `n` as an integer in [min, max]: it must resolve to INT. Returns DC_OK,
  * DC_EINVAL (not an integer), DC_ERANGE (outside the bounds). */
-int dc_ynode_int(const struct dc_ynode *n, int64_t min, int64_t max,
-                 int64_t *out) DC_MUST_CHECK;
+int dc_ynode_int(const struct dc_ynode *n, int64_t min, int64_t max, int64_t *out) DC_MUST_CHECK;
 
 /* Convert the subtree at `n` into a new cJSON value, typing plain scalars like
  * sigs.k8s.io/yaml (numbers, booleans, null) and keeping quoted scalars as strings. The

@@ -373,6 +373,8 @@ int dc_yaml_parse(struct dc_ystream *out, const char *data, size_t len, struct d
     bool done = false;
 
     memset(out, 0, sizeof(*out));
+    if (data == NULL)
+        data = ""; /* libyaml asserts on a NULL input even when len is 0 */
     if (len > DC_MAX_MANIFEST_FILE)
         return dc_err_set(eb, DC_ETOOBIG, "line 1: file too large (%zu bytes, limit %u MiB)", len,
                           DC_MAX_MANIFEST_FILE / (1024u * 1024u));

@@ -8,6 +8,8 @@ source tests/lib.sh
 IDLE_SECS=${BENCH_IDLE_SECS:-5}
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+anon_kb() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status"; }
+pss_kb() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
 mb() { awk -v k="$1" 'BEGIN { printf "%.2f", k / 1024 }'; }
 
 idle_rss() { # LABEL ARGS...
@@ -21,11 +23,14 @@ idle_rss() { # LABEL ARGS...
   curl -s -o /dev/null "http://127.0.0.1:$hp/v1.0/metadata"
   sleep "$IDLE_SECS"
   local k; k=$(rss_kb "$pid")
+  local anon; anon=$(anon_kb "$pid")
+  local pss; pss=$(pss_kb "$pid")
   for i in $(seq 1 200); do curl -s -o /dev/null "http://127.0.0.1:$hp/v1.0/metadata"; done
   local k2; k2=$(rss_kb "$pid")
   kill "$pid"; wait "$pid" 2>/dev/null
-  printf '%-32s idle RSS %6s MB   after 200 requests %6s MB   upstream 33-36 MB   ratio %s   target < 4 MB\n' \
-    "daprd ($label)" "$(mb "$k")" "$(mb "$k2")" "$(awk -v k="$k" 'BEGIN { printf "%.3f", (k / 1024) / 34.5 }')"
+  printf '%-30s idle RSS %5s MB (anon %s, PSS %s)  after 200 req %5s MB  upstream 33-36 MB  ratio %s  target < 4 MB\n' \
+    "daprd ($label)" "$(mb "$k")" "$(mb "$anon")" "$(mb "$pss")" "$(mb "$k2")" \
+    "$(awk -v k="$k" 'BEGIN { printf "%.3f", (k / 1024) / 34.5 }')"
 }
 
 echo "== memory (idle ${IDLE_SECS}s; upstream anchor: performance.md §1.2, 33-36 MB near idle)"

@@ -86,11 +86,11 @@ static void on_metadata_get(struct dc_http_request *req, struct dc_http_response
     struct dc_buf b = {0};
 
     (void)req;
-    if (sdc_runtime_metadata_json(rt, &b) != DC_OK) {
+    if (sdc_runtime_metadata_json(rt, &b) != DC_OK ||
+        dc_http_response_body(resp, b.data, b.len, "application/json") != DC_OK) {
         dc_http_response_error(resp, 500, "ERR_METADATA_GET", "failed to get metadata");
     } else {
         resp->status = 200;
-        dc_http_response_body(resp, b.data, b.len, "application/json");
     }
     dc_buf_cleanup(&b);
 }
@@ -156,11 +156,12 @@ static void on_metrics(struct dc_http_request *req, struct dc_http_response *res
     struct dc_buf b = {0};
 
     (void)req;
-    if (dc_metrics_render(rt->metrics, &b) != DC_OK) {
+    if (dc_metrics_render(rt->metrics, &b) != DC_OK ||
+        dc_http_response_body(resp, b.data, b.len, "text/plain; version=0.0.4; charset=utf-8") !=
+            DC_OK) {
         resp->status = 500;
     } else {
         resp->status = 200;
-        dc_http_response_body(resp, b.data, b.len, "text/plain; version=0.0.4; charset=utf-8");
     }
     dc_buf_cleanup(&b);
 }

@@ -85,7 +85,7 @@ static void setup_metrics(struct sdc_runtime *rt)
     rt->m_http_latency = dc_metrics_histogram(
         rt->metrics, "dapr_http_server_latency",
         "HTTP request end-to-end latency in server (milliseconds).", 4, lat_labels,
-        DC_METRICS_LATENCY_MS_NBUCKETS, dc_metrics_latency_ms_buckets);
+        DC_METRICS_LATENCY_MS_BUCKETS, dc_metrics_latency_ms_buckets);
     rt->m_component_loaded =
         dc_metrics_counter(rt->metrics, "dapr_runtime_component_loaded",
                            "The number of successfully loaded components.", 2, comp_labels);

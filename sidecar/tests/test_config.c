@@ -31,7 +31,8 @@ static const char *env_some(const char *name)
 /* Parse the NULL-terminated argument list after "daprd". */
 static int parse(struct sdc_config *cfg, struct dc_errbuf *eb, sdc_getenv_fn *env, ...)
 {
-    char *argv[64] = {"daprd"};
+    static char prog[] = "daprd";
+    char *argv[64] = {prog};
     int argc = 1;
     va_list ap;
     char *a;

@@ -11,6 +11,7 @@
 #
 # Environment: E2E_KUBECONFIG / KUBECONFIG (existing cluster), KUBELITE_DIR (default
 # $ROOT/../shared/kubelite), E2E_KEEP=1 (keep the temp dir and print it), KUBECTL/HELM (binaries).
+# shellcheck shell=bash disable=SC2034  # variables are used by the sourcing test scripts
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -3,7 +3,7 @@
 # "e2e: N passed, N failed". A script that ends without its own summary line, or exits non-zero
 # without counting a failure (e.g. the cluster could not be set up), counts as one failure.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 if [ $# -gt 0 ]; then tests=("$@"); else tests=(e2e/test_*.sh); fi
 pass=0 fail=0
 for t in "${tests[@]}"; do

@@ -13,6 +13,7 @@
 #      not enforced), so there the rejection is checked with e2e/crdcheck.py, which reproduces the
 #      API server's checks and wording; on a real cluster (E2E_KUBECONFIG) `kubectl apply` must
 #      also fail with the expected message.
+# shellcheck source=e2e/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 TD=$E2E_DIR/testdata
@@ -92,7 +93,7 @@ rejects() {
     rc=$?
     if [ "$rc" -eq 1 ]; then ok "$name"; else bad "$name" "exit status $rc" "${out:0:400}"; fi
 }
-check "broken CRDs generated" 5 "$(ls "$E2E_TMP"/broken-*.json 2>/dev/null | wc -l)"
+check "broken CRDs generated" 5 "$(find "$E2E_TMP" -maxdepth 1 -name 'broken-*.json' | wc -l)"
 for b in "$E2E_TMP"/broken-*.json; do
     n=${b##*/broken-}
     rejects "checker rejects a CRD with ${n%.json}" "${CHECK[@]}" structural "$b"

@@ -15,6 +15,10 @@ e2e tests use this script to check what a real kube-apiserver would check:
       (rejected unless x-kubernetes-preserve-unknown-fields). Errors are printed in the API
       server's wording (e.g. `spec.type: Required value`). Exit 1 if invalid.
 
+  crdcheck.py coverage CRDS.json OBJ.json...
+      Every leaf field of every served schema is set by at least one of the objects, so no
+      schema field (or typo in one) goes untested. Exit 1 lists the unused fields.
+
   crdcheck.py subset EXPECTED.json ACTUAL.json
       Every field of EXPECTED (minus server-owned metadata) is present and equal in ACTUAL; lists
       must have the same length. Used to compare what was applied with what is read back.
@@ -306,6 +310,56 @@ def validate(crds, obj):
     return errs
 
 
+# ---- coverage -----------------------------------------------------------------------------
+
+def leaves(node, path, out):
+    """Leaf field paths of a schema: a.b, a[], a.* for map values."""
+    if "properties" in node:
+        for key, sub in node["properties"].items():
+            leaves(sub, f"{path}.{key}", out)
+    elif isinstance(node.get("additionalProperties"), dict):
+        leaves(node["additionalProperties"], f"{path}.*", out)
+    elif "items" in node:
+        leaves(node["items"], f"{path}[]", out)
+    else:
+        out.add(path)
+
+
+def used(v, node, path, out):
+    if node is None:
+        return
+    if isinstance(v, dict) and "properties" in node:
+        for key, sub in v.items():
+            used(sub, node["properties"].get(key), f"{path}.{key}", out)
+    elif isinstance(v, dict) and isinstance(node.get("additionalProperties"), dict):
+        for sub in v.values():
+            used(sub, node["additionalProperties"], f"{path}.*", out)
+    elif isinstance(v, list) and "items" in node:
+        for sub in v:
+            used(sub, node["items"], f"{path}[]", out)
+    else:
+        out.add(path)
+
+
+def coverage(crds, objs):
+    """Schema leaves (outside apiVersion/kind/metadata) that no object uses."""
+    errs = []
+    for crd in crds:
+        spec = crd["spec"]
+        for ver in spec["versions"]:
+            schema = ver["schema"]["openAPIV3Schema"]
+            want, seen = set(), set()
+            leaves(schema, "", want)
+            api = f'{spec["group"]}/{ver["name"]}'
+            for obj in objs:
+                if obj.get("apiVersion") == api and obj.get("kind") == spec["names"]["kind"]:
+                    used(obj, schema, "", seen)
+            for path in sorted(want - seen):
+                if not path.startswith((".apiVersion", ".kind", ".metadata")):
+                    errs.append(f"{spec['names']['kind']} {ver['name']}: no test object sets {path[1:]}")
+    return errs
+
+
 # ---- subset compare ---------------------------------------------------------------------
 
 SERVER_META = {"uid", "resourceVersion", "creationTimestamp", "generation", "managedFields",
@@ -366,6 +420,9 @@ def main(argv):
         errs = []
         for obj in items_of(load(argv[3])):
             errs.extend(validate(crds, obj))
+    elif len(argv) >= 4 and argv[1] == "coverage":
+        objs = [o for path in argv[3:] for o in items_of(load(path))]
+        errs = coverage(items_of(load(argv[2])), objs)
     elif len(argv) >= 4 and argv[1] == "subset":
         errs = []
         subset(load(argv[2]), load(argv[3]), "", errs)

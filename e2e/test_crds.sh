@@ -5,8 +5,8 @@
 #   2. The CRD files are valid apiextensions.k8s.io/v1 objects with structural schemas
 #      (e2e/crdcheck.py; the checker itself is shown to reject broken CRDs).
 #   3. Realistic resources (e2e/testdata/valid/) match the schemas, are accepted, and read back
-#      field for field (Subscription both as v1alpha1 and v2alpha1); printer columns, the `dapr`
-#      category and an update (merge patch) work.
+#      field for field (Subscription both as v1alpha1 and v2alpha1) and together set every field
+#      of every schema; printer columns, the `dapr` category and an update (merge patch) work.
 #   4. Invalid resources (e2e/testdata/invalid/, first line `# expect: <error>`) are rejected by
 #      the schema. kubelite does NOT validate custom resources against CRD schemas (README, "Not
 #      faithful": no structural-schema validation, pruning or defaulting; fieldValidation=Strict
@@ -112,6 +112,9 @@ for f in "$TD"/valid/*.yaml; do
         bad "$n: read back" "$(cat "$E2E_TMP/err")"
     fi
 done
+
+check_cmd "valid test objects together set every schema field" \
+    "${CHECK[@]}" coverage "$E2E_TMP/crds.json" "$E2E_TMP"/*.exp.json
 
 out=$(k get components -n "$E2E_NS" 2>&1)
 check_contains "printer columns: Component TYPE/VERSION" "TYPE" "$out"

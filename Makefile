@@ -85,6 +85,9 @@ unit-asan:
 integration: all
 	@./tests/run-integration.sh
 
+e2e:
+	@./e2e/run.sh
+
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory check-headers lint

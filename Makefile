@@ -93,6 +93,7 @@ test: deps
 	@$(MAKE) --no-print-directory check-headers lint
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory e2e
 	@$(MAKE) --no-print-directory unit-asan
 	@$(MAKE) --no-print-directory fuzz-smoke
 

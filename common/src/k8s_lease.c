@@ -32,10 +32,22 @@ void dc_k8s_microtime(char out[32], const struct timespec *ts)
 {
     struct tm tm;
     time_t s = ts->tv_sec;
+    long us = (ts->tv_nsec / 1000) % 1000000;
+    size_t n;
 
     gmtime_r(&s, &tm);
-    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts->tv_nsec / 1000);
+    n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (n == 0 || n > 32 - 9) {
+        out[0] = '\0';
+        return;
+    }
+    /* ".000000Z" by hand: metav1.MicroTime's RFC3339Micro layout. */
+    out[n++] = '.';
+    for (int i = 5; i >= 0; i--, us /= 10)
+        out[n + (size_t)i] = (char)('0' + us % 10);
+    n += 6;
+    out[n++] = 'Z';
+    out[n] = '\0';
 }
 
 static void now_micro(char out[32])

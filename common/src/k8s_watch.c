@@ -72,14 +72,15 @@ static int decode_line(const char *p, size_t n, dc_k8s_event_fn fn, void *arg,
                        struct dc_errbuf *eb)
 {
     cJSON *ev, *obj;
-    const char *type;
+    const char *type, *end = NULL;
     enum dc_k8s_event_type t;
     int rv;
 
     if (all_space(p, n))
         return DC_OK;
-    ev = cJSON_ParseWithLength(p, n);
-    if (!cJSON_IsObject(ev)) {
+    ev = cJSON_ParseWithLengthOpts(p, n, &end, false);
+    /* One object per line: anything but blanks after it is garbage. */
+    if (!cJSON_IsObject(ev) || !all_space(end, n - (size_t)(end - p))) {
         cJSON_Delete(ev);
         return dc_err_set(eb, DC_EPARSE, "watch: event is not a JSON object: %.*s",
                           (int)(n > 80 ? 80 : n), p);

@@ -53,16 +53,23 @@ int dc_k8s_err_from_status(long http_code, const char *reason)
         const char *reason;
         int err;
     } by_reason[] = {
-        {"NotFound", DC_ENOTFOUND},     {"AlreadyExists", DC_EEXIST},
-        {"Conflict", DC_ECONFLICT},     {"Invalid", DC_EINVAL},
-        {"BadRequest", DC_EINVAL},      {"Unauthorized", DC_EPERM},
-        {"Forbidden", DC_EPERM},        {"Expired", DC_ERANGE},
-        {"Gone", DC_ERANGE},            {"MethodNotAllowed", DC_EUNSUPPORTED},
+        {"NotFound", DC_ENOTFOUND},
+        {"AlreadyExists", DC_EEXIST},
+        {"Conflict", DC_ECONFLICT},
+        {"Invalid", DC_EINVAL},
+        {"BadRequest", DC_EINVAL},
+        {"Unauthorized", DC_EPERM},
+        {"Forbidden", DC_EPERM},
+        {"Expired", DC_ERANGE},
+        {"Gone", DC_ERANGE},
+        {"MethodNotAllowed", DC_EUNSUPPORTED},
         {"UnsupportedMediaType", DC_EUNSUPPORTED},
         {"NotAcceptable", DC_EUNSUPPORTED},
         {"RequestEntityTooLarge", DC_ETOOBIG},
-        {"TooManyRequests", DC_EUNAVAIL}, {"ServiceUnavailable", DC_EUNAVAIL},
-        {"Timeout", DC_ETIMEDOUT},      {"ServerTimeout", DC_ETIMEDOUT},
+        {"TooManyRequests", DC_EUNAVAIL},
+        {"ServiceUnavailable", DC_EUNAVAIL},
+        {"Timeout", DC_ETIMEDOUT},
+        {"ServerTimeout", DC_ETIMEDOUT},
         {"InternalError", DC_EINTERNAL},
     };
 
@@ -386,8 +393,7 @@ static size_t xfer_write(char *p, size_t size, size_t nmemb, void *arg)
         return x->sink_rv == DC_OK ? n : 0;
     }
     if (dc_buf_append(&x->resp, p, n) != DC_OK) {
-        x->sink_rv = dc_err_set(x->eb, DC_ETOOBIG, "response larger than %zu bytes",
-                                x->resp.max);
+        x->sink_rv = dc_err_set(x->eb, DC_ETOOBIG, "response larger than %zu bytes", x->resp.max);
         return 0;
     }
     return n;
@@ -588,8 +594,7 @@ void k8s_xfer_cleanup(struct k8s_xfer *x)
 
 int dc_k8s_request(struct dc_k8s_client *c, const char *method, const char *path_query,
                    const char *content_type, const char *body, size_t body_len,
-                   struct dc_k8s_cancel *cancel, cJSON **out, long *http_code,
-                   struct dc_errbuf *eb)
+                   struct dc_k8s_cancel *cancel, cJSON **out, long *http_code, struct dc_errbuf *eb)
 {
     struct k8s_xfer x;
     int rv;
@@ -617,8 +622,7 @@ int dc_k8s_request(struct dc_k8s_client *c, const char *method, const char *path
     if (out != NULL && x.resp.len > 0) {
         *out = cJSON_ParseWithLength(x.resp.data, x.resp.len);
         if (*out == NULL)
-            rv = dc_err_set(eb, DC_EPARSE, "k8s: %s %s: response is not JSON", method,
-                            path_query);
+            rv = dc_err_set(eb, DC_EPARSE, "k8s: %s %s: response is not JSON", method, path_query);
     }
 out:
     k8s_xfer_cleanup(&x);

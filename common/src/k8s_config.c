@@ -4,7 +4,8 @@
  * and walked for the fields client-go's clientcmd uses: current-context, contexts[].context.
  * {cluster, user, namespace}, clusters[].cluster.{server, certificate-authority(-data),
  * insecure-skip-tls-verify}, users[].user.{token, tokenFile, client-certificate(-data),
- * client-key(-data)}. As in clientcmd, inline data wins over a file and `token` over `tokenFile`. */
+ * client-key(-data)}. As in clientcmd, inline data wins over a file and `token` over `tokenFile`.
+ */
 #include "dc/k8s.h"
 
 #include <errno.h>
@@ -198,8 +199,7 @@ static int ytree_node(struct ytree *t, yaml_event_t *ev, int depth, struct ynode
         return dc_err_set(t->eb, DC_ETOOBIG, "kubeconfig: more than %d nodes",
                           DC_MAX_K8S_KUBECONFIG_NODES);
     if (depth > DC_MAX_DOC_DEPTH)
-        return dc_err_set(t->eb, DC_ETOOBIG, "kubeconfig: nested deeper than %d",
-                          DC_MAX_DOC_DEPTH);
+        return dc_err_set(t->eb, DC_ETOOBIG, "kubeconfig: nested deeper than %d", DC_MAX_DOC_DEPTH);
     y = dc_xcalloc(1, sizeof(*y));
     switch (ev->type) {
     case YAML_SCALAR_EVENT:

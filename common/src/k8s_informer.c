@@ -221,8 +221,8 @@ static char *strdup_meta(const cJSON *list, const char *key)
 static int list_all(struct dc_k8s_informer *inf, cJSON **items_out, char **rv_out,
                     struct dc_errbuf *eb)
 {
-    struct dc_k8s_list_opts lo = {.label_selector = inf->lsel, .field_selector = inf->fsel,
-                                  .limit = inf->o.page_limit};
+    struct dc_k8s_list_opts lo = {
+        .label_selector = inf->lsel, .field_selector = inf->fsel, .limit = inf->o.page_limit};
     cJSON *items = cJSON_CreateArray(), *page = NULL, *it;
     char *rv = NULL, *cont = NULL;
     int err;
@@ -347,9 +347,9 @@ static int on_event(void *arg, enum dc_k8s_event_type type, cJSON *object, cJSON
         return DC_OK;
     case DC_K8S_ERROR:
         code = cJSON_GetObjectItemCaseSensitive(object, "code");
-        return dc_k8s_err_from_status(cJSON_IsNumber(code) ? (long)code->valuedouble : 500,
-                                      cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-                                          object, "reason")));
+        return dc_k8s_err_from_status(
+            cJSON_IsNumber(code) ? (long)code->valuedouble : 500,
+            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(object, "reason")));
     }
     return DC_EPARSE;
 }
@@ -381,8 +381,8 @@ static int watch_loop(struct dc_k8s_informer *inf)
                                        .resource_version = inf->rv,
                                        .bookmarks = true,
                                        .timeout_seconds = watch_timeout(inf)};
-        int err = dc_k8s_watch(inf->client, &inf->o.res, inf->ns, &wo, on_event, &ws,
-                               inf->cancel, &eb);
+        int err =
+            dc_k8s_watch(inf->client, &inf->o.res, inf->ns, &wo, on_event, &ws, inf->cancel, &eb);
         if (err == DC_ECANCELED || dc_k8s_cancel_fired(inf->cancel))
             return DC_ECANCELED;
         if (err == DC_ERANGE)
@@ -502,8 +502,7 @@ cJSON *dc_k8s_informer_get(struct dc_k8s_informer *inf, const char *ns, const ch
     struct cache_entry *e;
     cJSON *copy = NULL;
 
-    if (name == NULL ||
-        dc_buf_appendf(&key, "%s/%s", ns != NULL ? ns : "", name) != DC_OK)
+    if (name == NULL || dc_buf_appendf(&key, "%s/%s", ns != NULL ? ns : "", name) != DC_OK)
         return NULL;
     pthread_mutex_lock(&inf->mu);
     e = cache_find(&inf->cache, dc_buf_cstr(&key));

@@ -38,10 +38,10 @@ typedef int (*k8s_sink_fn)(struct k8s_xfer *x, const char *p, size_t n);
 struct k8s_xfer {
     CURL *easy;
     struct curl_slist *headers;
-    struct dc_buf resp;  /* the body (all of it, or the error body of a streamed call) */
-    k8s_sink_fn sink;    /* NULL = collect into resp */
-    void *arg;           /* for the sink */
-    int sink_rv;         /* the sink's error, reported instead of CURLE_WRITE_ERROR */
+    struct dc_buf resp; /* the body (all of it, or the error body of a streamed call) */
+    k8s_sink_fn sink;   /* NULL = collect into resp */
+    void *arg;          /* for the sink */
+    int sink_rv;        /* the sink's error, reported instead of CURLE_WRITE_ERROR */
     struct dc_errbuf *eb;
     long http_code;
 };

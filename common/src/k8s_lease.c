@@ -20,9 +20,9 @@ struct dc_k8s_lease {
     struct dc_k8s_cancel *cancel;
     pthread_t thread;
     atomic_bool leader;
-    char *observed;          /* the last Lease spec seen, serialised (change detection) */
-    int64_t observed_ms;     /* monotonic time it last changed */
-    char *observed_holder;   /* for on_new_leader */
+    char *observed;        /* the last Lease spec seen, serialised (change detection) */
+    int64_t observed_ms;   /* monotonic time it last changed */
+    char *observed_holder; /* for on_new_leader */
     int64_t last_renew_ms;
 };
 
@@ -242,14 +242,13 @@ static void *lease_main(void *arg)
                 if (l->o.on_started_leading != NULL)
                     l->o.on_started_leading(l->o.arg);
             }
-        } else if (leading &&
-                   (r == TRY_HELD || now - l->last_renew_ms >= l->o.renew_deadline_ms)) {
+        } else if (leading && (r == TRY_HELD || now - l->last_renew_ms >= l->o.renew_deadline_ms)) {
             atomic_store(&l->leader, false);
             if (l->o.on_stopped_leading != NULL)
                 l->o.on_stopped_leading(l->o.arg);
         }
         dc_k8s_cancel_sleep(l->cancel, atomic_load(&l->leader) ? l->o.retry_period_ms
-                                                                : jittered(l->o.retry_period_ms));
+                                                               : jittered(l->o.retry_period_ms));
     }
     return NULL;
 }

@@ -68,8 +68,7 @@ static bool all_space(const char *p, size_t n)
 }
 
 /* Decode one complete line (without its '\n'). */
-static int decode_line(const char *p, size_t n, dc_k8s_event_fn fn, void *arg,
-                       struct dc_errbuf *eb)
+static int decode_line(const char *p, size_t n, dc_k8s_event_fn fn, void *arg, struct dc_errbuf *eb)
 {
     cJSON *ev, *obj;
     const char *type, *end = NULL;
@@ -88,8 +87,8 @@ static int decode_line(const char *p, size_t n, dc_k8s_event_fn fn, void *arg,
     type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "type"));
     obj = cJSON_GetObjectItemCaseSensitive(ev, "object");
     if (type == NULL || event_type(type, &t) != DC_OK) {
-        rv = dc_err_set(eb, DC_EPARSE, "watch: unknown event type \"%s\"",
-                        type != NULL ? type : "");
+        rv =
+            dc_err_set(eb, DC_EPARSE, "watch: unknown event type \"%s\"", type != NULL ? type : "");
     } else if (!cJSON_IsObject(obj)) {
         rv = dc_err_set(eb, DC_EPARSE, "watch: %s event without an object", type);
     } else {
@@ -113,8 +112,7 @@ int dc_k8s_watch_decode(struct dc_k8s_watch_decoder *d, const char *data, size_t
         if (nl == NULL || d->line.len > 0) {
             /* Part of a line that spans pieces: keep it, within the limit. */
             if (dc_buf_append(&d->line, data, take) != DC_OK) {
-                rv = dc_err_set(eb, DC_ETOOBIG, "watch: event larger than %zu bytes",
-                                d->line.max);
+                rv = dc_err_set(eb, DC_ETOOBIG, "watch: event larger than %zu bytes", d->line.max);
                 break;
             }
             if (nl == NULL)

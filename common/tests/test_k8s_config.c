@@ -115,8 +115,7 @@ static void test_errors(void **state)
     /* The user is named but missing. */
     assert_int_equal(parse(base, NULL, &c, &eb), DC_ENOTFOUND);
     assert_non_null(strstr(eb.msg, "user \"u\""));
-    snprintf(buf, sizeof(buf), "%susers: [{name: u, user: {client-certificate-data: '!!'}}]",
-             base);
+    snprintf(buf, sizeof(buf), "%susers: [{name: u, user: {client-certificate-data: '!!'}}]", base);
     assert_int_equal(parse(buf, NULL, &c, &eb), DC_EPARSE);
     snprintf(buf, sizeof(buf), "%susers: [{name: u, user: {client-certificate: client.crt}}]",
              base);
@@ -242,10 +241,14 @@ static void test_base64(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_token_inline_wins), cmocka_unit_test(test_token_file_and_insecure),
-        cmocka_unit_test(test_cert_data),         cmocka_unit_test(test_cert_files),
-        cmocka_unit_test(test_exec_unsupported),  cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_deep_nesting),      cmocka_unit_test(test_in_cluster),
+        cmocka_unit_test(test_token_inline_wins),
+        cmocka_unit_test(test_token_file_and_insecure),
+        cmocka_unit_test(test_cert_data),
+        cmocka_unit_test(test_cert_files),
+        cmocka_unit_test(test_exec_unsupported),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_deep_nesting),
+        cmocka_unit_test(test_in_cluster),
         cmocka_unit_test(test_base64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,10 +28,10 @@ static int record(void *arg, enum dc_k8s_event_type t, cJSON *obj, cJSON *ev)
     assert_non_null(ev);
     if (t == DC_K8S_ERROR) {
         const cJSON *code = cJSON_GetObjectItemCaseSensitive(obj, "code");
-        assert_int_equal(dc_buf_appendf(&r->log, "ERROR %d %s;", code != NULL ? code->valueint : 0,
-                                        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-                                            obj, "reason"))),
-                         DC_OK);
+        assert_int_equal(
+            dc_buf_appendf(&r->log, "ERROR %d %s;", code != NULL ? code->valueint : 0,
+                           cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "reason"))),
+            DC_OK);
     } else {
         assert_int_equal(dc_buf_appendf(&r->log, "%s %s %s;", dc_k8s_event_name(t),
                                         name != NULL ? name : "-", rv != NULL ? rv : "-"),
@@ -45,15 +45,15 @@ static const char stream[] =
     "{\"type\":\"ADDED\",\"object\":{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\","
     "\"resourceVersion\":\"5\"},\"data\":{\"k\":\"line\\nbreak\"}}}\n"
     "\n"
-    "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"6\"}}}\r\n"
+    "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"6\"}}}"
+    "\r\n"
     "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"ConfigMap\",\"apiVersion\":\"v1\","
     "\"metadata\":{\"resourceVersion\":\"9\"}}}\n"
     "{\"type\":\"DELETED\",\"object\":{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"10\"}}}\n"
     "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":"
     "\"Failure\",\"message\":\"too old resource version: 10 (12)\",\"reason\":\"Expired\","
     "\"code\":410}}\n";
-static const char expect[] =
-    "ADDED a 5;MODIFIED a 6;BOOKMARK - 9;DELETED a 10;ERROR 410 Expired;";
+static const char expect[] = "ADDED a 5;MODIFIED a 6;BOOKMARK - 9;DELETED a 10;ERROR 410 Expired;";
 
 static void test_decode_whole(void **state)
 {
@@ -268,7 +268,8 @@ static void test_paths(void **state)
     (void)state;
     path_is(&cm, "default", "a", NULL, "/api/v1/namespaces/default/configmaps/a");
     path_is(&cm, NULL, NULL, NULL, "/api/v1/configmaps");
-    path_is(&comp, "d", "c 1/x", "status", "/apis/dapr.io/v1alpha1/namespaces/d/components/c%201%2Fx/status");
+    path_is(&comp, "d", "c 1/x", "status",
+            "/apis/dapr.io/v1alpha1/namespaces/d/components/c%201%2Fx/status");
     path_is(&ns, "ignored", "kube-system", NULL, "/api/v1/namespaces/kube-system");
     assert_int_equal(dc_k8s_path(&b, &bad, NULL, NULL, NULL), DC_EINVAL);
     dc_buf_cleanup(&b);

@@ -116,7 +116,7 @@ echo "# informer: add, update, delete, relist after 410"
 start_bg "$T_TMP/inform.out" "$PROBE" "${K[@]}" inform v1/configmaps 6 -l app=inf --watch-timeout 1 --seconds 20
 ipid=$BG_PID
 cm i0 inf | probe create v1/configmaps - >/dev/null   # may land in the list or the watch
-for i in $(seq 100); do grep -q '^SYNCED 1' "$T_TMP/inform.out" && break; sleep 0.05; done
+for i in $(seq 100); do grep -qs '^SYNCED 1' "$T_TMP/inform.out" && break; sleep 0.05; done
 cm i1 inf | probe create v1/configmaps - >/dev/null
 probe patch v1/configmaps i1 merge '{"data":{"a":"3"}}' >/dev/null
 probe delete v1/configmaps i1 >/dev/null
@@ -143,14 +143,14 @@ echo "# leases"
 L=(--duration 3000 --renew 2000 --retry 300)
 start_bg "$T_TMP/lease-a.out" "$PROBE" "${K[@]}" lease dapr-test a 3 "${L[@]}"
 apid=$BG_PID
-for i in $(seq 100); do grep -q '^LEADER a' "$T_TMP/lease-a.out" && break; sleep 0.05; done
+for i in $(seq 100); do grep -qs '^LEADER a' "$T_TMP/lease-a.out" && break; sleep 0.05; done
 check_contains "first contender leads" "LEADER a" "$(cat "$T_TMP/lease-a.out")"
 start_bg "$T_TMP/lease-b.out" "$PROBE" "${K[@]}" lease dapr-test b 9 "${L[@]}"
 bpid=$BG_PID
 sleep 1
 check "second contender waits while the holder renews" "" "$(grep '^LEADER' "$T_TMP/lease-b.out")"
 wait_exit "$apid" 5 >/dev/null
-for i in $(seq 160); do grep -q '^LEADER b' "$T_TMP/lease-b.out" && break; sleep 0.05; done
+for i in $(seq 160); do grep -qs '^LEADER b' "$T_TMP/lease-b.out" && break; sleep 0.05; done
 check_contains "second contender takes over after the holder stops renewing" "LEADER b" "$(cat "$T_TMP/lease-b.out")"
 check_contains "first contender reported the loss" "LOST a" "$(cat "$T_TMP/lease-a.out")"
 out=$(probe get coordination.k8s.io/v1/leases dapr-test)
@@ -160,10 +160,10 @@ wait_exit "$bpid" 12 >/dev/null
 # Release on stop: the successor does not wait for the lease to expire.
 start_bg "$T_TMP/lease-c.out" "$PROBE" "${K[@]}" lease dapr-rel c 2 --duration 20000 --renew 10000 --retry 300 --release
 cpid=$BG_PID
-for i in $(seq 100); do grep -q '^LEADER c' "$T_TMP/lease-c.out" && break; sleep 0.05; done
+for i in $(seq 100); do grep -qs '^LEADER c' "$T_TMP/lease-c.out" && break; sleep 0.05; done
 start_bg "$T_TMP/lease-d.out" "$PROBE" "${K[@]}" lease dapr-rel d 6 --duration 20000 --renew 10000 --retry 300
 wait_exit "$cpid" 5 >/dev/null
-for i in $(seq 100); do grep -q '^LEADER d' "$T_TMP/lease-d.out" && break; sleep 0.05; done
+for i in $(seq 100); do grep -qs '^LEADER d' "$T_TMP/lease-d.out" && break; sleep 0.05; done
 check_contains "a released lease is taken at once (not after 20 s)" "LEADER d" "$(cat "$T_TMP/lease-d.out")"
 
 echo "# TLS and credentials"
@@ -208,7 +208,7 @@ check "in-cluster config" two "$(field "$out" 'd["metadata"]["name"]')"
 printf stale >"$SA/token"
 start_bg "$T_TMP/rotate.out" "$PROBE" --in-cluster "$SA" inform v1/configmaps 1 -l app=crud --seconds 10
 rpid=$BG_PID
-for i in $(seq 100); do grep -q 'DC_EPERM' "$T_TMP/rotate.out" && break; sleep 0.05; done
+for i in $(seq 100); do grep -qs 'DC_EPERM' "$T_TMP/rotate.out" && break; sleep 0.05; done
 check_contains "stale token is refused" "DC_EPERM" "$(cat "$T_TMP/rotate.out")"
 printf '%s' "$TOKEN" >"$SA/token"
 reap "$rpid" 10

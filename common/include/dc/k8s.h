@@ -44,15 +44,15 @@
  * text; files named in a kubeconfig are read at load time (relative paths resolve against the
  * kubeconfig's folder), except the token file, which the client re-reads when it rotates. */
 struct dc_k8s_config {
-    char *server;       /* "https://10.0.0.1:443", no trailing slash */
-    char *namespace;    /* the context's (or the pod's) namespace; "default" when unset */
-    char *ca_pem;       /* trusted CA bundle; NULL = the system store */
-    char *cert_pem;     /* client certificate chain; NULL = none */
-    char *key_pem;      /* client private key; NULL = none */
-    char *token;        /* bearer token; NULL = none */
-    char *token_file;   /* bearer token file, re-read on rotation; NULL = none */
-    bool insecure;      /* insecure-skip-tls-verify */
-    char *context;      /* the kubeconfig context used (NULL in-cluster) */
+    char *server;     /* "https://10.0.0.1:443", no trailing slash */
+    char *namespace;  /* the context's (or the pod's) namespace; "default" when unset */
+    char *ca_pem;     /* trusted CA bundle; NULL = the system store */
+    char *cert_pem;   /* client certificate chain; NULL = none */
+    char *key_pem;    /* client private key; NULL = none */
+    char *token;      /* bearer token; NULL = none */
+    char *token_file; /* bearer token file, re-read on rotation; NULL = none */
+    bool insecure;    /* insecure-skip-tls-verify */
+    char *context;    /* the kubeconfig context used (NULL in-cluster) */
 };
 
 /* Default in-cluster service-account folder. */
@@ -220,8 +220,7 @@ const char *dc_k8s_event_name(enum dc_k8s_event_type t);
 /* Called once per event. `object` is borrowed for the call (the callee may detach and keep it
  * with cJSON_DetachItemViaPointer on `event`, the whole {"type","object"} document). A return
  * other than DC_OK stops decoding and is returned by the decoder or the watch. */
-typedef int (*dc_k8s_event_fn)(void *arg, enum dc_k8s_event_type type, cJSON *object,
-                               cJSON *event);
+typedef int (*dc_k8s_event_fn)(void *arg, enum dc_k8s_event_type type, cJSON *object, cJSON *event);
 
 /* Incremental NDJSON decoder: feed any split of the stream, get one callback per complete line.
  * Lines are bounded by `max` (DC_MAX_K8S_WATCH_EVENT by default); storage above 64 KiB is

@@ -41,14 +41,14 @@ struct dc_k8s_informer_handlers {
 };
 
 struct dc_k8s_informer_opts {
-    struct dc_k8s_resource res;  /* strings copied */
-    const char *ns;              /* NULL or "" = all namespaces (or a cluster-scoped kind) */
-    const char *label_selector;  /* NULL = all */
-    const char *field_selector;  /* NULL = all */
-    long page_limit;             /* LIST page size; 0 = 500 */
-    long watch_timeout_s;        /* server-side watch length; 0 = 300..600 s, random, as client-go */
-    long backoff_initial_ms;     /* 0 = 800 */
-    long backoff_max_ms;         /* 0 = 30000 */
+    struct dc_k8s_resource res; /* strings copied */
+    const char *ns;             /* NULL or "" = all namespaces (or a cluster-scoped kind) */
+    const char *label_selector; /* NULL = all */
+    const char *field_selector; /* NULL = all */
+    long page_limit;            /* LIST page size; 0 = 500 */
+    long watch_timeout_s;       /* server-side watch length; 0 = 300..600 s, random, as client-go */
+    long backoff_initial_ms;    /* 0 = 800 */
+    long backoff_max_ms;        /* 0 = 30000 */
 };
 
 /* Start the informer thread. `c` must outlive the informer. Errors: DC_EINVAL (bad options); the

@@ -28,16 +28,17 @@
 struct dc_k8s_lease;
 
 struct dc_k8s_lease_opts {
-    const char *ns;            /* Lease namespace (copied) */
-    const char *name;          /* Lease name, e.g. "operator.dapr.io" (copied) */
-    const char *identity;      /* this contender, unique (pod name + uid) (copied) */
-    long lease_duration_ms;    /* 0 = 15000 */
-    long renew_deadline_ms;    /* 0 = 10000; must be < lease duration */
-    long retry_period_ms;      /* 0 = 2000; must be < renew deadline */
-    bool release_on_stop;      /* give the lease up on dc_k8s_lease_stop */
-    void (*on_started_leading)(void *arg);                  /* may be NULL */
-    void (*on_stopped_leading)(void *arg);                  /* may be NULL */
-    void (*on_new_leader)(void *arg, const char *identity); /* observed holder changed; may be NULL */
+    const char *ns;                        /* Lease namespace (copied) */
+    const char *name;                      /* Lease name, e.g. "operator.dapr.io" (copied) */
+    const char *identity;                  /* this contender, unique (pod name + uid) (copied) */
+    long lease_duration_ms;                /* 0 = 15000 */
+    long renew_deadline_ms;                /* 0 = 10000; must be < lease duration */
+    long retry_period_ms;                  /* 0 = 2000; must be < renew deadline */
+    bool release_on_stop;                  /* give the lease up on dc_k8s_lease_stop */
+    void (*on_started_leading)(void *arg); /* may be NULL */
+    void (*on_stopped_leading)(void *arg); /* may be NULL */
+    void (*on_new_leader)(void *arg,
+                          const char *identity); /* observed holder changed; may be NULL */
     void *arg;
 };
 

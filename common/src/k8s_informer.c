@@ -381,6 +381,7 @@ static int watch_loop(struct dc_k8s_informer *inf)
                                        .resource_version = inf->rv,
                                        .bookmarks = true,
                                        .timeout_seconds = watch_timeout(inf)};
+        int64_t started = k8s_now_ms();
         int err =
             dc_k8s_watch(inf->client, &inf->o.res, inf->ns, &wo, on_event, &ws, inf->cancel, &eb);
         if (err == DC_ECANCELED || dc_k8s_cancel_fired(inf->cancel))
@@ -389,8 +390,13 @@ static int watch_loop(struct dc_k8s_informer *inf)
             return err;
         if (ws.events > 0)
             inf->backoff_ms = inf->o.backoff_initial_ms;
-        if (err == DC_OK)
+        if (err == DC_OK && (ws.events > 0 || k8s_now_ms() - started >= 1000))
             continue; /* the server ended the watch: resume from the last rv */
+        if (err == DC_OK) {
+            /* Ended at once with nothing to say: do not spin on a misbehaving server. */
+            backoff(inf);
+            continue;
+        }
         report(inf, err, &eb);
         backoff(inf);
     }

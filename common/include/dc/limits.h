@@ -45,4 +45,15 @@
  * the exact decimal arithmetic of dc_quantity_parse on a small stack buffer. */
 #define DC_MAX_QUANTITY_LEN 128
 
+/* ---- k8s (common/src/k8s*.c) ---- */
+/* One watch event (one NDJSON line); Kubernetes objects are at most ~1.5 MB in etcd. */
+#define DC_MAX_K8S_WATCH_EVENT (16u * 1024 * 1024)
+/* One API response body (a LIST page of up to `limit` objects included). */
+#define DC_MAX_K8S_RESPONSE (64u * 1024 * 1024)
+/* A kubeconfig file, and one PEM or token file it names. */
+#define DC_MAX_K8S_KUBECONFIG (1u * 1024 * 1024)
+#define DC_MAX_K8S_CRED_FILE (256u * 1024)
+/* Nodes of a kubeconfig YAML document. */
+#define DC_MAX_K8S_KUBECONFIG_NODES 20000
+
 #endif /* DC_LIMITS_H */

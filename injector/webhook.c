@@ -124,7 +124,7 @@ bool inj_requester_authorized(const cJSON *user_info, const struct inj_config *c
     const cJSON *g;
     size_t i;
 
-    if (dc_str_has_prefix(user, sa_prefix)) {
+    if (user != NULL && dc_str_has_prefix(user, sa_prefix)) {
         for (i = 0; i < cfg->allowed_service_accounts.n; i++)
             if (inj_glob_match(cfg->allowed_service_accounts.v[i], user + strlen(sa_prefix)))
                 return true;

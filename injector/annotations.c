@@ -95,8 +95,7 @@ static bool ann_bool(const cJSON *anns, const char *key, bool def, struct inj_wa
         return true;
     if (falsy(v) || *v == '\0')
         return false;
-    inj_warnf(w, "annotation %s: %.40s is not a boolean; using %s", key, v,
-              def ? "true" : "false");
+    inj_warnf(w, "annotation %s: %.40s is not a boolean; using %s", key, v, def ? "true" : "false");
     return def;
 }
 
@@ -116,8 +115,8 @@ static int64_t ann_int(const cJSON *anns, const char *key, int64_t def, int64_t 
         return def;
     }
     if (n < min || n > max) {
-        inj_warnf(w, "annotation %s: %lld is out of range [%lld, %lld]; ignored", key,
-                  (long long)n, (long long)min, (long long)max);
+        inj_warnf(w, "annotation %s: %lld is out of range [%lld, %lld]; ignored", key, (long long)n,
+                  (long long)min, (long long)max);
         return def;
     }
     if (set != NULL)
@@ -263,8 +262,9 @@ static const char *parse_protocol(const cJSON *anns, struct inj_warnings *w)
     for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
         if (strcasecmp(v, ok[i]) == 0)
             return ok[i];
-    inj_warnf(w, "annotation dapr.io/app-protocol: %.40s is not one of http, https, grpc, grpcs, "
-                 "h2c; using http",
+    inj_warnf(w,
+              "annotation dapr.io/app-protocol: %.40s is not one of http, https, grpc, grpcs, "
+              "h2c; using http",
               v);
     return "http";
 }
@@ -328,8 +328,7 @@ static const char *parse_path(const cJSON *anns, const char *key, const char *de
     if (v == NULL)
         return def;
     if (!inj__mount_path_ok(v)) {
-        inj_warnf(w, "annotation %s: %.40s is not an absolute path without '..'; ignored", key,
-                  v);
+        inj_warnf(w, "annotation %s: %.40s is not an absolute path without '..'; ignored", key, v);
         return def;
     }
     return v;
@@ -351,8 +350,9 @@ static void parse_image_and_security(struct inj_sidecar *sc, const cJSON *anns,
     /* "Localhost" needs a localhostProfile that upstream never sets: the API server would
      * reject the pod. */
     if (v != NULL && strcmp(v, "RuntimeDefault") != 0 && strcmp(v, "Unconfined") != 0) {
-        inj_warnf(w, "annotation dapr.io/sidecar-seccomp-profile-type: %.40s is not "
-                     "RuntimeDefault or Unconfined; ignored",
+        inj_warnf(w,
+                  "annotation dapr.io/sidecar-seccomp-profile-type: %.40s is not "
+                  "RuntimeDefault or Unconfined; ignored",
                   v);
         v = NULL;
     }

@@ -129,8 +129,7 @@ static char *pull_policy(inj_getenv_fn *getenv_fn)
     return dc_xstrdup("IfNotPresent");
 }
 
-static int parse_tolerations(struct inj_config *cfg, inj_getenv_fn *getenv_fn,
-                             struct dc_errbuf *eb)
+static int parse_tolerations(struct inj_config *cfg, inj_getenv_fn *getenv_fn, struct dc_errbuf *eb)
 {
     const char *v = env_get(getenv_fn, "IGNORE_ENTRYPOINT_TOLERATIONS");
     const cJSON *t;
@@ -162,7 +161,8 @@ int inj_config_from_env(struct inj_config *cfg, inj_getenv_fn *getenv_fn, struct
     for (i = 0; i < sizeof(builtin_service_accounts) / sizeof(builtin_service_accounts[0]); i++)
         strlist_push(&cfg->allowed_service_accounts, builtin_service_accounts[i],
                      strlen(builtin_service_accounts[i]));
-    strlist_push_csv(&cfg->allowed_service_accounts, env_get(getenv_fn, "ALLOWED_SERVICE_ACCOUNTS"));
+    strlist_push_csv(&cfg->allowed_service_accounts,
+                     env_get(getenv_fn, "ALLOWED_SERVICE_ACCOUNTS"));
     /* Deprecated "ns*:prefix*" entries: the '*' suffixes already are glob syntax. */
     strlist_push_csv(&cfg->allowed_service_accounts,
                      env_get(getenv_fn, "ALLOWED_SERVICE_ACCOUNTS_PREFIX_NAMES"));
@@ -197,8 +197,7 @@ int inj_config_from_env(struct inj_config *cfg, inj_getenv_fn *getenv_fn, struct
     rv = env_id(getenv_fn, "SIDECAR_RUN_AS_USER", &cfg->has_run_as_user, &cfg->run_as_user, eb);
     if (rv != DC_OK)
         return rv;
-    rv = env_id(getenv_fn, "SIDECAR_RUN_AS_GROUP", &cfg->has_run_as_group, &cfg->run_as_group,
-                eb);
+    rv = env_id(getenv_fn, "SIDECAR_RUN_AS_GROUP", &cfg->has_run_as_group, &cfg->run_as_group, eb);
     if (rv != DC_OK)
         return rv;
     if (cfg->reminders_service_name != NULL && cfg->reminders_service_address == NULL)
@@ -209,13 +208,20 @@ int inj_config_from_env(struct inj_config *cfg, inj_getenv_fn *getenv_fn, struct
 void inj_config_cleanup(struct inj_config *cfg)
 {
     char **strs[] = {
-        &cfg->sidecar_image,          &cfg->image_pull_policy,
-        &cfg->namespace,              &cfg->cluster_domain,
-        &cfg->actors_service_name,    &cfg->actors_service_address,
-        &cfg->reminders_service_name, &cfg->reminders_service_address,
-        &cfg->trust_anchors_file,     &cfg->trust_anchors,
-        &cfg->control_plane_trust_domain, &cfg->sentry_address,
-        &cfg->control_plane_address,  &cfg->components_sockets_folder,
+        &cfg->sidecar_image,
+        &cfg->image_pull_policy,
+        &cfg->namespace,
+        &cfg->cluster_domain,
+        &cfg->actors_service_name,
+        &cfg->actors_service_address,
+        &cfg->reminders_service_name,
+        &cfg->reminders_service_address,
+        &cfg->trust_anchors_file,
+        &cfg->trust_anchors,
+        &cfg->control_plane_trust_domain,
+        &cfg->sentry_address,
+        &cfg->control_plane_address,
+        &cfg->components_sockets_folder,
     };
     size_t i;
 

@@ -48,13 +48,13 @@ struct inj_config {
     bool has_run_as_user;
     int64_t run_as_user; /* SIDECAR_RUN_AS_USER */
     bool has_run_as_group;
-    int64_t run_as_group;           /* SIDECAR_RUN_AS_GROUP */
-    bool read_only_root_filesystem; /* SIDECAR_READ_ONLY_ROOT_FILESYSTEM (true) */
-    bool enable_k8s_downward_apis;  /* ENABLE_K8S_DOWNWARD_APIS (false) */
-    bool drop_all_capabilities;     /* SIDECAR_DROP_ALL_CAPABILITIES (false) */
-    bool native_sidecar_enabled;    /* NATIVE_SIDECAR_ENABLED (false) */
-    char *trust_anchors_file;       /* DAPR_TRUST_ANCHORS_FILE */
-    char *trust_anchors;            /* PEM; inj_config_set_trust_anchors / _load_trust_anchors */
+    int64_t run_as_group;             /* SIDECAR_RUN_AS_GROUP */
+    bool read_only_root_filesystem;   /* SIDECAR_READ_ONLY_ROOT_FILESYSTEM (true) */
+    bool enable_k8s_downward_apis;    /* ENABLE_K8S_DOWNWARD_APIS (false) */
+    bool drop_all_capabilities;       /* SIDECAR_DROP_ALL_CAPABILITIES (false) */
+    bool native_sidecar_enabled;      /* NATIVE_SIDECAR_ENABLED (false) */
+    char *trust_anchors_file;         /* DAPR_TRUST_ANCHORS_FILE */
+    char *trust_anchors;              /* PEM; inj_config_set_trust_anchors / _load_trust_anchors */
     char *control_plane_trust_domain; /* DAPR_CONTROL_PLANE_TRUST_DOMAIN ("cluster.local") */
     char *sentry_address;             /* DAPR_SENTRY_ADDRESS, else dapr-sentry.<ns>.svc.<d>:443 */
     char *control_plane_address;      /* dapr-api.<ns>.svc.<domain>:443 */
@@ -196,8 +196,7 @@ struct inj_request {
  * new cJSON object owned by the caller. Never fails (allocation failure aborts). */
 cJSON *inj_sidecar_container(const struct inj_sidecar *sc, const cJSON *pod,
                              const struct inj_config *cfg, const struct inj_request *req,
-                             cJSON *mounts, const char *components_folder,
-                             struct inj_warnings *w);
+                             cJSON *mounts, const char *components_folder, struct inj_warnings *w);
 
 /* Syntax check of a Kubernetes quantity ("500m", "1.5Gi", "1e3"); non-negative only. On
  * success `*value` (may be NULL) gets its approximate numeric value. */

@@ -298,9 +298,9 @@ static void build_patch(cJSON *patch, const cJSON *pod, const struct inj_sidecar
         cJSON_AddItemToArray(volumes, token_volume(cfg));
         cJSON_AddItemToArray(mounts, inj__mount(INJ_TOKEN_VOLUME, INJ_TOKEN_MOUNT_PATH, true));
     }
-    container = inj_sidecar_container(
-        &scc, pod, cfg, req, mounts, components ? sc->pluggable_components_sockets_folder : NULL,
-        w);
+    container =
+        inj_sidecar_container(&scc, pod, cfg, req, mounts,
+                              components ? sc->pluggable_components_sockets_folder : NULL, w);
 
     /* A pod always has metadata and spec; add them only so every later path resolves. */
     if (!cJSON_IsObject(meta))
@@ -356,8 +356,7 @@ int inj_patch_pod(const cJSON *pod, const struct inj_config *cfg, const struct i
     if (req != NULL)
         r = *req;
     if (dc_str_empty(r.namespace))
-        r.namespace =
-            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "namespace"));
+        r.namespace = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "namespace"));
     if (dc_str_empty(r.namespace))
         r.namespace = "default";
     *patch_out = cJSON_CreateArray();

@@ -23,9 +23,21 @@ bool inj_quantity_valid(const char *s, double *value)
         const char *sfx;
         double mul;
     } sfx[] = {
-        {"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0}, {"Ti", 1099511627776.0},
-        {"Pi", 1125899906842624.0}, {"Ei", 1152921504606846976.0}, {"n", 1e-9}, {"u", 1e-6},
-        {"m", 1e-3}, {"k", 1e3}, {"M", 1e6}, {"G", 1e9}, {"T", 1e12}, {"P", 1e15}, {"E", 1e18},
+        {"Ki", 1024.0},
+        {"Mi", 1048576.0},
+        {"Gi", 1073741824.0},
+        {"Ti", 1099511627776.0},
+        {"Pi", 1125899906842624.0},
+        {"Ei", 1152921504606846976.0},
+        {"n", 1e-9},
+        {"u", 1e-6},
+        {"m", 1e-3},
+        {"k", 1e3},
+        {"M", 1e6},
+        {"G", 1e9},
+        {"T", 1e12},
+        {"P", 1e15},
+        {"E", 1e18},
     };
     const char *p = s, *num, *q;
     char buf[64];
@@ -256,13 +268,11 @@ static char *service_address(const char *addr, const struct inj_config *cfg)
     size_t n = hl + strlen(cfg->namespace) + strlen(cfg->cluster_domain) + strlen(port) + 16;
     char *out = dc_xmalloc(n);
 
-    snprintf(out, n, "%.*s.%s.svc.%s:%s", (int)hl, addr, cfg->namespace, cfg->cluster_domain,
-             port);
+    snprintf(out, n, "%.*s.%s.svc.%s:%s", (int)hl, addr, cfg->namespace, cfg->cluster_domain, port);
     return out;
 }
 
-static void add_actor_args(cJSON *args, const struct inj_sidecar *sc,
-                           const struct inj_config *cfg)
+static void add_actor_args(cJSON *args, const struct inj_sidecar *sc, const struct inj_config *cfg)
 {
     char *s;
     size_t n;
@@ -497,12 +507,12 @@ static cJSON *daprd_env(const struct inj_sidecar *sc, const struct inj_config *c
     struct dc_buf kb = {0};
 
     cJSON_AddItemToArray(env, env_value("NAMESPACE", req->namespace));
-    cJSON_AddItemToArray(env, env_value("DAPR_TRUST_ANCHORS",
-                                        cfg->trust_anchors != NULL ? cfg->trust_anchors : ""));
+    cJSON_AddItemToArray(
+        env, env_value("DAPR_TRUST_ANCHORS", cfg->trust_anchors != NULL ? cfg->trust_anchors : ""));
     cJSON_AddItemToArray(env, env_field("POD_NAME", "metadata.name"));
     cJSON_AddItemToArray(env, env_value("DAPR_CONTROLPLANE_NAMESPACE", cfg->namespace));
-    cJSON_AddItemToArray(env,
-                         env_value("DAPR_CONTROLPLANE_TRUST_DOMAIN", cfg->control_plane_trust_domain));
+    cJSON_AddItemToArray(
+        env, env_value("DAPR_CONTROLPLANE_TRUST_DOMAIN", cfg->control_plane_trust_domain));
     if (cfg->enable_k8s_downward_apis)
         cJSON_AddItemToArray(env, env_field("DAPR_HOST_IP", "status.podIP"));
     parse_env(env, keys, sc->env, false, w);
@@ -555,8 +565,7 @@ static bool mount_path_taken(const cJSON *mounts, const char *path)
         return true;
     cJSON_ArrayForEach(m, mounts)
     {
-        if (dc_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "mountPath")),
-                      path))
+        if (dc_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "mountPath")), path))
             return true;
     }
     return false;
@@ -593,8 +602,9 @@ static void parse_mounts(cJSON *mounts, const char *s, bool ro, const cJSON *pod
             free(name);
             free(path);
         } else if (end > p) {
-            inj_warnf(w, "annotation dapr.io/volume-mounts%s: item %.*s is not volume:path; "
-                         "ignored",
+            inj_warnf(w,
+                      "annotation dapr.io/volume-mounts%s: item %.*s is not volume:path; "
+                      "ignored",
                       ro ? "" : "-rw", (int)((end - p) > 40 ? 40 : (end - p)), p);
         }
         p = *end == ',' ? end + 1 : end;
@@ -627,8 +637,7 @@ static bool field_eq(const cJSON *a, const cJSON *b, const char *key)
 /* True when the pod carries one of IGNORE_ENTRYPOINT_TOLERATIONS (all fields equal). */
 static bool pod_has_toleration(const cJSON *pod, const struct inj_config *cfg)
 {
-    static const char *const fields[] = {"key", "operator", "value", "effect",
-                                         "tolerationSeconds"};
+    static const char *const fields[] = {"key", "operator", "value", "effect", "tolerationSeconds"};
     const cJSON *spec = cJSON_GetObjectItemCaseSensitive(pod, "spec");
     const cJSON *want, *have;
     size_t i;
@@ -745,8 +754,7 @@ static cJSON *wrap_debug(cJSON *args, int64_t port)
 
 cJSON *inj_sidecar_container(const struct inj_sidecar *sc, const cJSON *pod,
                              const struct inj_config *cfg, const struct inj_request *req,
-                             cJSON *mounts, const char *components_folder,
-                             struct inj_warnings *w)
+                             cJSON *mounts, const char *components_folder, struct inj_warnings *w)
 {
     cJSON *c = cJSON_CreateObject();
     cJSON *ports = cJSON_CreateArray();

@@ -119,7 +119,8 @@ bool inj_glob_match(const char *pattern, const char *s)
 bool inj_requester_authorized(const cJSON *user_info, const struct inj_config *cfg)
 {
     static const char sa_prefix[] = "system:serviceaccount:";
-    const char *user = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(user_info, "username"));
+    const char *user =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(user_info, "username"));
     const char *uid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(user_info, "uid"));
     const cJSON *g;
     size_t i;
@@ -187,8 +188,8 @@ struct review {
     const char *uid;         /* "" when unknown */
 };
 
-static char *respond(const struct review *rv, bool allowed, const char *message,
-                     const char *patch, const struct inj_warnings *w, size_t *len)
+static char *respond(const struct review *rv, bool allowed, const char *message, const char *patch,
+                     const struct inj_warnings *w, size_t *len)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON *resp, *res, *warns;
@@ -275,17 +276,15 @@ static bool enabled_exactly_true(const cJSON *pod)
 {
     const cJSON *meta = cJSON_GetObjectItemCaseSensitive(pod, "metadata");
     const cJSON *anns = cJSON_GetObjectItemCaseSensitive(meta, "annotations");
-    const char *v =
-        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(anns, "dapr.io/enabled"));
+    const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(anns, "dapr.io/enabled"));
 
     /* The handler wants "true" in any case; the patcher's truthy parsing comes after. */
     return v != NULL && strcasecmp(v, "true") == 0;
 }
 
 /* The request proper, once the envelope is valid. Returns the response text. */
-static char *handle_request(const cJSON *req, const struct review *rv,
-                           const struct inj_config *cfg, bool mtls, size_t *len,
-                           struct inj_outcome *out)
+static char *handle_request(const cJSON *req, const struct review *rv, const struct inj_config *cfg,
+                            bool mtls, size_t *len, struct inj_outcome *out)
 {
     const cJSON *kind = cJSON_GetObjectItemCaseSensitive(req, "kind");
     const cJSON *pod = cJSON_GetObjectItemCaseSensitive(req, "object");

@@ -62,15 +62,41 @@ static void test_defaults(void **state)
 
 static void test_values(void **state)
 {
-    static const char *const e[] = {
-        "SIDECAR_IMAGE", "daprd:1", "NAMESPACE", "cp", "KUBE_CLUSTER_DOMAIN", "corp.local",
-        "SIDECAR_IMAGE_PULL_POLICY", "Sometimes", "ALLOWED_SERVICE_ACCOUNTS", " a:b ,, c:d",
-        "ALLOWED_SERVICE_ACCOUNTS_PREFIX_NAMES", "team-*:ci-*", "ACTORS_ENABLED", "false",
-        "SIDECAR_RUN_AS_NON_ROOT", "no", "SIDECAR_RUN_AS_USER", "1000", "SIDECAR_RUN_AS_GROUP",
-        "3000", "SIDECAR_READ_ONLY_ROOT_FILESYSTEM", "0", "ENABLE_K8S_DOWNWARD_APIS", "yes",
-        "NATIVE_SIDECAR_ENABLED", "TRUE", "DAPR_SENTRY_ADDRESS", "sentry:50001",
-        "DAPR_CONTROL_PLANE_TRUST_DOMAIN", "example.org", "REMINDERS_SERVICE_NAME", "rem",
-        "REMINDERS_SERVICE_ADDRESS", "rem-svc:9000", NULL};
+    static const char *const e[] = {"SIDECAR_IMAGE",
+                                    "daprd:1",
+                                    "NAMESPACE",
+                                    "cp",
+                                    "KUBE_CLUSTER_DOMAIN",
+                                    "corp.local",
+                                    "SIDECAR_IMAGE_PULL_POLICY",
+                                    "Sometimes",
+                                    "ALLOWED_SERVICE_ACCOUNTS",
+                                    " a:b ,, c:d",
+                                    "ALLOWED_SERVICE_ACCOUNTS_PREFIX_NAMES",
+                                    "team-*:ci-*",
+                                    "ACTORS_ENABLED",
+                                    "false",
+                                    "SIDECAR_RUN_AS_NON_ROOT",
+                                    "no",
+                                    "SIDECAR_RUN_AS_USER",
+                                    "1000",
+                                    "SIDECAR_RUN_AS_GROUP",
+                                    "3000",
+                                    "SIDECAR_READ_ONLY_ROOT_FILESYSTEM",
+                                    "0",
+                                    "ENABLE_K8S_DOWNWARD_APIS",
+                                    "yes",
+                                    "NATIVE_SIDECAR_ENABLED",
+                                    "TRUE",
+                                    "DAPR_SENTRY_ADDRESS",
+                                    "sentry:50001",
+                                    "DAPR_CONTROL_PLANE_TRUST_DOMAIN",
+                                    "example.org",
+                                    "REMINDERS_SERVICE_NAME",
+                                    "rem",
+                                    "REMINDERS_SERVICE_ADDRESS",
+                                    "rem-svc:9000",
+                                    NULL};
     struct inj_config c;
     struct dc_errbuf eb = {0};
     (void)state;
@@ -100,13 +126,14 @@ static void test_errors(void **state)
 {
     static const char *const no_image[] = {"NAMESPACE", "ns", NULL};
     static const char *const no_ns[] = {"SIDECAR_IMAGE", "i", NULL};
-    static const char *const bad_uid[] = {"SIDECAR_IMAGE", "i", "NAMESPACE", "ns",
+    static const char *const bad_uid[] = {"SIDECAR_IMAGE",       "i",    "NAMESPACE", "ns",
                                           "SIDECAR_RUN_AS_USER", "root", NULL};
-    static const char *const bad_tol[] = {"SIDECAR_IMAGE", "i", "NAMESPACE", "ns",
-                                          "IGNORE_ENTRYPOINT_TOLERATIONS", "{\"key\":1}", NULL};
-    static const char *const bad_tol2[] = {"SIDECAR_IMAGE", "i", "NAMESPACE", "ns",
-                                           "IGNORE_ENTRYPOINT_TOLERATIONS", "[1", NULL};
-    static const char *const rem[] = {"SIDECAR_IMAGE", "i", "NAMESPACE", "ns",
+    static const char *const bad_tol[] = {
+        "SIDECAR_IMAGE", "i", "NAMESPACE", "ns", "IGNORE_ENTRYPOINT_TOLERATIONS",
+        "{\"key\":1}",   NULL};
+    static const char *const bad_tol2[] = {
+        "SIDECAR_IMAGE", "i", "NAMESPACE", "ns", "IGNORE_ENTRYPOINT_TOLERATIONS", "[1", NULL};
+    static const char *const rem[] = {"SIDECAR_IMAGE",          "i", "NAMESPACE", "ns",
                                       "REMINDERS_SERVICE_NAME", "r", NULL};
     const char *const *cases[] = {no_image, no_ns, bad_uid, bad_tol, bad_tol2, rem};
     struct inj_config c;
@@ -127,11 +154,11 @@ static void test_resolv(void **state)
     char d[64];
     (void)state;
 
-    assert_int_equal(inj_cluster_domain_from_resolv(
-                         "nameserver 10.96.0.10\nsearch default.svc.corp.example "
-                         "svc.corp.example corp.example\noptions ndots:5\n",
-                         d, sizeof(d)),
-                     DC_OK);
+    assert_int_equal(
+        inj_cluster_domain_from_resolv("nameserver 10.96.0.10\nsearch default.svc.corp.example "
+                                       "svc.corp.example corp.example\noptions ndots:5\n",
+                                       d, sizeof(d)),
+        DC_OK);
     assert_string_equal(d, "corp.example");
     assert_int_equal(inj_cluster_domain_from_resolv("nameserver 1.1.1.1\n", d, sizeof(d)),
                      DC_ENOTFOUND);
@@ -165,10 +192,10 @@ static void test_trust_anchors_file(void **state)
 
 static void test_quantity(void **state)
 {
-    static const char *const ok[] = {"1", "0", "100m", "0.5", ".5", "1.5Gi", "64Mi", "1e3",
-                                     "5E-2", "2k", "1E", "+1", "128974848", "10Ki"};
-    static const char *const bad[] = {"", "-1", "1.2.3", "1 Gi", "Gi", "1GB", "1e", "e3",
-                                      "1ki", "abc", "1e3.5", "."};
+    static const char *const ok[] = {"1",   "0",    "100m", "0.5", ".5", "1.5Gi",     "64Mi",
+                                     "1e3", "5E-2", "2k",   "1E",  "+1", "128974848", "10Ki"};
+    static const char *const bad[] = {"",   "-1", "1.2.3", "1 Gi", "Gi",    "1GB",
+                                      "1e", "e3", "1ki",   "abc",  "1e3.5", "."};
     double v = 0;
     size_t i;
     (void)state;
@@ -189,8 +216,8 @@ static void test_quantity(void **state)
 
 static void test_duration(void **state)
 {
-    static const char *const ok[] = {"0", "5s", "1m30s", "300ms", "1.5h", "-2s", "10us",
-                                     "1\xc2\xb5s", "2h45m0.5s", ".5s"};
+    static const char *const ok[] = {"0",   "5s",   "1m30s",      "300ms",     "1.5h",
+                                     "-2s", "10us", "1\xc2\xb5s", "2h45m0.5s", ".5s"};
     static const char *const bad[] = {"", "5", "s", "5 s", "5sec", "1m30", "-", "1.s.", "1d"};
     size_t i;
     (void)state;
@@ -220,7 +247,8 @@ static void test_app_id(void **state)
     assert_int_equal(inj_validate_app_id("a\nb", &eb), DC_EINVAL);
     /* 58 bytes + "-dapr" = 63: the longest allowed. */
     assert_int_equal(
-        inj_validate_app_id("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &eb), DC_OK);
+        inj_validate_app_id("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &eb),
+        DC_OK);
     assert_int_equal(
         inj_validate_app_id("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &eb),
         DC_EINVAL);
@@ -263,13 +291,21 @@ static bool has_args(const cJSON *daprd, const char *flag, const char *value)
 
 static void test_actor_services(void **state)
 {
-    static const char *const off[] = {"SIDECAR_IMAGE", "i", "NAMESPACE", "cp", "ACTORS_ENABLED",
-                                      "false", NULL};
-    static const char *const other[] = {"SIDECAR_IMAGE", "i", "NAMESPACE", "cp",
-                                        "ACTORS_SERVICE_NAME", "actors",
-                                        "ACTORS_SERVICE_ADDRESS", "actors-svc:7000",
-                                        "REMINDERS_SERVICE_NAME", "reminders",
-                                        "REMINDERS_SERVICE_ADDRESS", "rem:7001", NULL};
+    static const char *const off[] = {"SIDECAR_IMAGE",  "i",     "NAMESPACE", "cp",
+                                      "ACTORS_ENABLED", "false", NULL};
+    static const char *const other[] = {"SIDECAR_IMAGE",
+                                        "i",
+                                        "NAMESPACE",
+                                        "cp",
+                                        "ACTORS_SERVICE_NAME",
+                                        "actors",
+                                        "ACTORS_SERVICE_ADDRESS",
+                                        "actors-svc:7000",
+                                        "REMINDERS_SERVICE_NAME",
+                                        "reminders",
+                                        "REMINDERS_SERVICE_ADDRESS",
+                                        "rem:7001",
+                                        NULL};
     struct inj_config c;
     struct dc_errbuf eb = {0};
     cJSON *pod, *d;
@@ -308,9 +344,9 @@ static void test_actor_services(void **state)
 
 static void test_downward_api_and_security(void **state)
 {
-    static const char *const e[] = {"SIDECAR_IMAGE", "i", "NAMESPACE", "cp",
-                                    "ENABLE_K8S_DOWNWARD_APIS", "true", "SIDECAR_RUN_AS_GROUP",
-                                    "2000", NULL};
+    static const char *const e[] = {
+        "SIDECAR_IMAGE",        "i",    "NAMESPACE", "cp", "ENABLE_K8S_DOWNWARD_APIS", "true",
+        "SIDECAR_RUN_AS_GROUP", "2000", NULL};
     struct inj_config c;
     struct dc_errbuf eb = {0};
     cJSON *pod, *d, *sc;
@@ -327,8 +363,7 @@ static void test_downward_api_and_security(void **state)
     assert_int_equal(cJSON_GetObjectItem(sc, "runAsGroup")->valueint, 2000);
     assert_null(cJSON_GetObjectItem(sc, "runAsUser"));
     assert_null(cJSON_GetObjectItem(sc, "capabilities"));
-    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(d, "imagePullPolicy")),
-                        "Always");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(d, "imagePullPolicy")), "Always");
     cJSON_Delete(pod);
     inj_config_cleanup(&c);
 }

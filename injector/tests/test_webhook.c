@@ -28,9 +28,10 @@ static int teardown(void **state)
     return 0;
 }
 
-#define CONTROLLER "\"userInfo\":{\"username\":\"system:serviceaccount:kube-system:replicaset-controller\"}"
+#define CONTROLLER                                                                                 \
+    "\"userInfo\":{\"username\":\"system:serviceaccount:kube-system:replicaset-controller\"}"
 #define ENABLED_POD                                                                                \
-    "{\"metadata\":{\"name\":\"p\",\"annotations\":{\"dapr.io/enabled\":\"true\","               \
+    "{\"metadata\":{\"name\":\"p\",\"annotations\":{\"dapr.io/enabled\":\"true\","                 \
     "\"dapr.io/app-id\":\"myapp\"}},\"spec\":{\"containers\":[{\"name\":\"app\"}]}}"
 
 /* An AdmissionReview for `object` sent by `user_info_member` (a JSON member or ""). */
@@ -169,8 +170,8 @@ static void test_skips(void **state)
         /* "yes" is truthy for the patcher, but the handler wants "true". */
         "{\"metadata\":{\"annotations\":{\"dapr.io/enabled\":\"yes\"}}}",
         "{\"metadata\":{}}",
-        "{\"metadata\":{\"annotations\":{\"dapr.io/enabled\":\"TRUE\",\"dapr.io/app-id\":\"a\"}},"
-        "\"spec\":{\"containers\":[{\"name\":\"daprd\"}]}}",
+        ("{\"metadata\":{\"annotations\":{\"dapr.io/enabled\":\"TRUE\",\"dapr.io/app-id\":\"a\"}},"
+         "\"spec\":{\"containers\":[{\"name\":\"daprd\"}]}}"),
     };
     struct inj_outcome out;
     char *body;
@@ -378,9 +379,10 @@ static void test_500_containers(void **state)
     int i, n = 0;
     (void)state;
 
-    assert_int_equal(dc_buf_appends(&pod, "{\"metadata\":{\"name\":\"big\",\"labels\":{\"a\":\"b\"},"
-                                          "\"annotations\":{\"dapr.io/enabled\":\"true\","
-                                          "\"dapr.io/app-id\":\"big\"}},\"spec\":{\"containers\":["),
+    assert_int_equal(dc_buf_appends(&pod,
+                                    "{\"metadata\":{\"name\":\"big\",\"labels\":{\"a\":\"b\"},"
+                                    "\"annotations\":{\"dapr.io/enabled\":\"true\","
+                                    "\"dapr.io/app-id\":\"big\"}},\"spec\":{\"containers\":["),
                      DC_OK);
     for (i = 0; i < 500; i++)
         assert_int_equal(dc_buf_appendf(&pod, "%s{\"name\":\"c%d\",\"image\":\"busybox\"%s}",

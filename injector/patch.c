@@ -216,13 +216,18 @@ static void container_ops(cJSON *patch, const cJSON *spec, const struct inj_side
 {
     const cJSON *ctrs = cJSON_GetObjectItemCaseSensitive(spec, "containers");
     const cJSON *c;
-    cJSON *vars = app_env_vars(sc), *mount = NULL, *cvars, *vols;
+    cJSON *vars, *mount = NULL, *cvars, *vols;
     int i;
+
+    /* Step 1 replaced anything that is not an array of containers with []. */
+    if (!cJSON_IsArray(ctrs))
+        ctrs = NULL;
+    vars = app_env_vars(sc);
 
     i = 0;
     cJSON_ArrayForEach(c, ctrs)
     {
-        if (!is_component(sc, item_name(c)))
+        if (cJSON_IsObject(c) && !is_component(sc, item_name(c)))
             env_ops(patch, c, i, vars);
         i++;
     }
@@ -231,7 +236,7 @@ static void container_ops(cJSON *patch, const cJSON *spec, const struct inj_side
         i = 0;
         cJSON_ArrayForEach(c, ctrs)
         {
-            if (!is_component(sc, item_name(c)))
+            if (cJSON_IsObject(c) && !is_component(sc, item_name(c)))
                 mount_ops(patch, c, i, mount, w);
             i++;
         }
@@ -252,7 +257,7 @@ static void container_ops(cJSON *patch, const cJSON *spec, const struct inj_side
     i = 0;
     cJSON_ArrayForEach(c, ctrs)
     {
-        if (is_component(sc, item_name(c))) {
+        if (cJSON_IsObject(c) && is_component(sc, item_name(c))) {
             env_ops(patch, c, i, cvars);
             mount_ops(patch, c, i, mount, w);
         }

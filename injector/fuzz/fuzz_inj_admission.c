@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 
 #include "../injector.h"
+#include "../tests/inj_test_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -22,12 +23,13 @@ static const char *fuzz_env(const char *name)
     return NULL;
 }
 
-static void check_patch(const cJSON *resp)
+/* The decoded patch must be an array that applies to the request's pod. */
+static void check_patch(const cJSON *resp, const uint8_t *data, size_t size)
 {
     const char *b64 = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(resp, "patch"));
     unsigned char *raw;
     size_t n;
-    cJSON *p;
+    cJSON *p, *req, *pod;
 
     if (b64 == NULL)
         return;
@@ -40,6 +42,12 @@ static void check_patch(const cJSON *resp)
     p = cJSON_Parse((const char *)raw);
     if (!cJSON_IsArray(p))
         abort();
+    req = cJSON_ParseWithLength((const char *)data, size);
+    pod = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(req, "request"),
+                                           "object");
+    if (pod == NULL || patch_apply(pod, p) != 0 || find_daprd(pod) == NULL)
+        abort();
+    cJSON_Delete(req);
     cJSON_Delete(p);
     free(raw);
 }
@@ -70,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if ((out.kind == INJ_OUTCOME_PATCHED) != (cJSON_GetObjectItemCaseSensitive(r, "patch") != NULL))
         abort();
-    check_patch(r);
+    check_patch(r, data, size);
     cJSON_Delete(j);
     free(resp);
     return 0;

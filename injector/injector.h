@@ -209,7 +209,9 @@ bool inj_duration_valid(const char *s);
 /* Compute the JSON Patch that injects daprd into `pod` (§4.6). `*patch_out` receives a new
  * cJSON array owned by the caller; it is empty when nothing is to be done (not enabled, daprd
  * already present). `app_id_out` (may be NULL) receives the app ID used (borrowed from
- * `arena` or the pod). Warnings go to `w`.
+ * `arena` or the pod). Warnings go to `w` (may be NULL). `req` may be NULL: the namespace then
+ * comes from the pod (else "default") and mTLS is off. Strings borrowed into `arena` live until
+ * it is cleaned up.
  *
  * Returns DC_OK, or DC_EINVAL when the pod must be rejected (invalid app ID, `pod` not an
  * object), with the message in `eb`; `*patch_out` is then NULL. */

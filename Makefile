@@ -54,6 +54,7 @@ FUZZ_TARGETS :=
 Q := $(if $(V),,@)
 include common/module.mk
 include sidecar/module.mk
+include injector/module.mk
 include e2e/module.mk
 
 # Generic rules: objects mirror the source tree under $(BUILD)/obj.

@@ -57,7 +57,7 @@ probe() { "$PROBE" "${K[@]}" "$@" 2>&1; }
 cm() { printf '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"%s","labels":{"app":"%s"}},"data":{"a":"1"}}' "$1" "$2"; }
 field() { json_get "$1" "$2" 2>/dev/null; }
 # reap PID SECONDS: wait for a background probe; its exit status (or "timeout") goes to $RC.
-reap() { local r; r=$(wait_exit "$1" "$2"); if [ "$r" = timeout ]; then RC=timeout; else wait "$1"; RC=$?; fi; }
+reap() { wait_exit "$1" "$2"; RC=$WAIT_RC; }
 
 echo "# create, get, patch, apply, list, delete"
 out=$(cm one crud | probe create v1/configmaps -); rc=$?
@@ -149,20 +149,20 @@ start_bg "$T_TMP/lease-b.out" "$PROBE" "${K[@]}" lease dapr-test b 9 "${L[@]}"
 bpid=$BG_PID
 sleep 1
 check "second contender waits while the holder renews" "" "$(grep '^LEADER' "$T_TMP/lease-b.out")"
-wait_exit "$apid" 5 >/dev/null
+wait_exit "$apid" 5
 for i in $(seq 160); do grep -qs '^LEADER b' "$T_TMP/lease-b.out" && break; sleep 0.05; done
 check_contains "second contender takes over after the holder stops renewing" "LEADER b" "$(cat "$T_TMP/lease-b.out")"
 check_contains "first contender reported the loss" "LOST a" "$(cat "$T_TMP/lease-a.out")"
 out=$(probe get coordination.k8s.io/v1/leases dapr-test)
 check "lease names the new holder" b "$(field "$out" 'd["spec"]["holderIdentity"]')"
 check "lease counted the transition" 1 "$(field "$out" 'd["spec"]["leaseTransitions"]')"
-wait_exit "$bpid" 12 >/dev/null
+wait_exit "$bpid" 12
 # Release on stop: the successor does not wait for the lease to expire.
 start_bg "$T_TMP/lease-c.out" "$PROBE" "${K[@]}" lease dapr-rel c 2 --duration 20000 --renew 10000 --retry 300 --release
 cpid=$BG_PID
 for i in $(seq 100); do grep -qs '^LEADER c' "$T_TMP/lease-c.out" && break; sleep 0.05; done
 start_bg "$T_TMP/lease-d.out" "$PROBE" "${K[@]}" lease dapr-rel d 6 --duration 20000 --renew 10000 --retry 300
-wait_exit "$cpid" 5 >/dev/null
+wait_exit "$cpid" 5
 for i in $(seq 100); do grep -qs '^LEADER d' "$T_TMP/lease-d.out" && break; sleep 0.05; done
 check_contains "a released lease is taken at once (not after 20 s)" "LEADER d" "$(cat "$T_TMP/lease-d.out")"
 

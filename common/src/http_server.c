@@ -9,7 +9,15 @@
  *   completed_cb response sent or connection gone: free the context
  * The raw target comes from MHD's URI log callback, which sees it before MHD unescapes the
  * path and splits the query (the router needs the still-encoded path, sidecar-api.md §1.2).
- * We create the listen socket ourselves so bind errors are precise and Unix sockets work. */
+ * We create the listen socket ourselves so bind errors are precise and Unix sockets work.
+ *
+ * TLS: MHD's GnuTLS support with the PEM in memory. MHD 0.9.75 cannot swap the certificate of a
+ * running daemon without MHD_OPTION_HTTPS_CERT_CALLBACK, which would make libdc call GnuTLS
+ * directly (link it, and manage the lifetime of certificates that handshakes still use). So a
+ * certificate change starts a second daemon on a dup() of the listening socket with the new
+ * PEM, then quiesces the old one (it stops accepting; its connections carry on) and keeps it as
+ * "retired" until the next change or dc_http_server_free. The socket is never closed, so no
+ * client sees a refused connection. */
 #include "dc/http_server.h"
 
 #include <errno.h>
@@ -27,6 +35,9 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "dc/limits.h"
 #include "dc/mem.h"
@@ -42,7 +53,16 @@ struct dc_http_server {
     size_t max_body;
     size_t max_header;
     uint16_t port;
+    unsigned threads;
+    unsigned idle_timeout_s;
     char *unix_path; /* unlinked at free */
+    /* TLS: the PEM of the running daemon (MHD reads it at start; kept for the daemon's life),
+     * and the daemon replaced by the last dc_http_server_set_tls with its PEM. */
+    bool tls;
+    char *cert, *key;
+    struct MHD_Daemon *retired;
+    char *retired_cert, *retired_key;
+    pthread_mutex_t tls_mu; /* serialises dc_http_server_set_tls; taken before mu */
     atomic_bool quiesced;
     pthread_mutex_t mu; /* guards inflight, listen_closed and log */
     pthread_cond_t idle;
@@ -398,27 +418,68 @@ static int listen_unix(const char *path, int *fd_out, struct dc_errbuf *eb)
     return DC_OK;
 }
 
-static struct MHD_Daemon *start_mhd(struct dc_http_server *s, const struct dc_http_server_opts *o,
-                                    int fd)
+/* TLS material check with OpenSSL: GnuTLS's own messages (through MHD's log) are terse. */
+int dc_http_tls_check(const char *cert_pem, const char *key_pem, struct dc_errbuf *eb)
+{
+    BIO *b = NULL;
+    X509 *x = NULL;
+    EVP_PKEY *k = NULL;
+    int rv = DC_ETLS;
+
+    if (dc_str_empty(cert_pem) || dc_str_empty(key_pem))
+        return dc_err_set(eb, DC_ETLS, "tls: certificate and key are both required");
+    b = BIO_new_mem_buf(cert_pem, -1);
+    if (b == NULL || (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) == NULL) {
+        dc_err_set(eb, DC_ETLS, "tls: no PEM certificate in the certificate data");
+        goto cleanup;
+    }
+    BIO_free(b);
+    b = BIO_new_mem_buf(key_pem, -1);
+    if (b == NULL || (k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL)) == NULL) {
+        dc_err_set(eb, DC_ETLS, "tls: no unencrypted PEM private key in the key data");
+        goto cleanup;
+    }
+    if (X509_check_private_key(x, k) != 1) {
+        dc_err_set(eb, DC_ETLS, "tls: the private key does not match the certificate");
+        goto cleanup;
+    }
+    rv = DC_OK;
+cleanup:
+    ERR_clear_error();
+    EVP_PKEY_free(k);
+    X509_free(x);
+    BIO_free(b);
+    return rv;
+}
+
+static struct MHD_Daemon *start_mhd(struct dc_http_server *s, int fd, char *cert, char *key)
 {
     unsigned int flags = MHD_USE_ITC | MHD_USE_ERROR_LOG;
     size_t pool = s->max_header * 2 + 8192;
-    unsigned int timeout = o->idle_timeout_s;
+    unsigned int timeout = s->idle_timeout_s;
+    /* Passed through MHD_OPTION_ARRAY so that one call shape serves both protocols. */
+    struct MHD_OptionItem tls[3] = {{MHD_OPTION_END, 0, NULL}};
 
     if (pool < POOL_MIN)
         pool = POOL_MIN;
-    if (o->threads == 0)
+    if (s->threads == 0)
         flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD;
     else
         flags |= MHD_USE_EPOLL_INTERNAL_THREAD;
+    if (cert != NULL) {
+        flags |= MHD_USE_TLS;
+        tls[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, key};
+        tls[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, cert};
+        tls[2] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    }
 #define COMMON_OPTS                                                                                \
     MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_URI_LOG_CALLBACK, uri_cb, s,                          \
         MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s, MHD_OPTION_EXTERNAL_LOGGER, log_cb, s,       \
         MHD_OPTION_UNESCAPE_CALLBACK, unescape_noop, NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT,     \
-        pool, MHD_OPTION_CONNECTION_TIMEOUT, timeout
-    if (o->threads > 1)
+        pool, MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_ARRAY, tls
+    if (s->threads > 1)
         return MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, COMMON_OPTS,
-                                MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)o->threads,
+                                MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->threads,
                                 MHD_OPTION_END);
     return MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, COMMON_OPTS, MHD_OPTION_END);
 #undef COMMON_OPTS
@@ -437,13 +498,32 @@ int dc_http_server_start(struct dc_http_server **out, const struct dc_http_serve
     s->router = r;
     s->max_body = o->max_body != 0 ? o->max_body : DC_DEFAULT_MAX_BODY;
     s->max_header = o->max_header != 0 ? o->max_header : DC_HTTP_DEFAULT_MAX_HEADER;
+    s->threads = o->threads;
+    s->idle_timeout_s = o->idle_timeout_s;
     atomic_init(&s->quiesced, false);
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->tls_mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->idle, &ca);
     pthread_condattr_destroy(&ca);
 
+    if (!dc_str_empty(o->tls_cert_pem) || !dc_str_empty(o->tls_key_pem)) {
+        if (dc_str_empty(o->tls_cert_pem) || dc_str_empty(o->tls_key_pem)) {
+            rv = dc_err_set(eb, DC_EINVAL, "http server: TLS needs both a certificate and a key");
+            goto err;
+        }
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            rv = dc_err_set(eb, DC_ETLS, "http server: libmicrohttpd was built without TLS");
+            goto err;
+        }
+        rv = dc_http_tls_check(o->tls_cert_pem, o->tls_key_pem, eb);
+        if (rv != DC_OK)
+            goto err;
+        s->tls = true;
+        s->cert = dc_xstrdup(o->tls_cert_pem);
+        s->key = dc_xstrdup(o->tls_key_pem);
+    }
     if (!dc_str_empty(o->unix_path)) {
         rv = listen_unix(o->unix_path, &fd, eb);
         if (rv == DC_OK)
@@ -453,10 +533,11 @@ int dc_http_server_start(struct dc_http_server **out, const struct dc_http_serve
     }
     if (rv != DC_OK)
         goto err;
-    s->d = start_mhd(s, o, fd);
+    s->d = start_mhd(s, fd, s->cert, s->key);
     if (s->d == NULL) {
         close(fd);
-        rv = dc_err_set(eb, DC_EIO, "http server: libmicrohttpd failed to start%s%s",
+        rv = dc_err_set(eb, s->tls ? DC_ETLS : DC_EIO,
+                        "http server: libmicrohttpd failed to start%s%s",
                         s->log[0] != '\0' ? ": " : "", s->log);
         goto err;
     }
@@ -465,6 +546,86 @@ int dc_http_server_start(struct dc_http_server **out, const struct dc_http_serve
 
 err:
     dc_http_server_free(s);
+    return rv;
+}
+
+static void free_pem(char *p)
+{
+    if (p != NULL) {
+        /* The key must not linger in freed memory. */
+        memset(p, 0, strlen(p));
+        free(p);
+    }
+}
+
+int dc_http_server_set_tls(struct dc_http_server *s, const char *cert_pem, const char *key_pem,
+                           struct dc_errbuf *eb)
+{
+    struct MHD_Daemon *nd = NULL, *old = NULL, *stale = NULL;
+    const union MHD_DaemonInfo *info;
+    char *cert = NULL, *key = NULL, *stale_cert = NULL, *stale_key = NULL;
+    MHD_socket lfd;
+    int fd = -1, rv;
+
+    if (s == NULL || !s->tls)
+        return dc_err_set(eb, DC_EINVAL, "http server: not serving TLS");
+    rv = dc_http_tls_check(cert_pem, key_pem, eb);
+    if (rv != DC_OK)
+        return rv;
+    pthread_mutex_lock(&s->tls_mu);
+    if (atomic_load(&s->quiesced)) {
+        rv = dc_err_set(eb, DC_EINVAL, "http server: quiesced");
+        goto cleanup;
+    }
+    info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_LISTEN_FD);
+    if (info == NULL || (fd = dup(info->listen_fd)) < 0) {
+        rv = dc_err_set(eb, DC_EIO, "http server: cannot duplicate the listening socket");
+        goto cleanup;
+    }
+    cert = dc_xstrdup(cert_pem);
+    key = dc_xstrdup(key_pem);
+    nd = start_mhd(s, fd, cert, key);
+    if (nd == NULL) {
+        close(fd);
+        pthread_mutex_lock(&s->mu);
+        rv = dc_err_set(eb, DC_ETLS, "http server: new certificate refused%s%s",
+                        s->log[0] != '\0' ? ": " : "", s->log);
+        pthread_mutex_unlock(&s->mu);
+        goto cleanup;
+    }
+    /* Swap: from here on s->d is the new daemon. A quiesce that ran meanwhile closed the old
+     * listener only; close the new one too. */
+    pthread_mutex_lock(&s->mu);
+    old = s->d;
+    s->d = nd;
+    if (s->listen_closed) {
+        lfd = MHD_quiesce_daemon(nd);
+        if (lfd != MHD_INVALID_SOCKET)
+            close(lfd);
+    }
+    pthread_mutex_unlock(&s->mu);
+    lfd = MHD_quiesce_daemon(old);
+    if (lfd != MHD_INVALID_SOCKET)
+        close(lfd);
+    stale = s->retired;
+    stale_cert = s->retired_cert;
+    stale_key = s->retired_key;
+    s->retired = old;
+    s->retired_cert = s->cert;
+    s->retired_key = s->key;
+    s->cert = cert;
+    s->key = key;
+    cert = key = NULL;
+    rv = DC_OK;
+cleanup:
+    pthread_mutex_unlock(&s->tls_mu);
+    /* Outside the locks: stopping waits for handlers, whose completion takes s->mu. */
+    if (stale != NULL)
+        MHD_stop_daemon(stale);
+    free_pem(stale_cert);
+    free_pem(stale_key);
+    free_pem(cert);
+    free_pem(key);
     return rv;
 }
 
@@ -532,11 +693,18 @@ void dc_http_server_free(struct dc_http_server *s)
         return;
     if (s->d != NULL)
         MHD_stop_daemon(s->d);
+    if (s->retired != NULL)
+        MHD_stop_daemon(s->retired);
+    free_pem(s->cert);
+    free_pem(s->key);
+    free_pem(s->retired_cert);
+    free_pem(s->retired_key);
     if (s->unix_path != NULL) {
         (void)unlink(s->unix_path);
         free(s->unix_path);
     }
     pthread_cond_destroy(&s->idle);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->tls_mu);
     free(s);
 }

@@ -199,6 +199,12 @@ struct dc_http_server_opts {
      * N = N event-loop threads (epoll); a blocking handler stalls its thread's connections. */
     unsigned threads;
     unsigned idle_timeout_s; /* close connections idle this long; 0 = never */
+    /* HTTPS (GnuTLS inside libmicrohttpd): the PEM certificate chain (leaf first, then any
+     * intermediates) and the PEM private key (RSA or EC, unencrypted), NUL-terminated, copied.
+     * Both NULL (or "") = plain HTTP; one without the other is DC_EINVAL. No client certificates
+     * are requested. Replace them later with dc_http_server_set_tls. */
+    const char *tls_cert_pem;
+    const char *tls_key_pem;
 };
 
 struct dc_http_server;
@@ -206,10 +212,24 @@ struct dc_http_server;
 /* Bind, listen and start serving `r` (borrowed; must outlive the server) on internal
  * threads. On success `*out` is owned by the caller (dc_http_server_free).
  * Returns DC_OK, DC_EINVAL (bad options, unresolvable address, path too long), DC_EEXIST
- * (address already in use; the message names address and port), DC_EPERM (bind refused) or
- * DC_EIO. SIGPIPE: the server never raises it (MSG_NOSIGNAL). */
+ * (address already in use; the message names address and port), DC_EPERM (bind refused),
+ * DC_ETLS (TLS asked for but the PEM does not parse, the key does not match the certificate,
+ * or libmicrohttpd lacks TLS support) or DC_EIO. SIGPIPE: the server never raises it
+ * (MSG_NOSIGNAL). */
 int dc_http_server_start(struct dc_http_server **out, const struct dc_http_server_opts *o,
                          const struct dc_http_router *r, struct dc_errbuf *eb) DC_MUST_CHECK;
+/* Replace the certificate chain and key of a TLS server (e.g. after the files were rotated):
+ * new connections get the new certificate at once; the listening socket stays open throughout,
+ * so no connection is refused. Connections accepted before the change keep the old certificate
+ * and are served normally until they close or until the next change, which closes them.
+ * `cert_pem` and `key_pem` are copied. Returns DC_OK, DC_ETLS (unusable PEM or mismatched key:
+ * the server keeps its current certificate), DC_EINVAL (not a TLS server, or quiesced) or
+ * DC_EIO. Thread-safe (calls are serialised); not from a handler of this server. */
+int dc_http_server_set_tls(struct dc_http_server *s, const char *cert_pem, const char *key_pem,
+                           struct dc_errbuf *eb) DC_MUST_CHECK;
+/* Check that `cert_pem` holds at least one certificate and `key_pem` the matching private key
+ * (OpenSSL, no I/O). Returns DC_OK or DC_ETLS with the reason. Pure; any thread. */
+int dc_http_tls_check(const char *cert_pem, const char *key_pem, struct dc_errbuf *eb) DC_MUST_CHECK;
 /* The bound TCP port (the ephemeral one when opts.port was 0); 0 for a Unix socket. */
 uint16_t dc_http_server_port(const struct dc_http_server *s);
 /* Stop accepting new connections and mark responses "Connection: close". Requests already

@@ -309,6 +309,14 @@ static char *handle_request(const cJSON *req, const struct review *rv, const str
         outcome_set(out, INJ_OUTCOME_UNCHANGED, "dapr.io/enabled is not true");
         return respond(rv, true, NULL, NULL, NULL, len);
     }
+    /* The app ID for the service's log and metrics, as upstream's getAppIDFromRequest. */
+    app_id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(pod, "metadata"),
+                                         "annotations"),
+        "dapr.io/app-id"));
+    if (app_id != NULL)
+        dc_strlcpy(out->app_id, app_id, sizeof(out->app_id));
+    app_id = NULL;
     if (!inj_requester_authorized(cJSON_GetObjectItemCaseSensitive(req, "userInfo"), cfg)) {
         outcome_set(out, INJ_OUTCOME_UNAUTHORIZED, "service account is not authorized");
         return respond(rv, true, NULL, NULL, NULL, len);

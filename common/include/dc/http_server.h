@@ -229,7 +229,8 @@ int dc_http_server_set_tls(struct dc_http_server *s, const char *cert_pem, const
                            struct dc_errbuf *eb) DC_MUST_CHECK;
 /* Check that `cert_pem` holds at least one certificate and `key_pem` the matching private key
  * (OpenSSL, no I/O). Returns DC_OK or DC_ETLS with the reason. Pure; any thread. */
-int dc_http_tls_check(const char *cert_pem, const char *key_pem, struct dc_errbuf *eb) DC_MUST_CHECK;
+int dc_http_tls_check(const char *cert_pem, const char *key_pem,
+                      struct dc_errbuf *eb) DC_MUST_CHECK;
 /* The bound TCP port (the ephemeral one when opts.port was 0); 0 for a Unix socket. */
 uint16_t dc_http_server_port(const struct dc_http_server *s);
 /* Stop accepting new connections and mark responses "Connection: close". Requests already

@@ -1,0 +1,768 @@
+/* The injector service: flags, servers, Kubernetes lookups, certificate reload (service.h). */
+#include "service.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dc/buf.h"
+#include "dc/k8s.h"
+#include "dc/k8s_informer.h"
+#include "dc/limits.h"
+#include "dc/mem.h"
+#include "dc/str.h"
+
+/* The Configuration that holds the control plane's mTLS switch (§4.2). */
+#define INJ_SYSTEM_CONFIG "daprsystem"
+/* Bound of the startup UID lookup (§4.2). */
+#define INJ_UID_LOOKUP_MS 10000
+/* Webhook connections idle this long are closed (the API server reconnects). */
+#define INJ_IDLE_TIMEOUT_S 120
+
+/* ---- flags ------------------------------------------------------------------------------ */
+
+enum flag_kind { FLAG_STR, FLAG_PORT, FLAG_BOOL, FLAG_LEVEL };
+
+struct flag_def {
+    const char *name;
+    enum flag_kind kind;
+    size_t off;
+    const char *help;
+};
+
+#define F(name, kind, field, help)                                                                 \
+    {                                                                                              \
+        name, kind, offsetof(struct inj_flags, field), help                                        \
+    }
+static const struct flag_def flag_defs[] = {
+    F("port", FLAG_PORT, port, "webhook HTTPS port (4000)"),
+    F("listen-address", FLAG_STR, listen_address, "webhook listen address (all interfaces)"),
+    F("healthz-port", FLAG_PORT, healthz_port, "health server port (8080)"),
+    F("healthz-listen-address", FLAG_STR, healthz_listen_address, "health listen address"),
+    F("enable-metrics", FLAG_BOOL, enable_metrics, "serve Prometheus metrics (true)"),
+    F("metrics-port", FLAG_PORT, metrics_port, "metrics port (9090)"),
+    F("metrics-listen-address", FLAG_STR, metrics_listen_address, "metrics listen address"),
+    F("kubeconfig", FLAG_STR, kubeconfig, "kubeconfig file (else $KUBECONFIG, in-cluster)"),
+    F("scheduler-enabled", FLAG_BOOL, scheduler_enabled, "inject the scheduler address (true)"),
+    F("log-level", FLAG_LEVEL, log_level, "debug, info, warn, error, fatal (info)"),
+    F("log-as-json", FLAG_BOOL, log_as_json, "JSON log lines (false)"),
+    F("tls-cert-file", FLAG_STR, tls_cert_file, "PEM certificate chain of the webhook"),
+    F("tls-key-file", FLAG_STR, tls_key_file, "PEM private key of the webhook"),
+    F("help", FLAG_BOOL, help, "this text"),
+    F("version", FLAG_BOOL, version, "print the version"),
+};
+#undef F
+
+void inj_flags_usage(FILE *out)
+{
+    size_t i;
+
+    fprintf(out, "Usage: injector [flags]\n"
+                 "The Dapr sidecar injector (mutating admission webhook on /mutate).\n"
+                 "Environment: SIDECAR_IMAGE and NAMESPACE (required), see "
+                 "docs/internals/injector.md.\n");
+    for (i = 0; i < sizeof(flag_defs) / sizeof(flag_defs[0]); i++)
+        fprintf(out, "  --%-24s %s\n", flag_defs[i].name, flag_defs[i].help);
+}
+
+static int flag_set(struct inj_flags *f, const struct flag_def *d, const char *v, bool has_v,
+                    struct dc_errbuf *eb)
+{
+    char *p = (char *)f + d->off;
+    int64_t n;
+    bool b;
+
+    switch (d->kind) {
+    case FLAG_STR:
+        *(const char **)(void *)p = v;
+        return DC_OK;
+    case FLAG_PORT:
+        if (dc_str_to_i64(v, 0, 65535, &n) != DC_OK)
+            return dc_err_set(eb, DC_EINVAL, "invalid value \"%.64s\" for flag --%s", v, d->name);
+        *(uint16_t *)(void *)p = (uint16_t)n;
+        return DC_OK;
+    case FLAG_BOOL:
+        b = true;
+        if (has_v && dc_str_to_bool(v, &b) != DC_OK)
+            return dc_err_set(eb, DC_EINVAL, "invalid boolean value \"%.64s\" for flag --%s", v,
+                              d->name);
+        *(bool *)(void *)p = b;
+        return DC_OK;
+    case FLAG_LEVEL:
+        if (dc_log_level_parse(v, (enum dc_log_level *)(void *)p) != DC_OK)
+            return dc_err_set(eb, DC_EINVAL, "invalid log level \"%.64s\"", v);
+        return DC_OK;
+    }
+    return dc_err_set(eb, DC_EINVAL, "flag --%s", d->name);
+}
+
+int inj_flags_parse(struct inj_flags *f, int argc, const char *const *argv, struct dc_errbuf *eb)
+{
+    const struct flag_def *d;
+    const char *a, *eq, *v;
+    size_t i, nlen;
+    int k;
+
+    memset(f, 0, sizeof(*f));
+    f->listen_address = "";
+    f->port = 4000;
+    f->healthz_listen_address = "";
+    f->healthz_port = 8080;
+    f->enable_metrics = true;
+    f->metrics_listen_address = "";
+    f->metrics_port = 9090;
+    f->scheduler_enabled = true;
+    f->log_level = DC_LOG_INFO;
+    f->tls_poll_ms = 1000;
+    for (k = 1; k < argc; k++) {
+        a = argv[k];
+        if (a[0] != '-' || a[1] == '\0')
+            return dc_err_set(eb, DC_EINVAL, "unexpected argument \"%.64s\"", a);
+        a += a[1] == '-' ? 2 : 1;
+        if (strcmp(a, "h") == 0)
+            a = "help";
+        eq = strchr(a, '=');
+        nlen = eq != NULL ? (size_t)(eq - a) : strlen(a);
+        d = NULL;
+        for (i = 0; i < sizeof(flag_defs) / sizeof(flag_defs[0]); i++) {
+            if (strlen(flag_defs[i].name) == nlen && strncmp(flag_defs[i].name, a, nlen) == 0)
+                d = &flag_defs[i];
+        }
+        if (d == NULL)
+            return dc_err_set(eb, DC_EINVAL, "flag provided but not defined: -%.*s", (int)nlen, a);
+        if (eq != NULL) {
+            v = eq + 1;
+        } else if (d->kind == FLAG_BOOL) {
+            v = NULL;
+        } else if (k + 1 < argc) {
+            v = argv[++k];
+        } else {
+            return dc_err_set(eb, DC_EINVAL, "flag needs an argument: --%s", d->name);
+        }
+        if (flag_set(f, d, v, eq != NULL, eb) != DC_OK)
+            return DC_EINVAL;
+    }
+    return DC_OK;
+}
+
+/* ---- service state ---------------------------------------------------------------------- */
+
+struct file_sig {
+    bool valid;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+};
+
+struct inj_service {
+    struct inj_config *cfg;
+    const struct inj_flags *flags;
+    struct dc_metrics *metrics;
+    struct dc_metric *m_requests, *m_succeeded, *m_failed;
+    atomic_bool mtls;
+    atomic_bool ready;
+    struct dc_http_router *hook_router, *health_router, *metrics_router;
+    struct dc_http_server *hook_srv, *health_srv, *metrics_srv;
+    struct dc_k8s_client *k8s;
+    struct dc_k8s_informer *informer;
+    atomic_int informer_errors;
+    /* Certificate poller. */
+    pthread_t poller;
+    bool poller_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stopping;
+    struct file_sig cert_sig, key_sig;         /* of the files in use */
+    struct file_sig bad_cert_sig, bad_key_sig; /* last pair refused (logged once) */
+};
+
+/* ---- handlers --------------------------------------------------------------------------- */
+
+static void text_reply(struct dc_http_response *resp, int status, const char *text)
+{
+    resp->status = status;
+    dc_http_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (dc_http_response_body(resp, text, strlen(text), "text/plain; charset=utf-8") != DC_OK)
+        resp->status = 500; /* unreachable: the response body has no limit */
+}
+
+static void record_failure(struct inj_service *s, const char *app_id, const char *reason)
+{
+    const char *labels[2] = {app_id, reason};
+
+    dc_metric_inc(s->m_failed, labels, 1);
+}
+
+/* POST /mutate: the AdmissionReview exchange (§4.2, upstream's handler order). */
+static void h_mutate(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
+{
+    struct inj_service *s = ud;
+    const char *ct = dc_http_request_header(req, "Content-Type");
+    struct inj_outcome out;
+    char *text = NULL;
+    size_t tlen = 0, len;
+    const char *app_id;
+
+    dc_metric_inc(s->m_requests, NULL, 1);
+    if (req->body_len == 0 && !req->body_too_large) {
+        DC_LOG(DC_LOG_ERROR, "Empty body");
+        text_reply(resp, 400, "empty body\n");
+        return;
+    }
+    if (!inj_content_type_ok(ct)) {
+        DC_LOG(DC_LOG_ERROR, "Content-Type=%.64s, expect application/json", ct != NULL ? ct : "");
+        text_reply(resp, 415, "invalid Content-Type, expected `application/json`\n");
+        return;
+    }
+    /* Over the server's limit only a prefix was kept: a length above DC_MAX_ADMISSION_REVIEW
+     * makes inj_admission_handle answer 413 without reading the body. */
+    len = req->body_too_large ? (size_t)DC_MAX_ADMISSION_REVIEW + 1 : req->body_len;
+    (void)inj_admission_handle(req->body, len, s->cfg, atomic_load(&s->mtls), &text, &tlen, &out);
+    resp->status = out.http_status;
+    if (dc_http_response_body(resp, text, tlen, "application/json") != DC_OK) {
+        resp->status = 500;
+        record_failure(s, out.app_id, "response");
+    }
+    free(text);
+    app_id = out.app_id;
+    switch (out.kind) {
+    case INJ_OUTCOME_PATCHED:
+        DC_LOG(DC_LOG_INFO, "Sidecar injector succeeded injection for app '%s'", app_id);
+        dc_metric_inc(s->m_succeeded, &app_id, 1);
+        break;
+    case INJ_OUTCOME_UNCHANGED:
+        /* Upstream counts a review of another kind as a pod_patch failure. */
+        if (strcmp(out.reason, "not a Pod") == 0) {
+            DC_LOG(DC_LOG_ERROR, "invalid kind for review");
+            record_failure(s, app_id, "pod_patch");
+        } else {
+            DC_LOG(DC_LOG_DEBUG, "pod left unchanged: %s", out.reason);
+        }
+        break;
+    case INJ_OUTCOME_UNAUTHORIZED:
+        DC_LOG(DC_LOG_ERROR, "requester not on the list of allowed controller accounts (app '%s')",
+               app_id);
+        record_failure(s, app_id, "pod_patch");
+        break;
+    case INJ_OUTCOME_REJECTED:
+    case INJ_OUTCOME_MALFORMED:
+        DC_LOG(DC_LOG_ERROR, "Sidecar injector failed to inject for app '%s'. Error: %s", app_id,
+               out.reason);
+        record_failure(s, app_id, "patch");
+        break;
+    }
+}
+
+/* Anything but /mutate. */
+static void h_not_found(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
+{
+    (void)req;
+    (void)ud;
+    text_reply(resp, 404, "404 page not found\n");
+}
+
+static void h_healthz(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
+{
+    struct inj_service *s = ud;
+
+    (void)req;
+    resp->status = atomic_load(&s->ready) ? 200 : 503;
+}
+
+static void h_metrics(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
+{
+    struct inj_service *s = ud;
+
+    (void)req;
+    if (dc_metrics_render(s->metrics, &resp->body) != DC_OK) {
+        dc_buf_reset(&resp->body);
+        resp->status = 500;
+        return;
+    }
+    dc_http_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+}
+
+/* ---- construction ----------------------------------------------------------------------- */
+
+struct inj_service *inj_service_new(struct inj_config *cfg, const struct inj_flags *f)
+{
+    static const char *const l_app[] = {"app_id"};
+    static const char *const l_fail[] = {"app_id", "reason"};
+    struct inj_service *s = dc_xcalloc(1, sizeof(*s));
+    int rv = DC_OK;
+
+    s->cfg = cfg;
+    s->flags = f;
+    atomic_init(&s->mtls, true);
+    atomic_init(&s->ready, false);
+    atomic_init(&s->informer_errors, 0);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    s->metrics = dc_metrics_new();
+    s->m_requests = dc_metrics_counter(s->metrics, "dapr_injector_sidecar_injection_requests_total",
+                                       "The total number of sidecar injection requests.", 0, NULL);
+    s->m_succeeded =
+        dc_metrics_counter(s->metrics, "dapr_injector_sidecar_injection_succeeded_total",
+                           "The total number of successful sidecar injections.", 1, l_app);
+    s->m_failed = dc_metrics_counter(s->metrics, "dapr_injector_sidecar_injection_failed_total",
+                                     "The total number of failed sidecar injections.", 2, l_fail);
+    s->hook_router = dc_http_router_new();
+    rv |= dc_http_router_add(s->hook_router, NULL, "/mutate", h_mutate, s);
+    dc_http_router_set_fallback(s->hook_router, h_not_found, s);
+    s->health_router = dc_http_router_new();
+    rv |= dc_http_router_add(s->health_router, "GET", "/healthz", h_healthz, s);
+    s->metrics_router = dc_http_router_new();
+    rv |= dc_http_router_add(s->metrics_router, "GET", "/metrics", h_metrics, s);
+    DC_ASSERT(rv == DC_OK);
+    return s;
+}
+
+const struct dc_http_router *inj_service_webhook_router(const struct inj_service *s)
+{
+    return s->hook_router;
+}
+
+const struct dc_http_router *inj_service_health_router(const struct inj_service *s)
+{
+    return s->health_router;
+}
+
+const struct dc_http_router *inj_service_metrics_router(const struct inj_service *s)
+{
+    return s->metrics_router;
+}
+
+struct dc_metrics *inj_service_metrics(struct inj_service *s)
+{
+    return s->metrics;
+}
+
+void inj_service_set_mtls(struct inj_service *s, bool on)
+{
+    atomic_store(&s->mtls, on);
+}
+
+bool inj_service_mtls(const struct inj_service *s)
+{
+    return atomic_load(&s->mtls);
+}
+
+void inj_service_set_ready(struct inj_service *s, bool ready)
+{
+    atomic_store(&s->ready, ready);
+}
+
+bool inj_configuration_mtls(const cJSON *configuration)
+{
+    const cJSON *spec = cJSON_GetObjectItemCaseSensitive(configuration, "spec");
+    const cJSON *mtls = cJSON_GetObjectItemCaseSensitive(spec, "mtls");
+    const cJSON *en = cJSON_GetObjectItemCaseSensitive(mtls, "enabled");
+
+    return cJSON_IsBool(en) ? cJSON_IsTrue(en) : true;
+}
+
+/* ---- Kubernetes ------------------------------------------------------------------------- */
+
+static void cfg_update(struct inj_service *s, const cJSON *obj, const char *how)
+{
+    bool on = inj_configuration_mtls(obj);
+
+    if (atomic_exchange(&s->mtls, on) != on || how != NULL)
+        DC_LOG(DC_LOG_INFO, "Configuration %s/%s %s: mTLS %s", s->cfg->namespace, INJ_SYSTEM_CONFIG,
+               how != NULL ? how : "changed", on ? "enabled" : "disabled");
+}
+
+static void inf_add(void *arg, const cJSON *obj)
+{
+    cfg_update(arg, obj, "found");
+}
+
+static void inf_update(void *arg, const cJSON *old_obj, const cJSON *new_obj)
+{
+    (void)old_obj;
+    cfg_update(arg, new_obj, NULL);
+}
+
+static void inf_delete(void *arg, const cJSON *obj)
+{
+    struct inj_service *s = arg;
+
+    (void)obj;
+    atomic_store(&s->mtls, true);
+    DC_LOG(DC_LOG_INFO, "Configuration %s/%s deleted: mTLS enabled (default)", s->cfg->namespace,
+           INJ_SYSTEM_CONFIG);
+}
+
+static void inf_error(void *arg, int err, const char *msg)
+{
+    struct inj_service *s = arg;
+
+    /* The CRD may simply not be installed yet: say it once, then only at debug level. */
+    if (atomic_fetch_add(&s->informer_errors, 1) == 0)
+        DC_LOG(DC_LOG_WARN, "cannot watch Configuration %s/%s (%s: %s); mTLS stays %s, retrying",
+               s->cfg->namespace, INJ_SYSTEM_CONFIG, dc_strerror(err), msg,
+               atomic_load(&s->mtls) ? "enabled" : "disabled");
+    else
+        DC_LOG(DC_LOG_DEBUG, "Configuration watch: %s: %s", dc_strerror(err), msg);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void strlist_add(struct inj_strlist *l, const char *v)
+{
+    l->v = dc_xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+    l->v[l->n++] = dc_xstrdup(v);
+}
+
+/* UIDs of the allowed service accounts that are plain names (globs cannot be fetched), within
+ * INJ_UID_LOOKUP_MS in total; failures are logged and skipped, as upstream does. */
+static void lookup_uids(struct inj_service *s)
+{
+    static const struct dc_k8s_resource sa_res = {"", "v1", "serviceaccounts", true};
+    const struct inj_strlist *l = &s->cfg->allowed_service_accounts;
+    int64_t deadline = now_ms() + INJ_UID_LOOKUP_MS, left;
+    char ns[256];
+    const char *name, *uid;
+    size_t i;
+
+    for (i = 0; i < l->n; i++) {
+        struct dc_errbuf eb = {0};
+        cJSON *sa = NULL;
+
+        if (strpbrk(l->v[i], "*?[\\") != NULL || (name = strchr(l->v[i], ':')) == NULL ||
+            (size_t)(name - l->v[i]) >= sizeof(ns))
+            continue;
+        memcpy(ns, l->v[i], (size_t)(name - l->v[i]));
+        ns[name - l->v[i]] = '\0';
+        name++;
+        left = deadline - now_ms();
+        if (left <= 0) {
+            DC_LOG(DC_LOG_WARN, "service account UID lookup: 10 s budget spent, %zu left unchecked",
+                   l->n - i);
+            break;
+        }
+        dc_k8s_client_set_timeout(s->k8s, (long)left);
+        if (dc_k8s_get(s->k8s, &sa_res, ns, name, &sa, &eb) != DC_OK) {
+            DC_LOG(DC_LOG_DEBUG, "service account %s: %s", l->v[i], eb.msg);
+            continue;
+        }
+        uid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(sa, "metadata"), "uid"));
+        if (!dc_str_empty(uid))
+            strlist_add(&s->cfg->allowed_uids, uid);
+        cJSON_Delete(sa);
+    }
+    dc_k8s_client_set_timeout(s->k8s, 30000);
+    DC_LOG(DC_LOG_INFO, "allowed service accounts: %zu patterns, %zu UIDs found", l->n,
+           s->cfg->allowed_uids.n);
+}
+
+static int k8s_start(struct inj_service *s, struct dc_errbuf *eb)
+{
+    struct dc_k8s_config kc = {0};
+    struct dc_k8s_informer_opts io = {0};
+    struct dc_k8s_informer_handlers h = {0};
+    struct dc_errbuf leb = {0};
+    int rv;
+
+    rv = dc_k8s_config_load(&kc, s->flags->kubeconfig, NULL, &leb);
+    if (rv != DC_OK) {
+        if (!dc_str_empty(s->flags->kubeconfig)) {
+            dc_k8s_config_cleanup(&kc);
+            return dc_err_set(eb, rv, "kubeconfig %s: %s", s->flags->kubeconfig, leb.msg);
+        }
+        DC_LOG(DC_LOG_INFO,
+               "no Kubernetes access (%s): mTLS enabled by default, no service account UIDs",
+               leb.msg);
+        dc_k8s_config_cleanup(&kc);
+        return DC_OK;
+    }
+    rv = dc_k8s_client_new(&s->k8s, &kc, eb);
+    if (rv == DC_OK)
+        DC_LOG(DC_LOG_INFO, "Kubernetes API server %s", kc.server);
+    dc_k8s_config_cleanup(&kc);
+    if (rv != DC_OK)
+        return rv;
+    lookup_uids(s);
+    io.res = (struct dc_k8s_resource){"dapr.io", "v1alpha1", "configurations", true};
+    io.ns = s->cfg->namespace;
+    io.field_selector = "metadata.name=" INJ_SYSTEM_CONFIG;
+    h.on_add = inf_add;
+    h.on_update = inf_update;
+    h.on_delete = inf_delete;
+    h.on_error = inf_error;
+    h.arg = s;
+    return dc_k8s_informer_start(&s->informer, s->k8s, &io, &h, eb);
+}
+
+/* ---- certificates ----------------------------------------------------------------------- */
+
+static int file_sig_of(const char *path, struct file_sig *sig)
+{
+    struct stat st;
+
+    memset(sig, 0, sizeof(*sig));
+    if (stat(path, &st) != 0)
+        return DC_EIO;
+    sig->valid = true;
+    sig->dev = st.st_dev;
+    sig->ino = st.st_ino;
+    sig->size = st.st_size;
+    sig->mtime = st.st_mtim;
+    return DC_OK;
+}
+
+static bool file_sig_eq(const struct file_sig *a, const struct file_sig *b)
+{
+    return a->valid == b->valid && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+/* Read a PEM file of at most DC_MAX_K8S_CRED_FILE bytes into a new NUL-terminated string. */
+static int read_pem(const char *path, char **out, struct dc_errbuf *eb)
+{
+    struct dc_buf b;
+    char chunk[4096];
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rv = DC_OK;
+
+    *out = NULL;
+    if (fd < 0)
+        return dc_err_set(eb, DC_EIO, "%s: %s", path, strerror(errno));
+    dc_buf_init(&b, DC_MAX_K8S_CRED_FILE);
+    for (;;) {
+        n = read(fd, chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rv = dc_err_set(eb, DC_EIO, "%s: %s", path, strerror(errno));
+            break;
+        }
+        if (n == 0)
+            break;
+        if (dc_buf_append(&b, chunk, (size_t)n) != DC_OK) {
+            rv = dc_err_set(eb, DC_ETOOBIG, "%s: larger than %u bytes", path,
+                            (unsigned)DC_MAX_K8S_CRED_FILE);
+            break;
+        }
+    }
+    close(fd);
+    if (rv == DC_OK)
+        *out = dc_xstrdup(dc_buf_cstr(&b));
+    if (b.data != NULL)
+        memset(b.data, 0, b.cap);
+    dc_buf_cleanup(&b);
+    return rv;
+}
+
+static void free_secret(char *p)
+{
+    if (p != NULL) {
+        memset(p, 0, strlen(p));
+        free(p);
+    }
+}
+
+/* Both files with their signatures, taken before reading so a write in between is seen next
+ * time. */
+static int load_pair(struct inj_service *s, char **cert, char **key, struct file_sig *cs,
+                     struct file_sig *ks, struct dc_errbuf *eb)
+{
+    int rv;
+
+    if (file_sig_of(s->flags->tls_cert_file, cs) != DC_OK ||
+        file_sig_of(s->flags->tls_key_file, ks) != DC_OK)
+        return dc_err_set(eb, DC_EIO, "certificate files %s, %s: %s", s->flags->tls_cert_file,
+                          s->flags->tls_key_file, strerror(errno));
+    rv = read_pem(s->flags->tls_cert_file, cert, eb);
+    if (rv == DC_OK)
+        rv = read_pem(s->flags->tls_key_file, key, eb);
+    if (rv == DC_OK)
+        rv = dc_http_tls_check(*cert, *key, eb);
+    if (rv != DC_OK) {
+        free_secret(*cert);
+        free_secret(*key);
+        *cert = *key = NULL;
+    }
+    return rv;
+}
+
+static void poll_certs(struct inj_service *s)
+{
+    struct file_sig cs, ks;
+    struct dc_errbuf eb = {0};
+    char *cert = NULL, *key = NULL;
+    int rv;
+
+    if (file_sig_of(s->flags->tls_cert_file, &cs) != DC_OK ||
+        file_sig_of(s->flags->tls_key_file, &ks) != DC_OK)
+        return; /* a rotation in progress (files briefly missing): look again later */
+    if (file_sig_eq(&cs, &s->cert_sig) && file_sig_eq(&ks, &s->key_sig))
+        return;
+    rv = load_pair(s, &cert, &key, &cs, &ks, &eb);
+    if (rv == DC_OK)
+        rv = dc_http_server_set_tls(s->hook_srv, cert, key, &eb);
+    free_secret(cert);
+    free_secret(key);
+    if (rv == DC_OK) {
+        s->cert_sig = cs;
+        s->key_sig = ks;
+        DC_LOG(DC_LOG_INFO, "webhook certificate reloaded from %s", s->flags->tls_cert_file);
+        return;
+    }
+    /* Half-written pairs are normal during a rotation: report each refused pair once. */
+    if (!file_sig_eq(&cs, &s->bad_cert_sig) || !file_sig_eq(&ks, &s->bad_key_sig))
+        DC_LOG(DC_LOG_WARN, "new webhook certificate not used yet: %s", eb.msg);
+    s->bad_cert_sig = cs;
+    s->bad_key_sig = ks;
+}
+
+static void *poller_main(void *arg)
+{
+    struct inj_service *s = arg;
+    struct timespec ts;
+
+    pthread_mutex_lock(&s->mu);
+    while (!s->stopping) {
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += s->flags->tls_poll_ms / 1000;
+        ts.tv_nsec += (s->flags->tls_poll_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        (void)pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+        if (s->stopping)
+            break;
+        pthread_mutex_unlock(&s->mu);
+        poll_certs(s);
+        pthread_mutex_lock(&s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* ---- start / stop ----------------------------------------------------------------------- */
+
+static unsigned hook_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    return n < 1 ? 1 : n > 4 ? 4 : (unsigned)n;
+}
+
+static int start_plain(struct dc_http_server **out, const char *addr, uint16_t port,
+                       const struct dc_http_router *r, const char *what, struct dc_errbuf *eb)
+{
+    struct dc_http_server_opts o = {0};
+    int rv;
+
+    o.address = addr;
+    o.port = port;
+    o.threads = 1;
+    o.idle_timeout_s = INJ_IDLE_TIMEOUT_S;
+    rv = dc_http_server_start(out, &o, r, eb);
+    if (rv != DC_OK)
+        dc_err_wrapf(eb, "%s server", what);
+    else
+        DC_LOG(DC_LOG_INFO, "%s server listening on %s:%u", what, dc_str_empty(addr) ? "*" : addr,
+               (unsigned)dc_http_server_port(*out));
+    return rv;
+}
+
+int inj_service_start(struct inj_service *s, struct dc_errbuf *eb)
+{
+    const struct inj_flags *f = s->flags;
+    struct dc_http_server_opts o = {0};
+    char *cert = NULL, *key = NULL;
+    int rv;
+
+    if (dc_str_empty(f->tls_cert_file) || dc_str_empty(f->tls_key_file))
+        return dc_err_set(eb, DC_EINVAL, "--tls-cert-file and --tls-key-file are required");
+    rv = load_pair(s, &cert, &key, &s->cert_sig, &s->key_sig, eb);
+    if (rv != DC_OK)
+        goto cleanup;
+    rv = start_plain(&s->health_srv, f->healthz_listen_address, f->healthz_port, s->health_router,
+                     "healthz", eb);
+    if (rv == DC_OK && f->enable_metrics)
+        rv = start_plain(&s->metrics_srv, f->metrics_listen_address, f->metrics_port,
+                         s->metrics_router, "metrics", eb);
+    if (rv == DC_OK)
+        rv = k8s_start(s, eb);
+    if (rv != DC_OK)
+        goto cleanup;
+    o.address = f->listen_address;
+    o.port = f->port;
+    o.max_body = DC_MAX_ADMISSION_REVIEW;
+    o.threads = hook_threads();
+    o.idle_timeout_s = INJ_IDLE_TIMEOUT_S;
+    o.tls_cert_pem = cert;
+    o.tls_key_pem = key;
+    rv = dc_http_server_start(&s->hook_srv, &o, s->hook_router, eb);
+    if (rv != DC_OK) {
+        dc_err_wrapf(eb, "webhook server");
+        goto cleanup;
+    }
+    DC_LOG(DC_LOG_INFO, "Sidecar injector is listening on %s:%u (HTTPS, %s)",
+           dc_str_empty(f->listen_address) ? "*" : f->listen_address,
+           (unsigned)dc_http_server_port(s->hook_srv), f->tls_cert_file);
+    if (pthread_create(&s->poller, NULL, poller_main, s) != 0) {
+        rv = dc_err_set(eb, DC_EINTERNAL, "cannot start the certificate poller");
+        goto cleanup;
+    }
+    s->poller_started = true;
+    atomic_store(&s->ready, true);
+cleanup:
+    free_secret(cert);
+    free_secret(key);
+    return rv;
+}
+
+void inj_service_shutdown(struct inj_service *s, int64_t timeout_ms)
+{
+    atomic_store(&s->ready, false);
+    if (s->hook_srv == NULL)
+        return;
+    dc_http_server_quiesce(s->hook_srv);
+    if (dc_http_server_drain(s->hook_srv, timeout_ms) != DC_OK)
+        DC_LOG(DC_LOG_WARN, "webhook requests still in flight after %lld ms",
+               (long long)timeout_ms);
+}
+
+void inj_service_free(struct inj_service *s)
+{
+    if (s == NULL)
+        return;
+    if (s->poller_started) {
+        pthread_mutex_lock(&s->mu);
+        s->stopping = true;
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->poller, NULL);
+    }
+    dc_k8s_informer_stop(s->informer);
+    dc_http_server_free(s->hook_srv);
+    dc_http_server_free(s->health_srv);
+    dc_http_server_free(s->metrics_srv);
+    dc_k8s_client_free(s->k8s);
+    dc_http_router_free(s->hook_router);
+    dc_http_router_free(s->health_router);
+    dc_http_router_free(s->metrics_router);
+    dc_metrics_free(s->metrics);
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}

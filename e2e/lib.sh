@@ -11,6 +11,8 @@
 #
 # Environment: E2E_KUBECONFIG / KUBECONFIG (existing cluster), KUBELITE_DIR (default
 # $ROOT/../shared/kubelite), E2E_KEEP=1 (keep the temp dir and print it), KUBECTL/HELM (binaries).
+# A test may set the array E2E_KUBELITE_ARGS before e2e_setup to pass more kubelite flags
+# (e.g. --resolve for a webhook that runs as a local process).
 # shellcheck shell=bash disable=SC2034  # variables are used by the sourcing test scripts
 set -u
 
@@ -24,6 +26,7 @@ E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/daprc-e2e.XXXXXX")
 E2E_STARTED=0      # 1 when the cluster is a kubelite started here (stopped at exit)
 E2E_KUBELITE=0     # 1 when the API server is kubelite (no CRD schema validation; see README)
 E2E_NS=            # per-test namespace created by e2e_namespace (deleted at exit)
+[ -n "${E2E_KUBELITE_ARGS+x}" ] || E2E_KUBELITE_ARGS=()
 
 e2e_cleanup() {
     if [ -n "$E2E_NS" ] && [ "$E2E_STARTED" -eq 0 ]; then
@@ -122,7 +125,7 @@ kubelite_start() {
         port=$(free_port)
         E2E_API=http://127.0.0.1:$port
         start_bg "$E2E_TMP/kubelite.$try.log" python3 "$KUBELITE_DIR/server.py" --port "$port" \
-            --controllers --bookmark-interval 1
+            --controllers --bookmark-interval 1 "${E2E_KUBELITE_ARGS[@]}"
         E2E_KUBELITE_PID=$BG_PID
         local deadline=$((SECONDS + 20))
         while kill -0 "$E2E_KUBELITE_PID" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do

@@ -238,8 +238,7 @@ check_contains "failed_total reason patch for the invalid app ID" \
 
 echo "-- TLS: caBundle and certificate reload"
 mwc "$E2E_TMP/ca2/ca.crt" Fail
-out=$(run_pod wrongca 2>&1)
-if [ $? -ne 0 ] && [[ $out == *"failed calling webhook"* ]]; then
+if ! out=$(run_pod wrongca 2>&1) && [[ $out == *"failed calling webhook"* ]]; then
     ok "caBundle of another CA + failurePolicy Fail: pod creation fails"
 else
     bad "caBundle of another CA + failurePolicy Fail: pod creation fails" "${out:0:400}"

@@ -418,7 +418,9 @@ static int listen_unix(const char *path, int *fd_out, struct dc_errbuf *eb)
     return DC_OK;
 }
 
-/* TLS material check with OpenSSL: GnuTLS's own messages (through MHD's log) are terse. */
+/* TLS material check with OpenSSL, used only to explain a refusal: GnuTLS (inside MHD) validates
+ * the PEM and the key match itself but reports only "Failed to initialize TLS support", and
+ * running OpenSSL's PEM and X509 code on every start would make libcrypto resident (~2.4 MB). */
 int dc_http_tls_check(const char *cert_pem, const char *key_pem, struct dc_errbuf *eb)
 {
     BIO *b = NULL;
@@ -517,9 +519,6 @@ int dc_http_server_start(struct dc_http_server **out, const struct dc_http_serve
             rv = dc_err_set(eb, DC_ETLS, "http server: libmicrohttpd was built without TLS");
             goto err;
         }
-        rv = dc_http_tls_check(o->tls_cert_pem, o->tls_key_pem, eb);
-        if (rv != DC_OK)
-            goto err;
         s->tls = true;
         s->cert = dc_xstrdup(o->tls_cert_pem);
         s->key = dc_xstrdup(o->tls_key_pem);
@@ -536,6 +535,10 @@ int dc_http_server_start(struct dc_http_server **out, const struct dc_http_serve
     s->d = start_mhd(s, fd, s->cert, s->key);
     if (s->d == NULL) {
         close(fd);
+        if (s->tls && dc_http_tls_check(s->cert, s->key, eb) != DC_OK) {
+            rv = DC_ETLS; /* the PEM is the reason; eb says which part */
+            goto err;
+        }
         rv = dc_err_set(eb, s->tls ? DC_ETLS : DC_EIO,
                         "http server: libmicrohttpd failed to start%s%s",
                         s->log[0] != '\0' ? ": " : "", s->log);
@@ -569,9 +572,8 @@ int dc_http_server_set_tls(struct dc_http_server *s, const char *cert_pem, const
 
     if (s == NULL || !s->tls)
         return dc_err_set(eb, DC_EINVAL, "http server: not serving TLS");
-    rv = dc_http_tls_check(cert_pem, key_pem, eb);
-    if (rv != DC_OK)
-        return rv;
+    if (dc_str_empty(cert_pem) || dc_str_empty(key_pem))
+        return dc_err_set(eb, DC_ETLS, "tls: certificate and key are both required");
     pthread_mutex_lock(&s->tls_mu);
     if (atomic_load(&s->quiesced)) {
         rv = dc_err_set(eb, DC_EINVAL, "http server: quiesced");
@@ -587,10 +589,13 @@ int dc_http_server_set_tls(struct dc_http_server *s, const char *cert_pem, const
     nd = start_mhd(s, fd, cert, key);
     if (nd == NULL) {
         close(fd);
-        pthread_mutex_lock(&s->mu);
-        rv = dc_err_set(eb, DC_ETLS, "http server: new certificate refused%s%s",
-                        s->log[0] != '\0' ? ": " : "", s->log);
-        pthread_mutex_unlock(&s->mu);
+        rv = DC_ETLS;
+        if (dc_http_tls_check(cert, key, eb) == DC_OK) {
+            pthread_mutex_lock(&s->mu);
+            dc_err_set(eb, DC_ETLS, "http server: new certificate refused%s%s",
+                       s->log[0] != '\0' ? ": " : "", s->log);
+            pthread_mutex_unlock(&s->mu);
+        }
         goto cleanup;
     }
     /* Swap: from here on s->d is the new daemon. A quiesce that ran meanwhile closed the old

@@ -18,7 +18,7 @@ BUILD ?= build
 endif
 
 CC ?= cc
-PKGS := libmicrohttpd libcurl yaml-0.1 libcjson openssl
+PKGS := libmicrohttpd libcurl yaml-0.1 libcjson openssl libnghttp2 libevent_core libevent_pthreads libevent_openssl libprotobuf-c
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
@@ -53,6 +53,7 @@ FUZZ_TARGETS :=
 
 Q := $(if $(V),,@)
 include common/module.mk
+include proto/module.mk
 include sidecar/module.mk
 include injector/module.mk
 include e2e/module.mk

@@ -68,4 +68,18 @@
 /* The trust anchors PEM file the injector hands to every daprd. */
 #define DC_MAX_INJ_TRUST_ANCHORS (256u * 1024)
 
+/* ---- grpc (common/src/grpc_*.c, dc/grpc.h) ------------------------------------------------- */
+/* Default largest message, both directions (grpc-go's and grpc-core's receive default). */
+#define DC_GRPC_DEFAULT_MAX_MSG (4u * 1024 * 1024)
+/* Default per-stream HTTP/2 receive window: the most undelivered bytes buffered per call. */
+#define DC_GRPC_DEFAULT_WINDOW (256u * 1024)
+/* Bytes of messages queued for sending on one call before dc_grpc_call_send says DC_EAGAIN. */
+#define DC_GRPC_SEND_HIWAT (64u * 1024)
+/* Socket output kept per connection before HTTP/2 frames stop being produced. */
+#define DC_GRPC_CONN_OUT_HIWAT (64u * 1024)
+/* Total bytes of request or response metadata (keys and values) accepted per call. */
+#define DC_GRPC_MAX_METADATA (64u * 1024)
+/* Length of a method path. */
+#define DC_GRPC_MAX_PATH 512
+
 #endif /* DC_LIMITS_H */

@@ -492,6 +492,7 @@ static const struct dc_grpc_ops coll_ops = {.on_message = coll_msg, .on_done = c
 static void coll_wait(struct coll *c, int n)
 {
     struct timespec ts;
+    bool ok;
 
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += 10;
@@ -500,11 +501,9 @@ static void coll_wait(struct coll *c, int n)
         if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) != 0)
             break;
     }
+    ok = n < 0 ? c->done : c->n >= n;
     pthread_mutex_unlock(&c->mu);
-    if (n < 0)
-        assert_true(c->done);
-    else
-        assert_true(c->n >= n);
+    assert_true(ok);
 }
 
 static struct dc_grpc_call *start_ss(struct fx *f, struct coll *c, int32_t count, int32_t size,

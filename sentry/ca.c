@@ -65,7 +65,7 @@ static bool self_signed(X509 *cert)
 }
 
 /* Every "CERTIFICATE" block of `pem` into a new stack (at least one). */
-static int parse_certs(const char *pem, size_t len, const char *what, STACK_OF(X509) **out,
+static int parse_certs(const char *pem, size_t len, const char *what, STACK_OF(X509) * *out,
                        struct dc_errbuf *eb)
 {
     STACK_OF(X509) *sk = sk_X509_new_null();
@@ -95,8 +95,8 @@ static int parse_certs(const char *pem, size_t len, const char *what, STACK_OF(X
         }
         if (sk_X509_num(sk) >= DC_MAX_SNT_CERTS || sk_X509_push(sk, x) <= 0) {
             X509_free(x);
-            rv = dc_err_set(eb, DC_ETOOBIG, "%s: more than %d certificates", what,
-                            DC_MAX_SNT_CERTS);
+            rv =
+                dc_err_set(eb, DC_ETOOBIG, "%s: more than %d certificates", what, DC_MAX_SNT_CERTS);
             goto out;
         }
         OPENSSL_free(name);
@@ -155,7 +155,7 @@ static int verify_chain(struct snt__material *m, int64_t now, struct dc_errbuf *
     X509_STORE *store = X509_STORE_new();
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
     STACK_OF(X509) *untrusted = NULL;
-    STACK_OF(X509) *path;
+    STACK_OF(X509) * path;
     int64_t t;
     int i, err, rv = DC_ETLS;
 
@@ -220,8 +220,7 @@ static int encode_material(struct snt__material *m, struct dc_errbuf *eb)
     if (rv != DC_OK)
         return rv;
     bio = BIO_new(BIO_s_secmem());
-    if (bio == NULL ||
-        PEM_write_bio_PrivateKey(bio, m->key, NULL, NULL, 0, NULL, NULL) != 1) {
+    if (bio == NULL || PEM_write_bio_PrivateKey(bio, m->key, NULL, NULL, 0, NULL, NULL) != 1) {
         BIO_free(bio);
         return snt__ossl_err(eb, DC_ETLS, "encoding issuer key");
     }
@@ -318,15 +317,14 @@ void snt__ca_release(struct snt_ca *ca)
     DC_ASSERT(pthread_rwlock_unlock(&ca->lock) == 0);
 }
 
-int snt_ca_load_pem(struct snt_ca **out, const char *ca_pem, size_t ca_len,
-                    const char *issuer_pem, size_t issuer_len, const char *key_pem,
-                    size_t key_len, int64_t now_s, struct dc_errbuf *eb)
+int snt_ca_load_pem(struct snt_ca **out, const char *ca_pem, size_t ca_len, const char *issuer_pem,
+                    size_t issuer_len, const char *key_pem, size_t key_len, int64_t now_s,
+                    struct dc_errbuf *eb)
 {
     struct snt__material *m;
     int rv;
 
-    rv = material_from_pem(&m, ca_pem, ca_len, issuer_pem, issuer_len, key_pem, key_len, now_s,
-                           eb);
+    rv = material_from_pem(&m, ca_pem, ca_len, issuer_pem, issuer_len, key_pem, key_len, now_s, eb);
     if (rv != DC_OK)
         return rv;
     *out = ca_new(m);
@@ -364,9 +362,9 @@ int snt_ca_get_pem(struct snt_ca *ca, struct dc_buf *anchors, struct dc_buf *cha
     return DC_OK;
 }
 
-int snt_ca_update_pem(struct snt_ca *ca, const char *ca_pem, size_t ca_len,
-                      const char *issuer_pem, size_t issuer_len, const char *key_pem,
-                      size_t key_len, int64_t now_s, bool *changed, struct dc_errbuf *eb)
+int snt_ca_update_pem(struct snt_ca *ca, const char *ca_pem, size_t ca_len, const char *issuer_pem,
+                      size_t issuer_len, const char *key_pem, size_t key_len, int64_t now_s,
+                      bool *changed, struct dc_errbuf *eb)
 {
     struct snt__material *m, *old;
     unsigned char digest[32];
@@ -379,8 +377,7 @@ int snt_ca_update_pem(struct snt_ca *ca, const char *ca_pem, size_t ca_len,
     snt__ca_release(ca);
     if (same)
         return DC_OK;
-    rv = material_from_pem(&m, ca_pem, ca_len, issuer_pem, issuer_len, key_pem, key_len, now_s,
-                           eb);
+    rv = material_from_pem(&m, ca_pem, ca_len, issuer_pem, issuer_len, key_pem, key_len, now_s, eb);
     if (rv != DC_OK)
         return rv;
     DC_ASSERT(pthread_rwlock_wrlock(&ca->lock) == 0);
@@ -448,16 +445,16 @@ static int add_basic_ca(X509 *cert, struct dc_errbuf *eb)
 
 /* A CA certificate with subject O=`org`, signed by `signer_key` (`signer` NULL: self-signed). */
 static int make_ca_cert(X509 **out, const char *org, EVP_PKEY *key, X509 *signer,
-                        EVP_PKEY *signer_key, unsigned ku, int64_t now, int64_t skew,
-                        int64_t ttl, struct dc_errbuf *eb)
+                        EVP_PKEY *signer_key, unsigned ku, int64_t now, int64_t skew, int64_t ttl,
+                        struct dc_errbuf *eb)
 {
     X509 *x = X509_new();
     X509_NAME *name = X509_NAME_new();
     int rv = DC_ETLS;
 
     if (x == NULL || name == NULL || X509_set_version(x, X509_VERSION_3) != 1 ||
-        X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)org, -1,
-                                   -1, 0) != 1 ||
+        X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)org, -1, -1,
+                                   0) != 1 ||
         X509_set_subject_name(x, name) != 1 ||
         X509_set_issuer_name(x, signer != NULL ? X509_get_subject_name(signer) : name) != 1 ||
         X509_set_pubkey(x, key) != 1 ||
@@ -520,8 +517,8 @@ static int generate_pem(const struct snt_ca_config *cfg, struct dc_buf *ca, stru
                           SNT__KU_DIGITAL_SIGNATURE | SNT__KU_KEY_CERT_SIGN, now, skew, ttl, eb);
     if (rv == DC_OK)
         rv = make_ca_cert(&issuer, org, iss_key, root, root_key,
-                          SNT__KU_DIGITAL_SIGNATURE | SNT__KU_KEY_CERT_SIGN | SNT__KU_CRL_SIGN,
-                          now, skew, ttl, eb);
+                          SNT__KU_DIGITAL_SIGNATURE | SNT__KU_KEY_CERT_SIGN | SNT__KU_CRL_SIGN, now,
+                          skew, ttl, eb);
     if (rv == DC_OK)
         rv = snt__pem_append_cert(ca, root, eb);
     if (rv == DC_OK)
@@ -559,8 +556,8 @@ int snt_ca_generate(struct snt_ca **out, const struct snt_ca_config *cfg, struct
 
     rv = generate_pem(cfg, &ca, &iss, &key, eb);
     if (rv == DC_OK)
-        rv = snt_ca_load_pem(out, ca.data, ca.len, iss.data, iss.len, key.data, key.len,
-                             cfg->now_s, eb);
+        rv = snt_ca_load_pem(out, ca.data, ca.len, iss.data, iss.len, key.data, key.len, cfg->now_s,
+                             eb);
     dc_buf_cleanup(&ca);
     dc_buf_cleanup(&iss);
     wipe_buf(&key);
@@ -660,8 +657,8 @@ static int mkdir_p(const char *dir, struct dc_errbuf *eb)
     return rv;
 }
 
-static int store_files(const struct snt_ca_config *cfg, char *const paths[3],
-                       struct dc_buf bufs[3], struct dc_errbuf *eb)
+static int store_files(const struct snt_ca_config *cfg, char *const paths[3], struct dc_buf bufs[3],
+                       struct dc_errbuf *eb)
 {
     static const unsigned modes[3] = {0644, 0644, 0600};
     int i, rv = DC_OK;

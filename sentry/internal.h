@@ -38,8 +38,7 @@ int snt__add_key_ids(X509 *cert, const X509 *issuer, struct dc_errbuf *eb);
 
 /* Base64url without padding (RFC 7515 §2) decoding into a new buffer of at most `max` bytes.
  * Returns DC_OK, DC_EPARSE, DC_ETOOBIG. `*out` is freed with free(). */
-int snt__b64url_decode(const char *s, size_t len, size_t max, unsigned char **out,
-                       size_t *out_len);
+int snt__b64url_decode(const char *s, size_t len, size_t max, unsigned char **out, size_t *out_len);
 
 /* Add critical KeyUsage with the bits of RFC 5280 §4.2.1.3 set (bit numbers in `bits`). */
 #define SNT__KU_DIGITAL_SIGNATURE (1u << 0)
@@ -50,16 +49,16 @@ int snt__add_key_usage(X509 *cert, unsigned bits, struct dc_errbuf *eb);
 
 /* The CA material, immutable once built; replaced as a whole on reload. */
 struct snt__material {
-    STACK_OF(X509) *anchors; /* self-signed roots */
-    STACK_OF(X509) *chain;   /* [0] = issuer, then intermediates; never a root */
-    EVP_PKEY *key;           /* the issuer key */
-    const EVP_MD *md;        /* digest for signing with key (NULL for Ed25519) */
+    STACK_OF(X509) * anchors; /* self-signed roots */
+    STACK_OF(X509) * chain;   /* [0] = issuer, then intermediates; never a root */
+    EVP_PKEY *key;            /* the issuer key */
+    const EVP_MD *md;         /* digest for signing with key (NULL for Ed25519) */
     struct dc_buf anchors_pem;
     struct dc_buf chain_pem;
-    struct dc_buf key_pem;   /* PKCS#8, wiped on free */
+    struct dc_buf key_pem; /* PKCS#8, wiped on free */
     int64_t root_not_after;
     int64_t issuer_not_after;
-    int64_t cap_not_after; /* earliest NotAfter of the issuer chain and its root */
+    int64_t cap_not_after;        /* earliest NotAfter of the issuer chain and its root */
     unsigned char src_digest[32]; /* SHA-256 of the source texts, for change detection */
 };
 

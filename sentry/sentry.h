@@ -99,8 +99,8 @@ int snt_spiffe_parse(const char *uri, size_t len, struct snt_spiffe_id *out,
 
 /* Build an id from its parts after checking each (trust domain rules, segment rules). The
  * strings are copied. Returns DC_OK, DC_EINVAL, DC_ETOOBIG. */
-int snt_spiffe_build(struct snt_spiffe_id *out, const char *td, const char *ns,
-                     const char *app_id, struct dc_errbuf *eb) DC_MUST_CHECK;
+int snt_spiffe_build(struct snt_spiffe_id *out, const char *td, const char *ns, const char *app_id,
+                     struct dc_errbuf *eb) DC_MUST_CHECK;
 
 /* Write "spiffe://<td>/ns/<ns>/<app-id>" into `out` (capacity `cap`, NUL-terminated).
  * Returns the length, or DC_ETOOBIG when it does not fit. */
@@ -187,9 +187,9 @@ int snt_ca_open(struct snt_ca **out, const struct snt_ca_config *cfg, bool *gene
  *    is refused).
  * The texts are borrowed. Returns DC_OK, DC_EPARSE, DC_EINVAL (mismatch, not a CA, chain does
  * not verify), DC_ERANGE (expired or not yet valid), DC_ETOOBIG. */
-int snt_ca_load_pem(struct snt_ca **out, const char *ca_pem, size_t ca_len,
-                    const char *issuer_pem, size_t issuer_len, const char *key_pem,
-                    size_t key_len, int64_t now_s, struct dc_errbuf *eb) DC_MUST_CHECK;
+int snt_ca_load_pem(struct snt_ca **out, const char *ca_pem, size_t ca_len, const char *issuer_pem,
+                    size_t issuer_len, const char *key_pem, size_t key_len, int64_t now_s,
+                    struct dc_errbuf *eb) DC_MUST_CHECK;
 
 /* Generate a self-signed root and an issuer as upstream bundle/cert.go does, with
  * cfg->key_type keys (P-256 default, Ed25519): random 128-bit serials, NotBefore now-skew,
@@ -212,10 +212,9 @@ int snt_ca_get_pem(struct snt_ca *ca, struct dc_buf *anchors, struct dc_buf *cha
 /* Replace the material with new PEM texts (checked as snt_ca_load_pem). When the texts are
  * byte-identical to the current source, nothing happens and `*changed` is false. On any error
  * the CA keeps its current material. Returns the errors of snt_ca_load_pem. */
-int snt_ca_update_pem(struct snt_ca *ca, const char *ca_pem, size_t ca_len,
-                      const char *issuer_pem, size_t issuer_len, const char *key_pem,
-                      size_t key_len, int64_t now_s, bool *changed,
-                      struct dc_errbuf *eb) DC_MUST_CHECK;
+int snt_ca_update_pem(struct snt_ca *ca, const char *ca_pem, size_t ca_len, const char *issuer_pem,
+                      size_t issuer_len, const char *key_pem, size_t key_len, int64_t now_s,
+                      bool *changed, struct dc_errbuf *eb) DC_MUST_CHECK;
 
 /* For a CA made by snt_ca_open: re-read the three files and, when their content changed, load
  * and swap them in (snt_ca_update_pem). Call it from a timer or after a file-change event
@@ -244,17 +243,17 @@ struct snt_sign_opts {
     const struct snt_spiffe_id *id; /* the single URI SAN; required */
     const char *const *dns_sans;    /* optional DNS SANs (snt_control_plane_dns_sans) */
     size_t n_dns_sans;
-    int64_t ttl_s;              /* spec.mtls.workloadCertTTL; <= 0 means 24h */
-    int64_t skew_s;             /* spec.mtls.allowedClockSkew; < 0 means 15m, 0 is allowed */
-    int64_t now_s;              /* 0 = current time */
-    const char *images_json;    /* optional SNT_OID_IMAGES extension content (JSON array) */
+    int64_t ttl_s;           /* spec.mtls.workloadCertTTL; <= 0 means 24h */
+    int64_t skew_s;          /* spec.mtls.allowedClockSkew; < 0 means 15m, 0 is allowed */
+    int64_t now_s;           /* 0 = current time */
+    const char *images_json; /* optional SNT_OID_IMAGES extension content (JSON array) */
 };
 
 struct snt_signed {
     struct dc_buf chain;   /* PEM: the leaf, then the issuer chain (SignCertificateResponse 1) */
     struct dc_buf anchors; /* PEM: every trust anchor, one element of field 2 */
     int64_t not_before_s;
-    int64_t not_after_s;   /* valid_until (field 3) */
+    int64_t not_after_s; /* valid_until (field 3) */
 };
 /* Release the buffers; all-zero afterwards. */
 void snt_signed_cleanup(struct snt_signed *s);
@@ -322,8 +321,8 @@ int snt_validator_select(enum snt_validator requested, unsigned enabled,
  * configured. `configured` names validators from spec.mtls.tokenValidators[].name; only "jwks"
  * may be configured. Returns DC_OK or DC_EINVAL (kubernetes/insecure/unknown configured). */
 int snt_validators_configure(bool kubernetes_mode, const char *const *configured,
-                             size_t n_configured, unsigned *enabled,
-                             enum snt_validator *default_v, struct dc_errbuf *eb) DC_MUST_CHECK;
+                             size_t n_configured, unsigned *enabled, enum snt_validator *default_v,
+                             struct dc_errbuf *eb) DC_MUST_CHECK;
 
 /* The checks every validator makes (internal/common.go): id non-empty, without ".", at most 64
  * bytes; a CSR; a namespace; the trust domain is the request's or "public" and must be valid.
@@ -343,20 +342,20 @@ int snt_validate_insecure(const struct snt_request *req, struct snt_validation *
  * dapr.io/config, the Configuration of that name in the request's namespace. The decision
  * reads the pod claim from req->token itself. */
 struct snt_k8s_facts {
-    bool ready;                 /* the informer caches have synced */
-    const char *review_error;   /* TokenReview status.error (NULL or "" = none) */
-    bool review_failed;         /* the TokenReview call itself failed */
-    bool authenticated;         /* status.authenticated */
-    const char *username;       /* status.user.username */
-    bool pod_found;             /* the pod named by the token's claim was read */
+    bool ready;               /* the informer caches have synced */
+    const char *review_error; /* TokenReview status.error (NULL or "" = none) */
+    bool review_failed;       /* the TokenReview call itself failed */
+    bool authenticated;       /* status.authenticated */
+    const char *username;     /* status.user.username */
+    bool pod_found;           /* the pod named by the token's claim was read */
     const char *pod_name;
     const char *pod_ns;
     const char *pod_service_account;
-    const char *ann_control_plane; /* dapr.io/control-plane */
-    const char *ann_app_id;        /* dapr.io/app-id */
-    const char *ann_config;        /* dapr.io/config */
-    bool config_found;             /* the Configuration named by ann_config was read */
-    const char *config_trust_domain; /* spec.accessControl.trustDomain (NULL/"" = unset) */
+    const char *ann_control_plane;       /* dapr.io/control-plane */
+    const char *ann_app_id;              /* dapr.io/app-id */
+    const char *ann_config;              /* dapr.io/config */
+    bool config_found;                   /* the Configuration named by ann_config was read */
+    const char *config_trust_domain;     /* spec.accessControl.trustDomain (NULL/"" = unset) */
     const char *const *config_audiences; /* spec.accessControl.audiences */
     size_t n_config_audiences;
 };

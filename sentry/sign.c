@@ -95,8 +95,8 @@ static int add_images(X509 *x, const char *json)
 }
 
 /* Validity: back-dated by the skew, and never past the issuer chain (upstream #8557). */
-static int validity(const struct snt__material *m, const struct snt_sign_opts *o,
-                    int64_t *nb, int64_t *na, struct dc_errbuf *eb)
+static int validity(const struct snt__material *m, const struct snt_sign_opts *o, int64_t *nb,
+                    int64_t *na, struct dc_errbuf *eb)
 {
     int64_t now = snt__now(o->now_s);
     int64_t ttl = o->ttl_s > 0 ? o->ttl_s : SNT_DEFAULT_WORKLOAD_TTL_S;
@@ -121,8 +121,7 @@ static int build_leaf(X509 *x, const struct snt__material *m, EVP_PKEY *pub,
 
     if (X509_set_version(x, X509_VERSION_3) != 1 ||
         X509_set_issuer_name(x, X509_get_subject_name(issuer)) != 1 ||
-        X509_set_pubkey(x, pub) != 1 ||
-        ASN1_TIME_set(X509_getm_notBefore(x), (time_t)nb) == NULL ||
+        X509_set_pubkey(x, pub) != 1 || ASN1_TIME_set(X509_getm_notBefore(x), (time_t)nb) == NULL ||
         ASN1_TIME_set(X509_getm_notAfter(x), (time_t)na) == NULL || !add_sans(x, uri, o) ||
         !add_eku(x) || (o->images_json != NULL && !add_images(x, o->images_json)))
         return snt__ossl_err(eb, DC_ETLS, "building workload certificate");
@@ -206,8 +205,8 @@ int snt_control_plane_dns_sans(const char *app_id, const char *ns, const char *s
     for (i = 0; i < 3; i++) {
         if (n >= max)
             return DC_ETOOBIG;
-        len = snprintf(names[n], 256, "dapr-scheduler-server-%d.dapr-scheduler-server.%s.svc.%s",
-                       i, ns, cluster_domain);
+        len = snprintf(names[n], 256, "dapr-scheduler-server-%d.dapr-scheduler-server.%s.svc.%s", i,
+                       ns, cluster_domain);
         if (len <= 0 || len >= 256)
             return DC_ETOOBIG;
         n++;

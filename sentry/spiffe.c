@@ -21,8 +21,8 @@ static bool td_char(unsigned char c)
 /* SPIFFE-ID §2.2: path segments use letters, numbers, dots, dashes and underscores. */
 static bool path_char(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c == '_';
 }
 
 int snt_spiffe_td_check(const char *td, size_t len, struct dc_errbuf *eb)
@@ -59,8 +59,8 @@ int snt_spiffe_segment_check(const char *seg, size_t len, struct dc_errbuf *eb)
 }
 
 /* Split after the scheme: trust domain [td, td+td_len), path [path, path+path_len). */
-static int split_id(const char *uri, size_t len, const char **td, size_t *td_len,
-                    const char **path, size_t *path_len, struct dc_errbuf *eb)
+static int split_id(const char *uri, size_t len, const char **td, size_t *td_len, const char **path,
+                    size_t *path_len, struct dc_errbuf *eb)
 {
     const char *slash;
     int rv;
@@ -68,8 +68,7 @@ static int split_id(const char *uri, size_t len, const char **td, size_t *td_len
     if (uri == NULL || len == 0)
         return dc_err_set(eb, DC_EINVAL, "cannot be empty");
     if (len > SNT_SPIFFE_MAX_LEN)
-        return dc_err_set(eb, DC_ETOOBIG, "SPIFFE id is longer than %d bytes",
-                          SNT_SPIFFE_MAX_LEN);
+        return dc_err_set(eb, DC_ETOOBIG, "SPIFFE id is longer than %d bytes", SNT_SPIFFE_MAX_LEN);
     /* §2: the scheme is "spiffe" in lower case; go-spiffe compares it exactly. */
     if (len < SCHEME_LEN || memcmp(uri, SCHEME, SCHEME_LEN) != 0)
         return dc_err_set(eb, DC_EINVAL, "scheme is missing or invalid");
@@ -144,8 +143,7 @@ static int copy_part(char *dst, size_t cap, const char *src, size_t len, const c
     return DC_OK;
 }
 
-int snt_spiffe_parse(const char *uri, size_t len, struct snt_spiffe_id *out,
-                     struct dc_errbuf *eb)
+int snt_spiffe_parse(const char *uri, size_t len, struct snt_spiffe_id *out, struct dc_errbuf *eb)
 {
     struct snt_spiffe_id id;
     const char *td, *path, *seg[3];
@@ -177,14 +175,13 @@ int snt_spiffe_parse(const char *uri, size_t len, struct snt_spiffe_id *out,
     return DC_OK;
 }
 
-int snt_spiffe_build(struct snt_spiffe_id *out, const char *td, const char *ns,
-                     const char *app_id, struct dc_errbuf *eb)
+int snt_spiffe_build(struct snt_spiffe_id *out, const char *td, const char *ns, const char *app_id,
+                     struct dc_errbuf *eb)
 {
     struct snt_spiffe_id id;
     int rv;
 
-    if (td == NULL || ns == NULL || app_id == NULL || *td == '\0' || *ns == '\0' ||
-        *app_id == '\0')
+    if (td == NULL || ns == NULL || app_id == NULL || *td == '\0' || *ns == '\0' || *app_id == '\0')
         return dc_err_set(eb, DC_EINVAL, "malformed SPIFFE ID");
     rv = snt_spiffe_td_check(td, strlen(td), eb);
     if (rv == DC_OK)
@@ -192,8 +189,8 @@ int snt_spiffe_build(struct snt_spiffe_id *out, const char *td, const char *ns,
     if (rv == DC_OK)
         rv = snt_spiffe_segment_check(app_id, strlen(app_id), eb);
     if (rv == DC_OK)
-        rv = copy_part(id.trust_domain, sizeof(id.trust_domain), td, strlen(td), "trust domain",
-                       eb);
+        rv =
+            copy_part(id.trust_domain, sizeof(id.trust_domain), td, strlen(td), "trust domain", eb);
     if (rv == DC_OK)
         rv = copy_part(id.ns, sizeof(id.ns), ns, strlen(ns), "namespace", eb);
     if (rv == DC_OK)

@@ -206,8 +206,7 @@ static int b64url_val(unsigned char c)
     return -1;
 }
 
-int snt__b64url_decode(const char *s, size_t len, size_t max, unsigned char **out,
-                       size_t *out_len)
+int snt__b64url_decode(const char *s, size_t len, size_t max, unsigned char **out, size_t *out_len)
 {
     unsigned char *buf;
     size_t i, n = 0;

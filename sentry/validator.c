@@ -19,8 +19,7 @@ int snt_validator_select(enum snt_validator requested, unsigned enabled,
     enum snt_validator v = requested != SNT_VALIDATOR_UNKNOWN ? requested : default_v;
 
     if (v == SNT_VALIDATOR_UNKNOWN)
-        return dc_err_set(eb, DC_EINVAL,
-                          "a validator name must be specified in this environment");
+        return dc_err_set(eb, DC_EINVAL, "a validator name must be specified in this environment");
     if ((unsigned)v > SNT_VALIDATOR_JWKS || (enabled & SNT_VALIDATOR_BIT(v)) == 0)
         return dc_err_set(eb, DC_EINVAL, "the requested validator is not enabled");
     *out = v;
@@ -28,8 +27,8 @@ int snt_validator_select(enum snt_validator requested, unsigned enabled,
 }
 
 int snt_validators_configure(bool kubernetes_mode, const char *const *configured,
-                             size_t n_configured, unsigned *enabled,
-                             enum snt_validator *default_v, struct dc_errbuf *eb)
+                             size_t n_configured, unsigned *enabled, enum snt_validator *default_v,
+                             struct dc_errbuf *eb)
 {
     unsigned mask = 0;
     size_t i;
@@ -105,9 +104,8 @@ int snt_validate_common(const struct snt_request *req, struct snt_validation *re
         add_reason(msg, sizeof(msg), "namespace is required");
     if (msg[0] != '\0')
         return dc_err_set(eb, DC_EPERM, "invalid request: %s", msg);
-    return set_trust_domain(res, *nz(req->trust_domain) != '\0' ? req->trust_domain
-                                                                 : SNT_PUBLIC_TRUST_DOMAIN,
-                            eb);
+    return set_trust_domain(
+        res, *nz(req->trust_domain) != '\0' ? req->trust_domain : SNT_PUBLIC_TRUST_DOMAIN, eb);
 }
 
 int snt_validate_insecure(const struct snt_request *req, struct snt_validation *res,
@@ -133,8 +131,7 @@ static int jwt_payload(const char *token, cJSON **out, struct dc_errbuf *eb)
     dot2 = dot1 != NULL ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
     if (dot2 == NULL)
         return dc_err_set(eb, DC_EPARSE, "invalid JWT: not three parts");
-    rv = snt__b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), DC_MAX_SNT_TOKEN, &raw,
-                            &raw_len);
+    rv = snt__b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), DC_MAX_SNT_TOKEN, &raw, &raw_len);
     if (rv != DC_OK)
         return dc_err_set(eb, DC_EPARSE, "invalid JWT: payload is not base64url");
     rv = dc_json_parse((const char *)raw, raw_len, DC_MAX_SNT_TOKEN, out, eb);
@@ -156,8 +153,7 @@ int snt_k8s_token_pod_name(const char *token, char *out, size_t cap, struct dc_e
     if (rv != DC_OK)
         return rv;
     name = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(claims,
-                                                                          "kubernetes.io"),
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(claims, "kubernetes.io"),
                                          "pod"),
         "name");
     if (!cJSON_IsString(name) || name->valuestring[0] == '\0')
@@ -171,8 +167,7 @@ int snt_k8s_token_pod_name(const char *token, char *out, size_t cap, struct dc_e
 
 static bool control_plane_service(const char *s)
 {
-    static const char *const known[] = {"operator", "placement", "injector", "sentry",
-                                        "scheduler"};
+    static const char *const known[] = {"operator", "placement", "injector", "sentry", "scheduler"};
     size_t i;
 
     for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
@@ -285,8 +280,7 @@ int snt_validate_kubernetes(const struct snt_request *req, const struct snt_k8s_
         dc_err_wrapf(eb, "failed to parse Kubernetes token");
     if (rv != DC_OK)
         return DC_EPERM;
-    if (!facts->pod_found || !dc_str_eq(facts->pod_name, claim) ||
-        !dc_str_eq(facts->pod_ns, sa_ns))
+    if (!facts->pod_found || !dc_str_eq(facts->pod_name, claim) || !dc_str_eq(facts->pod_ns, sa_ns))
         return dc_err_set(eb, DC_EPERM, "failed to get pod of identity");
     if (strcmp(sa_ns, nz(req->ns)) != 0)
         return dc_err_set(eb, DC_EPERM, "namespace mismatch; received namespace: %.64s",
@@ -297,8 +291,8 @@ int snt_validate_kubernetes(const struct snt_request *req, const struct snt_k8s_
     if (rv != DC_OK)
         return rv;
     if (strcmp(exp_id, nz(req->id)) != 0)
-        return dc_err_set(eb, DC_EPERM, "app-id mismatch. expected: %.64s, received: %.64s",
-                          exp_id, nz(req->id));
+        return dc_err_set(eb, DC_EPERM, "app-id mismatch. expected: %.64s, received: %.64s", exp_id,
+                          nz(req->id));
     memset(res, 0, sizeof(*res));
     if (cp)
         return set_trust_domain(res, nz(opts->control_plane_td), eb);

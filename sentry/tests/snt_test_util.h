@@ -58,7 +58,7 @@ static inline EVP_PKEY *test_key(enum snt_key_type type)
 }
 
 /* Every certificate of a PEM text, in order. */
-static inline STACK_OF(X509) *test_pem_certs(const char *pem, size_t len)
+static inline STACK_OF(X509) * test_pem_certs(const char *pem, size_t len)
 {
     STACK_OF(X509) *sk = sk_X509_new_null();
     BIO *bio = BIO_new_mem_buf(pem, (int)len);

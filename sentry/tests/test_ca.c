@@ -57,7 +57,7 @@ static void check_generated(enum snt_key_type type)
 {
     struct snt_ca *ca = test_ca(type, T0, 0);
     struct dc_buf a, c, k;
-    STACK_OF(X509) *roots, *chain;
+    STACK_OF(X509) * roots, *chain;
     BASIC_CONSTRAINTS *bc;
     struct snt_ca_expiry e;
     X509 *root, *iss;
@@ -107,9 +107,8 @@ static void check_generated(enum snt_key_type type)
     assert_true(X509_check_ca(iss) > 0);
     assert_int_equal(X509_get_key_usage(iss),
                      KU_DIGITAL_SIGNATURE | KU_KEY_CERT_SIGN | KU_CRL_SIGN);
-    assert_int_equal(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(iss),
-                                           X509_get0_subject_key_id(root)),
-                     0);
+    assert_int_equal(
+        ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(iss), X509_get0_subject_key_id(root)), 0);
     assert_int_equal(test_time(X509_get0_notAfter(iss)), T0 + 365 * DAY);
     assert_int_equal(snt_key_classify(X509_get0_pubkey(iss), NULL), (int)type);
     assert_int_equal(snt_key_classify(X509_get0_pubkey(root), NULL), (int)type);
@@ -210,7 +209,7 @@ static void test_load_upstream_format(void **state)
     struct dc_buf a, c, k;
     struct snt_ca *ca = NULL;
     struct dc_errbuf eb = {0};
-    STACK_OF(X509) *sk;
+    STACK_OF(X509) * sk;
     bool gen = true;
     (void)state;
 
@@ -231,9 +230,9 @@ static void test_load_upstream_format(void **state)
     memcpy(txt + 10, ca_pem, ca_len);
     iss_pem = realloc(iss_pem, iss_len + ca_len + 1);
     memcpy(iss_pem + iss_len, ca_pem, ca_len + 1);
-    assert_int_equal(snt_ca_load_pem(&ca, txt, ca_len + 10, iss_pem, iss_len + ca_len, key_pem,
-                                     key_len, 0, &eb),
-                     DC_OK);
+    assert_int_equal(
+        snt_ca_load_pem(&ca, txt, ca_len + 10, iss_pem, iss_len + ca_len, key_pem, key_len, 0, &eb),
+        DC_OK);
     get_pems(ca, &a, &c, &k);
     assert_null(strstr(a.data, "# my root"));
     assert_memory_equal(a.data, ca_pem, ca_len); /* re-encoded identically */
@@ -281,41 +280,40 @@ static void test_load_refusals(void **state)
     get_pems(ca1, &a1, &c1, &k1);
     get_pems(ca2, &a2, &c2, &k2);
     /* Baseline. */
-    assert_int_equal(snt_ca_load_pem(&ca, a1.data, a1.len, c1.data, c1.len, k1.data, k1.len,
-                                     T0, &eb),
-                     DC_OK);
+    assert_int_equal(
+        snt_ca_load_pem(&ca, a1.data, a1.len, c1.data, c1.len, k1.data, k1.len, T0, &eb), DC_OK);
     snt_ca_free(ca);
     /* The issuer key of another CA. */
-    assert_int_equal(snt_ca_load_pem(&ca, a1.data, a1.len, c1.data, c1.len, k2.data, k2.len,
-                                     T0, &eb),
-                     DC_EINVAL);
+    assert_int_equal(
+        snt_ca_load_pem(&ca, a1.data, a1.len, c1.data, c1.len, k2.data, k2.len, T0, &eb),
+        DC_EINVAL);
     assert_non_null(strstr(eb.msg, "issuer key does not match"));
     /* An issuer from another root. */
-    assert_int_equal(snt_ca_load_pem(&ca, a1.data, a1.len, c2.data, c2.len, k2.data, k2.len,
-                                     T0, &eb),
-                     DC_EINVAL);
+    assert_int_equal(
+        snt_ca_load_pem(&ca, a1.data, a1.len, c2.data, c2.len, k2.data, k2.len, T0, &eb),
+        DC_EINVAL);
     assert_non_null(strstr(eb.msg, "does not belong to trust anchors"));
     /* An anchor that is not self-signed. */
-    assert_int_equal(snt_ca_load_pem(&ca, c1.data, c1.len, c1.data, c1.len, k1.data, k1.len,
-                                     T0, &eb),
-                     DC_EINVAL);
+    assert_int_equal(
+        snt_ca_load_pem(&ca, c1.data, c1.len, c1.data, c1.len, k1.data, k1.len, T0, &eb),
+        DC_EINVAL);
     assert_non_null(strstr(eb.msg, "not self-signed"));
     /* Expired issuer and root; not yet valid. */
     assert_int_equal(snt_ca_load_pem(&ca, a1.data, a1.len, c1.data, c1.len, k1.data, k1.len,
                                      T0 + 366 * DAY, &eb),
                      DC_ERANGE);
     assert_non_null(strstr(eb.msg, "expired"));
-    assert_int_equal(snt_ca_load_pem(&ca, a1.data, a1.len, c1.data, c1.len, k1.data, k1.len,
-                                     T0 - DAY, &eb),
-                     DC_ERANGE);
+    assert_int_equal(
+        snt_ca_load_pem(&ca, a1.data, a1.len, c1.data, c1.len, k1.data, k1.len, T0 - DAY, &eb),
+        DC_ERANGE);
     /* Garbage, empty, and a key where certificates belong. */
     assert_int_equal(snt_ca_load_pem(&ca, "junk", 4, c1.data, c1.len, k1.data, k1.len, T0, &eb),
                      DC_EPARSE);
     assert_int_equal(snt_ca_load_pem(&ca, a1.data, a1.len, NULL, 0, k1.data, k1.len, T0, &eb),
                      DC_EPARSE);
-    assert_int_equal(snt_ca_load_pem(&ca, a1.data, a1.len, k1.data, k1.len, k1.data, k1.len,
-                                     T0, &eb),
-                     DC_EPARSE);
+    assert_int_equal(
+        snt_ca_load_pem(&ca, a1.data, a1.len, k1.data, k1.len, k1.data, k1.len, T0, &eb),
+        DC_EPARSE);
     assert_int_equal(snt_ca_load_pem(&ca, a1.data, a1.len, c1.data, c1.len, "x", 1, T0, &eb),
                      DC_EPARSE);
     /* Two anchors (rotation overlap): either issuer loads. */
@@ -323,9 +321,9 @@ static void test_load_refusals(void **state)
         struct dc_buf both = {0};
         assert_int_equal(dc_buf_append(&both, a1.data, a1.len), DC_OK);
         assert_int_equal(dc_buf_append(&both, a2.data, a2.len), DC_OK);
-        assert_int_equal(snt_ca_load_pem(&ca, both.data, both.len, c2.data, c2.len, k2.data,
-                                         k2.len, T0, &eb),
-                         DC_OK);
+        assert_int_equal(
+            snt_ca_load_pem(&ca, both.data, both.len, c2.data, c2.len, k2.data, k2.len, T0, &eb),
+            DC_OK);
         snt_ca_free(ca);
         dc_buf_cleanup(&both);
     }

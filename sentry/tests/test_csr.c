@@ -157,7 +157,8 @@ static void test_labels(void **state)
 
     /* Any other label is refused. */
     {
-        static const char other[] = "-----BEGIN PRIVATE KEY-----\nMAA=\n-----END PRIVATE KEY-----\n";
+        static const char other[] =
+            "-----BEGIN PRIVATE KEY-----\nMAA=\n-----END PRIVATE KEY-----\n";
         assert_int_equal(snt_csr_parse(other, sizeof(other) - 1, &csr, &eb), DC_EPARSE);
         assert_non_null(strstr(eb.msg, "PRIVATE KEY"));
     }
@@ -209,8 +210,7 @@ static char *greedy_csr(EVP_PKEY *k, size_t *len)
     long n;
     size_t i;
 
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)"root", -1, -1,
-                               0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)"root", -1, -1, 0);
     X509_REQ_set_subject_name(req, name);
     X509_REQ_set_pubkey(req, k);
     X509V3_set_ctx(&ctx, NULL, NULL, req, NULL, 0);
@@ -239,7 +239,7 @@ static void test_requested_extensions_ignored(void **state)
     struct snt_sign_opts o = {0};
     struct snt_spiffe_id id;
     struct dc_errbuf eb = {0};
-    STACK_OF(X509) *chain;
+    STACK_OF(X509) * chain;
     GENERAL_NAMES *sans;
     X509 *leaf;
     size_t len;

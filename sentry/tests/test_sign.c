@@ -12,7 +12,7 @@
 
 struct signed_leaf {
     struct snt_signed out;
-    STACK_OF(X509) *chain;
+    STACK_OF(X509) * chain;
     X509 *leaf;
 };
 
@@ -199,8 +199,8 @@ static void test_ttl_skew_and_cap(void **state)
 
 /* A CA certificate valid [nb, na) for `key`, signed by `signer_key` (self-signed when `signer`
  * is NULL), made with plain OpenSSL calls. */
-static X509 *make_ca(const char *org, EVP_PKEY *key, X509 *signer, EVP_PKEY *signer_key,
-                     int64_t nb, int64_t na)
+static X509 *make_ca(const char *org, EVP_PKEY *key, X509 *signer, EVP_PKEY *signer_key, int64_t nb,
+                     int64_t na)
 {
     X509 *x = X509_new();
     X509_NAME *name = X509_NAME_new();
@@ -325,20 +325,16 @@ static void test_dns_sans_and_images(void **state)
     int n, i, idx;
     (void)state;
 
-    n = snt_control_plane_dns_sans("dapr-scheduler", "dapr-system", "dapr-system", NULL, names,
-                                   4);
+    n = snt_control_plane_dns_sans("dapr-scheduler", "dapr-system", "dapr-system", NULL, names, 4);
     assert_int_equal(n, 3);
-    assert_string_equal(names[2],
-                        "dapr-scheduler-server-2.dapr-scheduler-server.dapr-system.svc."
-                        "cluster.local");
+    assert_string_equal(names[2], "dapr-scheduler-server-2.dapr-scheduler-server.dapr-system.svc."
+                                  "cluster.local");
     assert_int_equal(snt_control_plane_dns_sans("dapr-scheduler", "dapr-system", "dapr-system",
                                                 "corp", names, 2),
                      DC_ETOOBIG);
-    assert_int_equal(
-        snt_control_plane_dns_sans("dapr-injector", "cp", "cp", NULL, names, 4), 1);
+    assert_int_equal(snt_control_plane_dns_sans("dapr-injector", "cp", "cp", NULL, names, 4), 1);
     assert_string_equal(names[0], "dapr-sidecar-injector.cp.svc");
-    assert_int_equal(
-        snt_control_plane_dns_sans("dapr-operator", "cp", "cp", NULL, names, 4), 1);
+    assert_int_equal(snt_control_plane_dns_sans("dapr-operator", "cp", "cp", NULL, names, 4), 1);
     assert_string_equal(names[0], "dapr-webhook.cp.svc");
     /* Other namespace or other ids: none. */
     assert_int_equal(snt_control_plane_dns_sans("dapr-operator", "x", "cp", NULL, names, 4), 0);
@@ -417,7 +413,7 @@ static void test_rotation_overlap(void **state)
     struct snt_spiffe_id id;
     struct snt_ca *ca = NULL;
     struct signed_leaf s;
-    STACK_OF(X509) *anchors;
+    STACK_OF(X509) * anchors;
     (void)state;
 
     assert_int_equal(snt_ca_get_pem(old, &a1, NULL, NULL, NULL), DC_OK);
@@ -473,16 +469,11 @@ static void test_from_cert_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_p256_ca_p256_leaf),
-        cmocka_unit_test(test_p256_ca_ed25519_leaf),
-        cmocka_unit_test(test_ed25519_ca_rsa_leaf),
-        cmocka_unit_test(test_ttl_skew_and_cap),
-        cmocka_unit_test(test_cap_by_root),
-        cmocka_unit_test(test_other_ca_refused),
-        cmocka_unit_test(test_dns_sans_and_images),
-        cmocka_unit_test(test_sign_refusals),
-        cmocka_unit_test(test_rotation_overlap),
-        cmocka_unit_test(test_from_cert_refusals),
+        cmocka_unit_test(test_p256_ca_p256_leaf),   cmocka_unit_test(test_p256_ca_ed25519_leaf),
+        cmocka_unit_test(test_ed25519_ca_rsa_leaf), cmocka_unit_test(test_ttl_skew_and_cap),
+        cmocka_unit_test(test_cap_by_root),         cmocka_unit_test(test_other_ca_refused),
+        cmocka_unit_test(test_dns_sans_and_images), cmocka_unit_test(test_sign_refusals),
+        cmocka_unit_test(test_rotation_overlap),    cmocka_unit_test(test_from_cert_refusals),
     };
     return cmocka_run_group_tests_name("sentry_sign", tests, NULL, NULL);
 }

@@ -18,8 +18,8 @@ static void test_parse_table(void **state)
 {
     static const struct id_case cases[] = {
         {"spiffe://public/ns/default/myapp", DC_OK, "public", "default", "myapp"},
-        {"spiffe://cluster.local/ns/dapr-system/dapr-sentry", DC_OK, "cluster.local",
-         "dapr-system", "dapr-sentry"},
+        {"spiffe://cluster.local/ns/dapr-system/dapr-sentry", DC_OK, "cluster.local", "dapr-system",
+         "dapr-sentry"},
         {"spiffe://a_b-c.d/ns/N.s/App_1-x", DC_OK, "a_b-c.d", "N.s", "App_1-x"},
         /* Later segments are allowed and ignored (pkg/security/spiffe). */
         {"spiffe://td/ns/ns1/app/extra/more", DC_OK, "td", "ns1", "app"},

@@ -42,16 +42,14 @@ static void test_select(void **state)
         snt_validator_select(SNT_VALIDATOR_UNKNOWN, en, SNT_VALIDATOR_INSECURE, &v, &eb), DC_OK);
     assert_int_equal(v, SNT_VALIDATOR_INSECURE);
     assert_int_equal(
-        snt_validator_select(SNT_VALIDATOR_UNKNOWN, en, SNT_VALIDATOR_UNKNOWN, &v, &eb),
-        DC_EINVAL);
+        snt_validator_select(SNT_VALIDATOR_UNKNOWN, en, SNT_VALIDATOR_UNKNOWN, &v, &eb), DC_EINVAL);
     assert_string_equal(eb.msg, "a validator name must be specified in this environment");
-    assert_int_equal(
-        snt_validator_select(SNT_VALIDATOR_JWKS, en, SNT_VALIDATOR_INSECURE, &v, &eb),
-        DC_EINVAL);
-    assert_string_equal(eb.msg, "the requested validator is not enabled");
-    assert_int_equal(snt_validator_select((enum snt_validator)9, 0xffffffffu,
-                                          SNT_VALIDATOR_INSECURE, &v, &eb),
+    assert_int_equal(snt_validator_select(SNT_VALIDATOR_JWKS, en, SNT_VALIDATOR_INSECURE, &v, &eb),
                      DC_EINVAL);
+    assert_string_equal(eb.msg, "the requested validator is not enabled");
+    assert_int_equal(
+        snt_validator_select((enum snt_validator)9, 0xffffffffu, SNT_VALIDATOR_INSECURE, &v, &eb),
+        DC_EINVAL);
 }
 
 static void test_configure(void **state)
@@ -94,7 +92,8 @@ static void test_common_and_insecure(void **state)
 
     r.id = "a.b";
     assert_int_equal(snt_validate_insecure(&r, &res, &eb), DC_EPERM);
-    assert_string_equal(eb.msg, "invalid request: invalid app id(input: a.b): can not contain dots");
+    assert_string_equal(eb.msg,
+                        "invalid request: invalid app id(input: a.b): can not contain dots");
     memset(long_id, 'x', 65);
     long_id[65] = '\0';
     r.id = long_id;
@@ -293,8 +292,7 @@ static void test_token_pod_name(void **state)
                                             name, sizeof(name), NULL),
                      DC_OK);
     assert_string_equal(name, "p1");
-    assert_int_equal(snt_k8s_token_pod_name(make_jwt("[1]"), name, sizeof(name), NULL),
-                     DC_EPARSE);
+    assert_int_equal(snt_k8s_token_pod_name(make_jwt("[1]"), name, sizeof(name), NULL), DC_EPARSE);
     assert_int_equal(snt_k8s_token_pod_name(make_jwt("{\"kubernetes.io\":{\"pod\":{\"name\":1}}}"),
                                             name, sizeof(name), NULL),
                      DC_ENOTFOUND);

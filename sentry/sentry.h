@@ -403,8 +403,9 @@ int snt_jwt_verify(const struct snt_jwks *jwks, const char *token, struct dc_buf
 
 /* The jwks validator (validator/jwks/jwks.go): common checks; a token is required and must
  * verify; "aud" (string or array) must contain `sentry_id`; "sub" must equal
- * spiffe://<td>/ns/<namespace>/<id>; "exp" and "nbf" hold within +-5 minutes of now_s.
- * Returns DC_OK or DC_EPERM. */
+ * spiffe://<td>/ns/<namespace>/<id> (td from the common checks); "exp" is required, and "exp",
+ * "nbf", "iat" hold within +-5 minutes of now_s. Returns DC_OK, DC_EPERM (denied, gRPC
+ * PermissionDenied), DC_EINVAL (no `sentry_id`). */
 int snt_validate_jwks(const struct snt_request *req, const struct snt_jwks *jwks,
                       const char *sentry_id, int64_t now_s, struct snt_validation *res,
                       struct dc_errbuf *eb) DC_MUST_CHECK;

@@ -148,6 +148,11 @@ void snt_csr_free(struct snt_csr *csr)
     free(csr);
 }
 
+const X509_PUBKEY *snt__csr_spki(const struct snt_csr *csr)
+{
+    return X509_REQ_get_X509_PUBKEY(csr->req);
+}
+
 EVP_PKEY *snt_csr_pubkey(const struct snt_csr *csr)
 {
     return csr->key;

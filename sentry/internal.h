@@ -40,6 +40,10 @@ int snt__add_key_ids(X509 *cert, const X509 *issuer, struct dc_errbuf *eb);
  * Returns DC_OK, DC_EPARSE, DC_ETOOBIG. `*out` is freed with free(). */
 int snt__b64url_decode(const char *s, size_t len, size_t max, unsigned char **out, size_t *out_len);
 
+/* The SubjectPublicKeyInfo of a parsed CSR, borrowed. */
+struct snt_csr;
+const X509_PUBKEY *snt__csr_spki(const struct snt_csr *csr);
+
 /* Add critical KeyUsage with the bits of RFC 5280 §4.2.1.3 set (bit numbers in `bits`). */
 #define SNT__KU_DIGITAL_SIGNATURE (1u << 0)
 #define SNT__KU_KEY_ENCIPHERMENT (1u << 2)

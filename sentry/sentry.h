@@ -4,7 +4,7 @@
 /* sentry: the certificate authority of the control plane (control-plane.md §2), as plain
  * functions that need no sockets. The gRPC service (dapr.proto.sentry.v1.CA/SignCertificate) is
  * a thin adapter: pick a validator (snt_validator_select), let it decide (snt_validate_*), parse
- * the CSR (snt_csr_parse), then sign (snt_ca_sign) and return the chain and the anchors.
+ * the CSR (snt_csr_parse), then sign (snt_ca_sign_csr) and return the chain and the anchors.
  *
  * Times are Unix seconds (X.509 has second precision); durations are seconds too, named *_s.
  * A `now_s` argument of 0 means "the current time"; tests pass a fixed clock.
@@ -258,7 +258,7 @@ struct snt_signed {
 /* Release the buffers; all-zero afterwards. */
 void snt_signed_cleanup(struct snt_signed *s);
 
-/* Sign a workload certificate for `pubkey` (borrowed; a CSR's key, snt_csr_pubkey):
+/* Sign a workload certificate for the key of `csr` (borrowed; from snt_csr_parse):
  * v3, random 128-bit serial, issuer = the issuer's subject, empty subject, critical URI SAN
  * (plus DNS SANs), NotBefore = now - skew, NotAfter = min(now + ttl, the earliest NotAfter of
  * the issuer chain and its root) - never valid past the issuer (upstream #8557 leaves it
@@ -268,6 +268,12 @@ void snt_signed_cleanup(struct snt_signed *s);
  * `out` must be all-zero (or cleaned up); on success it holds the chain and the anchors.
  * Returns DC_OK, DC_EINVAL (no id, key type), DC_ERANGE (the issuer or root has expired or
  * would leave a certificate that is valid for no time), DC_ETLS. */
+int snt_ca_sign_csr(struct snt_ca *ca, const struct snt_csr *csr, const struct snt_sign_opts *opts,
+                    struct snt_signed *out, struct dc_errbuf *eb) DC_MUST_CHECK;
+
+/* The same for a bare public key (borrowed), e.g. Sentry's own serving certificate. The CSR
+ * form is faster: it copies the request's SubjectPublicKeyInfo instead of re-encoding the key.
+ * Also DC_EINVAL for a key type snt_key_classify does not know. */
 int snt_ca_sign(struct snt_ca *ca, EVP_PKEY *pubkey, const struct snt_sign_opts *opts,
                 struct snt_signed *out, struct dc_errbuf *eb) DC_MUST_CHECK;
 

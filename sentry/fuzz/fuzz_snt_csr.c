@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (snt_spiffe_build(&id, "public", "default", "fuzz", NULL) != DC_OK)
         abort();
     o.id = &id;
-    if (snt_ca_sign(fuzz_ca(), snt_csr_pubkey(csr), &o, &out, &eb) != DC_OK)
+    if (snt_ca_sign_csr(fuzz_ca(), csr, &o, &out, &eb) != DC_OK)
         abort();
     snt_signed_cleanup(&out);
     snt_csr_free(csr);

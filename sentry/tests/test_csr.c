@@ -249,7 +249,7 @@ static void test_requested_extensions_ignored(void **state)
     assert_int_equal(snt_csr_parse(pem, len, &csr, &eb), DC_OK);
     assert_int_equal(snt_spiffe_build(&id, "public", "default", "app", NULL), DC_OK);
     o.id = &id;
-    assert_int_equal(snt_ca_sign(ca, snt_csr_pubkey(csr), &o, &out, &eb), DC_OK);
+    assert_int_equal(snt_ca_sign_csr(ca, csr, &o, &out, &eb), DC_OK);
     chain = test_pem_certs(out.chain.data, out.chain.len);
     leaf = sk_X509_value(chain, 0);
     /* Only the SPIFFE id, nothing requested. */

@@ -56,6 +56,7 @@ include common/module.mk
 include proto/module.mk
 include sidecar/module.mk
 include injector/module.mk
+include sentry/module.mk
 include e2e/module.mk
 
 # Generic rules: objects mirror the source tree under $(BUILD)/obj.

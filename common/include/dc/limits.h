@@ -81,5 +81,21 @@
 #define DC_GRPC_MAX_METADATA (64u * 1024)
 /* Length of a method path. */
 #define DC_GRPC_MAX_PATH 512
+/* ---- sentry (snt_) ------------------------------------------------------------------------ */
+/* One CSR in a SignCertificate request, PEM or DER. A P-256 or Ed25519 CSR is under 1 KiB and an
+ * RSA-8192 one under 3 KiB; 64 KiB leaves room for many SANs while bounding parser work. */
+#define DC_MAX_SNT_CSR (64u * 1024)
+/* Largest RSA modulus accepted in a CSR: verification cost grows with the cube of the size. */
+#define DC_MAX_SNT_RSA_BITS 8192
+/* One issuer credential file (ca.crt with several anchors, issuer chain, key). */
+#define DC_MAX_SNT_CRED_FILE (1u * 1024 * 1024)
+/* Certificates in ca.crt or in the issuer chain. */
+#define DC_MAX_SNT_CERTS 64
+/* A bearer token (Kubernetes service-account JWT, or a JWT for the jwks validator). */
+#define DC_MAX_SNT_TOKEN (64u * 1024)
+/* A JWKS document, and the keys kept from it. */
+#define DC_MAX_SNT_JWKS (1u * 1024 * 1024)
+#define DC_MAX_SNT_JWKS_KEYS 256
+/* ---- end sentry ---- */
 
 #endif /* DC_LIMITS_H */

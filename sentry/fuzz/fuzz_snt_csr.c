@@ -1,0 +1,52 @@
+/* libFuzzer target: bytes -> snt_csr_parse (PEM or DER, label, signature and key checks). An
+ * accepted request must have a supported key, and signing it must give a certificate whose key
+ * is the request's. */
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+
+#include "../sentry.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct snt_ca *fuzz_ca(void)
+{
+    static struct snt_ca *ca;
+    struct snt_ca_config cfg = {0};
+
+    if (ca == NULL && snt_ca_generate(&ca, &cfg, NULL) != DC_OK)
+        abort();
+    return ca;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct snt_csr *csr = NULL;
+    struct snt_signed out = {0};
+    struct snt_sign_opts o = {0};
+    struct snt_spiffe_id id;
+    struct dc_errbuf eb = {0};
+    int type;
+
+    if (snt_csr_parse(data, size, &csr, &eb) != DC_OK) {
+        if (eb.msg[0] == '\0')
+            abort(); /* every refusal explains itself */
+        return 0;
+    }
+    type = snt_key_classify(snt_csr_pubkey(csr), NULL);
+    if (type != SNT_KEY_EC_P256 && type != SNT_KEY_ED25519 && type != SNT_KEY_RSA)
+        abort();
+    if (snt_spiffe_build(&id, "public", "default", "fuzz", NULL) != DC_OK)
+        abort();
+    o.id = &id;
+    if (snt_ca_sign_csr(fuzz_ca(), csr, &o, &out, &eb) != DC_OK)
+        abort();
+    snt_signed_cleanup(&out);
+    snt_csr_free(csr);
+    if (ERR_peek_error() != 0)
+        abort(); /* the OpenSSL error queue is always drained */
+    return 0;
+}

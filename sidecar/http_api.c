@@ -146,6 +146,7 @@ struct dc_http_router *sdc_http_api_router(struct sdc_runtime *rt)
     add(r, rt, "GET", "/v1.0/metadata", on_metadata_get);
     add(r, rt, "PUT", "/v1.0/metadata/{key}", on_metadata_put);
     add(r, rt, "POST", "/v1.0/shutdown", on_shutdown);
+    /* Building blocks register their routes here, one line each. */
     dc_http_router_set_fallback(r, on_fallback, rt);
     return r;
 }

@@ -130,9 +130,9 @@ int sdc_sidecar_start(struct sdc_sidecar **out, const struct sdc_config *cfg,
     rv = sdc_runtime_init(&s->rt, cfg, eb);
     if (rv != DC_OK)
         goto fail;
-    for (size_t i = 0; i < s->rt.ncomponents; i++)
-        DC_LOG(DC_LOG_INFO, "component loaded: %s (%s/%s)", s->rt.components[i]->meta.name,
-               s->rt.components[i]->type, s->rt.components[i]->version);
+    rv = sdc_components_load(&s->rt.comps, &s->rt, eb);
+    if (rv != DC_OK)
+        goto fail;
     s->api_router = sdc_http_api_router(&s->rt);
     s->metrics_router = sdc_http_metrics_router(&s->rt);
     rv = start_aux(s, eb);

@@ -2,50 +2,56 @@
  * invocation fallback (building blocks add their routes in later modules). */
 #include "http_api.h"
 
+#include "http_mw.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "dc/log.h"
+#include "dc/mem.h"
 #include "dc/str.h"
 #include "dc/time.h"
 
-/* Every route goes through one trampoline that records upstream's HTTP server metrics. */
+/* Every route goes through one trampoline that runs the post-request middleware (metrics with
+ * the route template as the path label, API logging, trace context). */
 struct route {
     struct sdc_runtime *rt;
     dc_http_handler_fn *fn;
-    const char *metric_path; /* the route template: bounded label cardinality */
+    const char *metric_path; /* the route template; NULL for the invocation fallback */
 };
 
-static void handle_metered(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
+static void handle_observed(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
 {
     const struct route *r = ud;
     int64_t t0 = dc_mono_ns();
-    char status[8];
-    const char *labels[4];
 
     r->fn(req, resp, r->rt);
-    snprintf(status, sizeof(status), "%d", resp->status);
-    labels[0] = r->rt->cfg->app_id;
-    labels[1] = req->method;
-    labels[2] = r->metric_path;
-    labels[3] = status;
-    dc_metric_inc(r->rt->m_http_count, labels, 1);
-    dc_metric_observe(r->rt->m_http_latency, labels, (double)(dc_mono_ns() - t0) / 1e6);
+    sdc_http_mw_post(r->rt->http_mw, req, resp, r->metric_path, t0);
+}
+
+static struct route *new_route(struct sdc_runtime *rt, const char *pattern, dc_http_handler_fn *fn)
+{
+    /* Route records live as long as the process: the router is built once at startup. */
+    static struct route routes[64];
+    static size_t nroutes;
+
+    DC_ASSERT(nroutes < sizeof(routes) / sizeof(routes[0]));
+    routes[nroutes] = (struct route){.rt = rt, .fn = fn, .metric_path = pattern};
+    return &routes[nroutes++];
 }
 
 static void add(struct dc_http_router *router, struct sdc_runtime *rt, const char *method,
                 const char *pattern, dc_http_handler_fn *fn)
 {
-    /* Route records live as long as the process: the router is built once at startup. */
-    static struct route routes[32];
-    static size_t nroutes;
+    DC_ASSERT(dc_http_router_add(router, method, pattern, handle_observed,
+                                 new_route(rt, pattern, fn)) == DC_OK);
+}
 
-    DC_ASSERT(nroutes < sizeof(routes) / sizeof(routes[0]));
-    routes[nroutes] = (struct route){.rt = rt, .fn = fn, .metric_path = pattern};
-    DC_ASSERT(dc_http_router_add(router, method, pattern, handle_metered, &routes[nroutes]) ==
-              DC_OK);
-    nroutes++;
+void sdc_http_api_add(struct dc_http_router *router, struct sdc_runtime *rt, const char *method,
+                      const char *pattern, dc_http_handler_fn *fn)
+{
+    add(router, rt, method, pattern, fn);
 }
 
 /* GET /v1.0/healthz: 204 once the sidecar is fully ready (§2). */
@@ -147,7 +153,11 @@ struct dc_http_router *sdc_http_api_router(struct sdc_runtime *rt)
     add(r, rt, "PUT", "/v1.0/metadata/{key}", on_metadata_put);
     add(r, rt, "POST", "/v1.0/shutdown", on_shutdown);
     /* Building blocks register their routes here, one line each. */
-    dc_http_router_set_fallback(r, on_fallback, rt);
+    /* Unmatched paths and methods are service invocations (§1.3). */
+    dc_http_router_set_fallback(r, handle_observed, new_route(rt, NULL, on_fallback));
+    rt->http_mw = dc_xcalloc(1, sizeof(*rt->http_mw));
+    sdc_http_mw_init(rt->http_mw, rt);
+    dc_http_router_set_pre(r, sdc_http_mw_pre, rt->http_mw);
     return r;
 }
 

@@ -12,6 +12,7 @@
 #include "dc/str.h"
 #include "dc/time.h"
 
+#include "http_mw.h"
 #include "state_store.h"
 
 #define MAX_EXTENDED 1000
@@ -158,6 +159,10 @@ void sdc_runtime_cleanup(struct sdc_runtime *rt)
     free(rt->http_endpoints);
     free(rt->resiliencies);
     sdc_components_close(&rt->comps);
+    if (rt->http_mw != NULL) {
+        sdc_http_mw_cleanup(rt->http_mw);
+        free(rt->http_mw);
+    }
     for (size_t i = 0; i < rt->nextended; i++) {
         free(rt->extended[i].key);
         free(rt->extended[i].value);

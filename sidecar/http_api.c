@@ -161,6 +161,19 @@ struct dc_http_router *sdc_http_api_router(struct sdc_runtime *rt)
     return r;
 }
 
+struct dc_http_router *sdc_http_public_router(struct sdc_runtime *rt)
+{
+    struct dc_http_router *r = dc_http_router_new();
+
+    /* Only health and metadata, without token auth, CORS or body limit (§1.1). */
+    DC_ASSERT(dc_http_router_add(r, "GET", "/v1.0/healthz", on_healthz, rt) == DC_OK);
+    DC_ASSERT(dc_http_router_add(r, "GET", "/v1.0/healthz/outbound", on_healthz_outbound, rt) ==
+              DC_OK);
+    DC_ASSERT(dc_http_router_add(r, "GET", "/v1.0/metadata", on_metadata_get, rt) == DC_OK);
+    DC_ASSERT(dc_http_router_add(r, "PUT", "/v1.0/metadata/{key}", on_metadata_put, rt) == DC_OK);
+    return r;
+}
+
 static void on_metrics(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
 {
     struct sdc_runtime *rt = ud;

@@ -17,6 +17,9 @@ struct dc_http_router *sdc_http_api_router(struct sdc_runtime *rt);
 void sdc_http_api_add(struct dc_http_router *router, struct sdc_runtime *rt, const char *method,
                       const char *pattern, dc_http_handler_fn *fn);
 
+/* Build the public-port router (--dapr-public-port): health and metadata only. */
+struct dc_http_router *sdc_http_public_router(struct sdc_runtime *rt);
+
 /* Build the metrics router: GET /metrics renders rt->metrics. */
 struct dc_http_router *sdc_http_metrics_router(struct sdc_runtime *rt);
 

@@ -19,6 +19,7 @@ struct sdc_sidecar {
     struct sdc_runtime rt;
     struct dc_http_router *api_router;
     struct dc_http_router *metrics_router;
+    struct dc_http_router *public_router;
     struct dc_http_server *api[MAX_LISTENERS];
     size_t napi;
     struct dc_http_server *public_srv;
@@ -98,7 +99,8 @@ static int start_aux(struct sdc_sidecar *s, struct dc_errbuf *eb)
                         : cfg->dapr_public_listen_address;
         o.port = (uint16_t)cfg->dapr_public_port;
         /* The public port serves health and metadata without token auth (§1.1). */
-        rv = dc_http_server_start(&s->public_srv, &o, s->api_router, eb);
+        s->public_router = sdc_http_public_router(&s->rt);
+        rv = dc_http_server_start(&s->public_srv, &o, s->public_router, eb);
         if (rv != DC_OK)
             return rv;
     }
@@ -184,6 +186,7 @@ void sdc_sidecar_free(struct sdc_sidecar *s)
     dc_http_server_free(s->metrics_srv);
     dc_http_router_free(s->api_router);
     dc_http_router_free(s->metrics_router);
+    dc_http_router_free(s->public_router);
     sdc_runtime_cleanup(&s->rt);
     free(s);
 }

@@ -13,11 +13,11 @@ spec:
   tracing:
     samplingRate: "1"
 Y
-HP=$(free_port)
+HP=$(free_port); PP=$(free_port)
 start_bg "$T_TMP/daprd.log" env DAPR_API_TOKEN=s3cret "$DAPRD" --app-id httpapi \
   --dapr-http-port "$HP" --dapr-listen-addresses 127.0.0.1 --enable-metrics=false --config "$CFG" \
   --allowed-origins "http://a.example, http://b.example" --enable-api-logging --max-body-size 1Ki \
-  --read-buffer-size 1Ki
+  --read-buffer-size 1Ki --dapr-public-port "$PP" --dapr-public-listen-address 127.0.0.1
 wait_http "http://127.0.0.1:$HP/v1.0/healthz/outbound" 10 || { bad "daprd came up" "$(cat "$T_TMP/daprd.log")"; finish; exit 1; }
 U=http://127.0.0.1:$HP
 
@@ -30,6 +30,10 @@ check "401 content type" "text/plain; charset=utf-8" "$(curl -s -o /dev/null -w 
 check "wrong token: 401" "401" "$(curl -s -o /dev/null -w '%{http_code}' -H 'dapr-api-token: nope' "$U/v1.0/metadata")"
 check "right token: 200" "200" "$(curl -s -o /dev/null -w '%{http_code}' -H 'dapr-api-token: s3cret' "$U/v1.0/metadata")"
 check "unknown path without token: 401" "401" "$(curl -s -o /dev/null -w '%{http_code}' "$U/v1.0/nothing")"
+
+check "public port: metadata without token" "200" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PP/v1.0/metadata")"
+check "public port: healthz" "204" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PP/v1.0/healthz")"
+check "public port: nothing else" "404" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PP/v1.0/state/x/y")"
 
 echo "# CORS"
 h=$(curl -s -D - -o /dev/null -X OPTIONS -H 'Origin: http://b.example' -H 'Access-Control-Request-Method: PUT' "$U/v1.0/metadata/x")

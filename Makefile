@@ -54,6 +54,7 @@ FUZZ_TARGETS :=
 Q := $(if $(V),,@)
 include common/module.mk
 include sidecar/module.mk
+include bench/module.mk
 
 # Generic rules: objects mirror the source tree under $(BUILD)/obj.
 $(BUILD)/obj/%.o: %.c

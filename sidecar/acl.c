@@ -253,8 +253,8 @@ static int hexval(char c)
 
 static bool unreserved(int c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 /* Decode %XX of unreserved characters, upper-case other escapes, collapse "//". */
@@ -380,8 +380,8 @@ static void compile_policy(struct acl_policy *dst, const struct dc_acl_policy *s
     dst->app_id = dc_xstrdup(src->app_id);
     dst->namespace = dc_xstrdup(src->namespace);
     dst->trust_domain = dc_xstrdup(src->trust_domain);
-    dst->default_action = dc_str_empty(src->default_action) ? NULL
-                                                            : dc_xstrdup(src->default_action);
+    dst->default_action =
+        dc_str_empty(src->default_action) ? NULL : dc_xstrdup(src->default_action);
     dst->rules = dc_xcalloc(src->noperations + 1, sizeof(*dst->rules));
     for (size_t i = 0; i < src->noperations; i++) {
         const struct dc_acl_operation *op = &src->operations[i];
@@ -404,9 +404,9 @@ int sdc_acl_new(struct sdc_acl **out, const struct dc_configuration *conf, struc
     int rv;
 
     *out = NULL;
-    if (conf == NULL || (dc_str_empty(conf->access_control.default_action) &&
-                         dc_str_empty(conf->access_control.trust_domain) &&
-                         conf->access_control.npolicies == 0)) {
+    if (conf == NULL ||
+        (dc_str_empty(conf->access_control.default_action) &&
+         dc_str_empty(conf->access_control.trust_domain) && conf->access_control.npolicies == 0)) {
         acl->allow_all = true;
         *out = acl;
         return DC_OK;
@@ -522,14 +522,14 @@ bool sdc_acl_allowed(const struct sdc_acl *acl, const struct sdc_caller *caller,
     norm_dots(op);
     ok = evaluate(acl, caller, op, http_verb);
     if (!ok && why != NULL && why_len > 0) {
-        bool known = caller != NULL && !dc_str_empty(caller->app_id) &&
-                     caller->namespace != NULL && caller->trust_domain != NULL;
+        bool known = caller != NULL && !dc_str_empty(caller->app_id) && caller->namespace != NULL &&
+                     caller->trust_domain != NULL;
         snprintf(why, why_len,
                  "access control policy has denied access to id: %s%s%s%s%s%s operation: %s "
                  "verb: %s",
-                 known ? "spiffe://" : "", known ? caller->trust_domain : "",
-                 known ? "/ns/" : "", known ? caller->namespace : "", known ? "/" : "",
-                 known ? caller->app_id : "", op, dc_str_empty(http_verb) ? "NONE" : http_verb);
+                 known ? "spiffe://" : "", known ? caller->trust_domain : "", known ? "/ns/" : "",
+                 known ? caller->namespace : "", known ? "/" : "", known ? caller->app_id : "", op,
+                 dc_str_empty(http_verb) ? "NONE" : http_verb);
     }
     if (op != stack)
         free(op);

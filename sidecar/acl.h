@@ -35,8 +35,8 @@ struct sdc_acl;
  * DC_EINVAL when a policy lacks appId, trustDomain or namespace (`eb` then holds upstream's
  * "invalid access control spec. missing trustdomain for apps: [..], missing namespace for
  * apps: [..], missing app name on at least one of the app policies: <bool>"). */
-int sdc_acl_new(struct sdc_acl **out, const struct dc_configuration *conf, struct dc_errbuf *eb)
-    DC_MUST_CHECK;
+int sdc_acl_new(struct sdc_acl **out, const struct dc_configuration *conf,
+                struct dc_errbuf *eb) DC_MUST_CHECK;
 /* NULL is a no-op. */
 void sdc_acl_free(struct sdc_acl *acl);
 

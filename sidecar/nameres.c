@@ -116,8 +116,8 @@ int sdc__nr_conf_duration(const cJSON *conf, const char *key, int64_t bare_unit_
         return DC_OK;
     }
     if (dc_duration_parse(s, &n, NULL) != DC_OK || n < 0)
-        return dc_err_set(eb, DC_EINVAL, "name resolution: invalid duration for '%s': \"%s\"",
-                          key, s);
+        return dc_err_set(eb, DC_EINVAL, "name resolution: invalid duration for '%s': \"%s\"", key,
+                          s);
     *out = n;
     return DC_OK;
 }
@@ -199,8 +199,8 @@ int sdc_nameres_new(struct sdc_nameres **out, const char *component, const cJSON
         const char *def = NULL;
         char tmp[16];
 
-        if (c == NULL && sdc__nr_conf_str(configuration, "connectionString", tmp, sizeof(tmp)) ==
-                             NULL &&
+        if (c == NULL &&
+            sdc__nr_conf_str(configuration, "connectionString", tmp, sizeof(tmp)) == NULL &&
             sdc__nr_conf_str(configuration, "url", tmp, sizeof(tmp)) == NULL) {
             rv = default_conn(dconn, sizeof(dconn), eb);
             if (rv != DC_OK)
@@ -285,8 +285,7 @@ static void pick(struct sdc_nameres *nr, const struct nr_cache_entry *e, char *o
         dc_strlcpy(out, e->addrs[rng_next(nr) % e->n], cap);
 }
 
-static struct nr_cache_entry *cache_find(struct sdc_nameres *nr, const char *app_id,
-                                         const char *ns)
+static struct nr_cache_entry *cache_find(struct sdc_nameres *nr, const char *app_id, const char *ns)
 {
     for (size_t i = 0; i < NR_CACHE_SLOTS; i++) {
         struct nr_cache_entry *e = &nr->cache[i];
@@ -296,8 +295,7 @@ static struct nr_cache_entry *cache_find(struct sdc_nameres *nr, const char *app
     return NULL;
 }
 
-static struct nr_cache_entry *cache_slot(struct sdc_nameres *nr, const char *app_id,
-                                         const char *ns)
+static struct nr_cache_entry *cache_slot(struct sdc_nameres *nr, const char *app_id, const char *ns)
 {
     struct nr_cache_entry *e = cache_find(nr, app_id, ns), *oldest = &nr->cache[0];
 
@@ -502,7 +500,6 @@ int sdc_nameres_start(struct sdc_runtime *rt, struct dc_errbuf *eb)
         return rv;
     }
     DC_LOG(DC_LOG_INFO, "name resolution: %s; this sidecar is %s at %s:%d",
-           component != NULL ? component : "sqlite (default)", cfg->app_id, self.host,
-           self.port);
+           component != NULL ? component : "sqlite (default)", cfg->app_id, self.host, self.port);
     return DC_OK;
 }

@@ -23,8 +23,8 @@ struct sdc__nr_backend {
     const char *name;
     /* Fill `addrs` with up to `max` live addresses of `app_id` in `ns` ("" = none given);
      * returns how many (0: none), or a negative DC_E* code with `eb` set. Thread-safe. */
-    int (*list)(void *impl, const char *app_id, const char *ns,
-                char (*addrs)[SDC__NR_ADDR_LEN], size_t max, struct dc_errbuf *eb);
+    int (*list)(void *impl, const char *app_id, const char *ns, char (*addrs)[SDC__NR_ADDR_LEN],
+                size_t max, struct dc_errbuf *eb);
     /* Unregister (when registered) and release. */
     void (*free)(void *impl);
 };

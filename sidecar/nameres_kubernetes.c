@@ -29,8 +29,8 @@ struct nr_k8s {
 
 /* Expand `tmpl` for one request: {{.ID}}, {{.Namespace}}, {{.Port}} and {{.Data.<key>}} (empty:
  * requests carry no data), spaces allowed inside the braces. DC_EINVAL on anything else. */
-static int expand(const char *tmpl, const char *id, const char *ns, int port, char *out,
-                  size_t cap, struct dc_errbuf *eb)
+static int expand(const char *tmpl, const char *id, const char *ns, int port, char *out, size_t cap,
+                  struct dc_errbuf *eb)
 {
     size_t o = 0;
     const char *p = tmpl;
@@ -121,8 +121,8 @@ int sdc__nr_kubernetes_new(void **impl, const cJSON *conf, const struct sdc_name
     k->domain = dc_xstrdup(!dc_str_empty(v) ? v : "cluster.local");
     v = sdc__nr_conf_str(conf, "template", buf, sizeof(buf));
     k->tmpl = !dc_str_empty(v) ? dc_xstrdup(v) : NULL;
-    k->own_ns = dc_xstrdup(self != NULL && !dc_str_empty(self->namespace) ? self->namespace
-                                                                          : "default");
+    k->own_ns =
+        dc_xstrdup(self != NULL && !dc_str_empty(self->namespace) ? self->namespace : "default");
     k->port = self != NULL && self->port > 0 ? self->port : K8S_DEFAULT_PORT;
     /* Parse errors surface now rather than on the first call. */
     rv = k8s_address(k, "app", "default", probe, sizeof(probe), eb);
@@ -134,8 +134,8 @@ int sdc__nr_kubernetes_new(void **impl, const cJSON *conf, const struct sdc_name
     return DC_OK;
 }
 
-static int k8s_list(void *impl, const char *app_id, const char *ns,
-                    char (*addrs)[SDC__NR_ADDR_LEN], size_t max, struct dc_errbuf *eb)
+static int k8s_list(void *impl, const char *app_id, const char *ns, char (*addrs)[SDC__NR_ADDR_LEN],
+                    size_t max, struct dc_errbuf *eb)
 {
     struct nr_k8s *k = impl;
     struct addrinfo hints, *res = NULL, *ai;
@@ -172,8 +172,7 @@ static int k8s_list(void *impl, const char *app_id, const char *ns,
         char one[SDC__NR_ADDR_LEN];
 
         if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
-            getnameinfo(ai->ai_addr, ai->ai_addrlen, ip, sizeof(ip), NULL, 0, NI_NUMERICHOST) !=
-                0)
+            getnameinfo(ai->ai_addr, ai->ai_addrlen, ip, sizeof(ip), NULL, 0, NI_NUMERICHOST) != 0)
             continue;
         if (port[0] != '\0') {
             int64_t p;

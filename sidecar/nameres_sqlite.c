@@ -107,11 +107,13 @@ static int build_uri(char *out, size_t cap, const char *conn, struct dc_errbuf *
     for (char *p = lc; *p != '\0'; p++)
         *p = (char)((*p >= 'A' && *p <= 'Z') ? *p - 'A' + 'a' : *p);
     if (strstr(lc, "_pragma=busy_timeout") != NULL)
-        return dc_err_set(eb, DC_EINVAL, "found forbidden option '_pragma=busy_timeout' in the "
-                                         "connection string; use busyTimeout");
+        return dc_err_set(eb, DC_EINVAL,
+                          "found forbidden option '_pragma=busy_timeout' in the "
+                          "connection string; use busyTimeout");
     if (strstr(lc, "_pragma=journal_mode") != NULL)
-        return dc_err_set(eb, DC_EINVAL, "found forbidden option '_pragma=journal_mode' in the "
-                                         "connection string; use disableWAL");
+        return dc_err_set(eb, DC_EINVAL,
+                          "found forbidden option '_pragma=journal_mode' in the "
+                          "connection string; use disableWAL");
     if (strstr(lc, "_pragma=foreign_keys") != NULL)
         return dc_err_set(eb, DC_EINVAL,
                           "found forbidden option '_pragma=foreign_keys' in the connection string");
@@ -145,10 +147,9 @@ static int open_db(sqlite3 **out, const char *uri, const char *journal, struct n
 {
     char sql[64];
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(uri, &db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI |
-                                 SQLITE_OPEN_FULLMUTEX,
-                             NULL);
+    int rc = sqlite3_open_v2(
+        uri, &db,
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI | SQLITE_OPEN_FULLMUTEX, NULL);
 
     if (rc != SQLITE_OK) {
         int rv = db_err(db, eb, "cannot open the database");
@@ -399,8 +400,8 @@ static int read_conf(struct nr_sqlite *s, const cJSON *conf, struct dc_errbuf *e
         rv = sdc__nr_conf_duration(conf, "cleanupIntervalInSeconds", SEC, 3600 * SEC,
                                    &s->cleanup_ns, eb);
         if (rv == DC_OK)
-            rv = sdc__nr_conf_duration(conf, "cleanupInterval", SEC, s->cleanup_ns,
-                                       &s->cleanup_ns, eb);
+            rv = sdc__nr_conf_duration(conf, "cleanupInterval", SEC, s->cleanup_ns, &s->cleanup_ns,
+                                       eb);
     }
     if (rv == DC_OK) {
         rv = sdc__nr_conf_duration(conf, "timeoutInSeconds", SEC, SEC, &s->timeout_ns, eb);
@@ -417,7 +418,8 @@ static int read_conf(struct nr_sqlite *s, const cJSON *conf, struct dc_errbuf *e
     if (s->update_ns % SEC != 0)
         return dc_err_set(eb, DC_EINVAL, "update interval must not contain fractions of seconds");
     if (s->update_ns - s->timeout_ns < SEC)
-        return dc_err_set(eb, DC_EINVAL, "update interval must be at least 1s greater than timeout");
+        return dc_err_set(eb, DC_EINVAL,
+                          "update interval must be at least 1s greater than timeout");
     return DC_OK;
 }
 

@@ -73,12 +73,21 @@ static void build(struct dc_configuration *c, const char *def, const char *td,
 
 /* Upstream's initializeAccessControlList (pkg/acl/acl_test.go), HTTP flavour. */
 static const struct policy_spec upstream_policies[] = {
-    {"app1", "allow", "public", "ns1",
+    {"app1",
+     "allow",
+     "public",
+     "ns1",
      {{"/op1", {"POST", "GET"}, "allow"}, {"/op2", {"*"}, "deny"}}},
-    {"app2", "deny", "domain1", "ns2",
+    {"app2",
+     "deny",
+     "domain1",
+     "ns2",
      {{"/op3/a/*", {"PUT", "GET"}, "allow"}, {"/op4", {"POST"}, "allow"}}},
     {"app3", NULL, "domain1", "ns1", {{"/op5", {"POST"}, "allow"}}},
-    {"app4", "deny", "domain1", "ns2",
+    {"app4",
+     "deny",
+     "domain1",
+     "ns2",
      {{"/op6", {"*"}, "allow"},
       {"/op7/a/b/*", {"*"}, "allow"},
       {"/op7/a/b/c/f", {"*"}, "allow"},
@@ -100,8 +109,8 @@ static void run_checks(const struct sdc_acl *acl, const struct check *cs, size_t
         struct sdc_caller c = {cs[i].td, cs[i].ns, cs[i].app};
         bool got = sdc_acl_allowed(acl, &c, cs[i].op, cs[i].verb, NULL, 0);
         if (got != cs[i].allowed)
-            fail_msg("case %zu \"%s\": %s %s -> %s, want %s", i, cs[i].what, cs[i].verb,
-                     cs[i].op, got ? "allow" : "deny", cs[i].allowed ? "allow" : "deny");
+            fail_msg("case %zu \"%s\": %s %s -> %s, want %s", i, cs[i].what, cs[i].verb, cs[i].op,
+                     got ? "allow" : "deny", cs[i].allowed ? "allow" : "deny");
     }
 }
 
@@ -182,9 +191,15 @@ static void test_no_acl_allows_all(void **state)
 static void test_precedence(void **state)
 {
     static const struct policy_spec ps[] = {
-        {"withdef", "allow", "public", "default",
+        {"withdef",
+         "allow",
+         "public",
+         "default",
          {{"/deny-post", {"POST"}, "deny"}, {"/allow-get", {"GET"}, "allow"}}},
-        {"nodef", NULL, "public", "default",
+        {"nodef",
+         NULL,
+         "public",
+         "default",
          {{"/allow-get", {"GET"}, "allow"}, {"/Deny-All", {"*"}, "DENY"}}},
     };
     static const struct check cs[] = {
@@ -194,14 +209,13 @@ static void test_precedence(void **state)
         {"op * action, mixed-case rule and action", "public", "default", "nodef", "/deny-all",
          "PATCH", false},
         /* 2. Verb not listed: the policy's defaultAction. */
-        {"verb not listed -> policy default", "public", "default", "withdef", "/deny-post",
-         "GET", true},
+        {"verb not listed -> policy default", "public", "default", "withdef", "/deny-post", "GET",
+         true},
         {"no op -> policy default", "public", "default", "withdef", "/other", "GET", true},
         /* 3. No policy default: the global default (deny here: omitted with policies). */
         {"verb not listed -> global", "public", "default", "nodef", "/allow-get", "POST", false},
         {"no op -> global", "public", "default", "nodef", "/other", "GET", false},
-        {"unknown caller -> global", "public", "default", "stranger", "/allow-get", "GET",
-         false},
+        {"unknown caller -> global", "public", "default", "stranger", "/allow-get", "GET", false},
         {"no trust domain -> global", NULL, "default", "withdef", "/other", "GET", false},
         {"no namespace -> global", "public", NULL, "withdef", "/other", "GET", false},
     };
@@ -233,7 +247,10 @@ static void test_precedence(void **state)
 static void test_wildcards_and_trie_quirks(void **state)
 {
     static const struct policy_spec ps[] = {
-        {"w", "deny", "public", "default",
+        {"w",
+         "deny",
+         "public",
+         "default",
          {{"/one/*", {"*"}, "allow"},
           {"/deep/**", {"*"}, "allow"},
           {"/pre*fix", {"*"}, "allow"},
@@ -251,10 +268,8 @@ static void test_wildcards_and_trie_quirks(void **state)
         {"glob in segment", "public", "default", "w", "/pre-and-fix", "GET", true},
         {"glob empty run", "public", "default", "w", "/prefix", "GET", true},
         {"glob no match", "public", "default", "w", "/prefox", "GET", false},
-        {"a rule matches longer paths", "public", "default", "w", "/prefix-rule/sub", "GET",
-         true},
-        {"first rule shadows a later sibling", "public", "default", "w", "/shadow/x", "GET",
-         true},
+        {"a rule matches longer paths", "public", "default", "w", "/prefix-rule/sub", "GET", true},
+        {"first rule shadows a later sibling", "public", "default", "w", "/shadow/x", "GET", true},
         {"duplicate names: first wins", "public", "default", "dup", "/a", "GET", true},
         {"duplicate names: first wins (verb)", "public", "default", "dup", "/a", "POST", false},
         {"upper-case request", "public", "default", "w", "/ONE/Two", "GET", true},
@@ -273,17 +288,19 @@ static void test_wildcards_and_trie_quirks(void **state)
 static void test_verbs(void **state)
 {
     static const struct policy_spec ps[] = {
-        {"v", "deny", "public", "default",
+        {"v",
+         "deny",
+         "public",
+         "default",
          {{"/op1", {"POST", "PUT"}, "allow"}, {"/op2", {"*"}, "allow"}, {"/op3", {0}, "allow"}}},
     };
     static const struct check cs[] = {
         {"listed", "public", "default", "v", "/op1", "PUT", true},
         {"not listed", "public", "default", "v", "/op1", "GET", false},
-        {"verbs are case-sensitive as upstream's", "public", "default", "v", "/op1", "post",
-         false},
+        {"verbs are case-sensitive as upstream's", "public", "default", "v", "/op1", "post", false},
         {"star", "public", "default", "v", "/op2", "OPTIONS", true},
-        {"no verbs: only NONE would match, policy default", "public", "default", "v", "/op3",
-         "GET", false},
+        {"no verbs: only NONE would match, policy default", "public", "default", "v", "/op3", "GET",
+         false},
         {"NONE falls back to the policy default", "public", "default", "v", "/op2", "", false},
     };
     struct dc_configuration c;

@@ -131,8 +131,7 @@ static void test_sqlite_layout(void **state)
     size_t i = 0;
 
     /* Upstream's hosts table, column for column, and its migration marker. */
-    assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA table_info(hosts)", -1, &st, NULL),
-                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA table_info(hosts)", -1, &st, NULL), SQLITE_OK);
     while (sqlite3_step(st) == SQLITE_ROW) {
         assert_true(i < 5);
         assert_string_equal((const char *)sqlite3_column_text(st, 1), want[i]);
@@ -198,8 +197,7 @@ static void test_sqlite_two_instances(void **state)
         resolve_ok(c, "svc", NULL, addr, sizeof(addr));
         assert_string_not_equal(addr, "10.9.9.9:1");
     }
-    assert_int_equal(sdc_nameres_resolve(c, "ghost", NULL, addr, sizeof(addr), &eb),
-                     DC_ENOTFOUND);
+    assert_int_equal(sdc_nameres_resolve(c, "ghost", NULL, addr, sizeof(addr), &eb), DC_ENOTFOUND);
     assert_string_equal(eb.msg, "no host found with the given ID: ghost");
     assert_int_equal(sdc_nameres_resolve(c, "nobody", NULL, addr, sizeof(addr), NULL),
                      DC_ENOTFOUND);
@@ -215,8 +213,7 @@ static void test_sqlite_two_instances(void **state)
         assert_string_equal(addr, "127.0.0.1:1002");
     }
     sdc_nameres_free(b);
-    assert_int_equal(sdc_nameres_resolve(c, "svc", NULL, addr, sizeof(addr), NULL),
-                     DC_ENOTFOUND);
+    assert_int_equal(sdc_nameres_resolve(c, "svc", NULL, addr, sizeof(addr), NULL), DC_ENOTFOUND);
     sdc_nameres_free(c);
     sqlite3_close(h);
 }
@@ -325,13 +322,14 @@ static void test_sqlite_heartbeat(void **state)
     h = open_raw(f->db);
     /* Age the row: the heartbeat (every updateInterval - timeout = 1s) refreshes it. */
     exec_raw(h, "UPDATE hosts SET last_update = 0");
-    assert_true(wait_int(h, "SELECT count(*) FROM hosts WHERE unixepoch() - last_update < 2", 1,
-                         3000));
+    assert_true(
+        wait_int(h, "SELECT count(*) FROM hosts WHERE unixepoch() - last_update < 2", 1, 3000));
     /* A lost row (another sidecar's cleanup) is registered again, under a new id. */
     exec_raw(h, "UPDATE hosts SET registration_id = 'old'");
     exec_raw(h, "DELETE FROM hosts");
-    assert_true(wait_int(h, "SELECT count(*) FROM hosts WHERE address = '127.0.0.1:1001' AND "
-                            "registration_id != 'old'",
+    assert_true(wait_int(h,
+                         "SELECT count(*) FROM hosts WHERE address = '127.0.0.1:1001' AND "
+                         "registration_id != 'old'",
                          1, 3000));
     sqlite3_close(h);
     sdc_nameres_free(a);
@@ -340,8 +338,12 @@ static void test_sqlite_heartbeat(void **state)
 static void test_sqlite_config_errors(void **state)
 {
     static const char *bad[][2] = {
-        {"updateInterval", "1500ms"}, {"timeout", "500ms"},     {"updateInterval", "1s"},
-        {"tableName", "bad-name"},    {"metadataTableName", ""}, {"busyTimeout", "soon"},
+        {"updateInterval", "1500ms"},
+        {"timeout", "500ms"},
+        {"updateInterval", "1s"},
+        {"tableName", "bad-name"},
+        {"metadataTableName", ""},
+        {"busyTimeout", "soon"},
         {"cacheTTL", "x"},
     };
     struct fx *f = *state;
@@ -458,8 +460,7 @@ static void test_nameres_start(void **state)
 
 /* ---- kubernetes ----------------------------------------------------------------------- */
 
-static struct sdc_nameres *k8s_nr(const char *ns, int port, const char *domain,
-                                  const char *tmpl)
+static struct sdc_nameres *k8s_nr(const char *ns, int port, const char *domain, const char *tmpl)
 {
     struct sdc_nameres_self self = {"me", ns, "10.0.0.1", port};
     struct sdc_nameres *nr = NULL;
@@ -509,7 +510,8 @@ static void test_kubernetes_names(void **state)
     k8s_expect(nr, "a", NULL, "a-dapr.default.svc.cluster.local:50002");
     sdc_nameres_free(nr);
 
-    nr = k8s_nr("ns1", 6000, NULL, "{{.ID}}-{{ .Data.region }}.{{.Namespace}}.internal:{{ .Port }}");
+    nr =
+        k8s_nr("ns1", 6000, NULL, "{{.ID}}-{{ .Data.region }}.{{.Namespace}}.internal:{{ .Port }}");
     k8s_expect(nr, "orders", NULL, "orders-.ns1.internal:6000");
     sdc_nameres_free(nr);
 

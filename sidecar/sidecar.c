@@ -9,7 +9,9 @@
 #include "dc/str.h"
 #include "dc/time.h"
 
+#include "acl.h"
 #include "http_api.h"
+#include "nameres.h"
 #include "runtime.h"
 
 #define MAX_LISTENERS 16
@@ -135,6 +137,12 @@ int sdc_sidecar_start(struct sdc_sidecar **out, const struct sdc_config *cfg,
     rv = sdc_components_load(&s->rt.comps, &s->rt, eb);
     if (rv != DC_OK)
         goto fail;
+    rv = sdc_acl_new(&s->rt.acl, s->rt.have_conf ? &s->rt.conf : NULL, eb);
+    if (rv != DC_OK)
+        goto fail;
+    rv = sdc_nameres_start(&s->rt, eb);
+    if (rv != DC_OK)
+        goto fail;
     s->api_router = sdc_http_api_router(&s->rt);
     s->metrics_router = sdc_http_metrics_router(&s->rt);
     rv = start_aux(s, eb);
@@ -187,6 +195,8 @@ void sdc_sidecar_free(struct sdc_sidecar *s)
     dc_http_router_free(s->api_router);
     dc_http_router_free(s->metrics_router);
     dc_http_router_free(s->public_router);
+    sdc_nameres_free(s->rt.nameres);
+    sdc_acl_free(s->rt.acl);
     sdc_runtime_cleanup(&s->rt);
     free(s);
 }

@@ -96,7 +96,8 @@ static struct sdc_secret_kv *pairs_finish(struct pairs *p, size_t *n_out)
     struct sdc_secret_kv *kv = dc_xcalloc(p->n ? p->n : 1, sizeof(*kv));
     size_t n = 0;
 
-    qsort(p->v, p->n, sizeof(*p->v), cmp_pair);
+    if (p->n > 1)
+        qsort(p->v, p->n, sizeof(*p->v), cmp_pair);
     for (size_t i = 0; i < p->n; i++) {
         if (i + 1 < p->n && strcmp(p->v[i].kv.key, p->v[i + 1].kv.key) == 0)
             kv_free(&p->v[i].kv);
@@ -243,7 +244,8 @@ static void load_multi(struct file_store *s, const cJSON *doc, const char *sep)
         fs->seq = seq;
         n++;
     }
-    qsort(s->v, n, sizeof(*s->v), cmp_secret);
+    if (n > 1)
+        qsort(s->v, n, sizeof(*s->v), cmp_secret);
     s->n = 0;
     for (size_t i = 0; i < n; i++) {
         if (i + 1 < n && strcmp(s->v[i].name, s->v[i + 1].name) == 0)

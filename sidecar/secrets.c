@@ -134,13 +134,14 @@ static int cmp_entry(const void *a, const void *b)
 /* Append {"k":"v",...} with the keys sorted and unique, as Go encodes a map[string]string. */
 static int append_secret_json(struct dc_buf *b, const struct sdc_secret *s, struct dc_arena *a)
 {
-    struct sdc_secret_kv *kv = NULL;
+    const struct sdc_secret_kv *kv = s->kv;
     int rv;
 
-    if (s->n > 0) {
-        kv = dc_arena_alloc(a, s->n * sizeof(*kv));
-        memcpy(kv, s->kv, s->n * sizeof(*kv));
-        qsort(kv, s->n, sizeof(*kv), cmp_kv);
+    if (s->n > 1) {
+        struct sdc_secret_kv *sorted = dc_arena_alloc(a, s->n * sizeof(*sorted));
+        memcpy(sorted, s->kv, s->n * sizeof(*sorted));
+        qsort(sorted, s->n, sizeof(*sorted), cmp_kv);
+        kv = sorted;
     }
     rv = dc_buf_appendc(b, '{');
     for (size_t i = 0, out = 0; i < s->n && rv == DC_OK; i++) {
@@ -254,7 +255,7 @@ static void on_bulk(struct dc_http_request *req, struct dc_http_response *resp, 
     const char *store = dc_http_request_param(req, "secretStoreName");
     struct sdc_component *sc;
     struct sdc_secret_bulk out = {0};
-    struct sdc_secret_entry *v = NULL;
+    const struct sdc_secret_entry *v;
     struct dc_errbuf eb = {{0}};
     struct sdc_md md;
     size_t written = 0;
@@ -277,10 +278,12 @@ static void on_bulk(struct dc_http_request *req, struct dc_http_response *resp, 
         resp->status = 204;
         return;
     }
-    if (out.n > 0) {
-        v = dc_arena_alloc(req->arena, out.n * sizeof(*v));
-        memcpy(v, out.v, out.n * sizeof(*v));
-        qsort(v, out.n, sizeof(*v), cmp_entry);
+    v = out.v;
+    if (out.n > 1) {
+        struct sdc_secret_entry *sorted = dc_arena_alloc(req->arena, out.n * sizeof(*sorted));
+        memcpy(sorted, out.v, out.n * sizeof(*sorted));
+        qsort(sorted, out.n, sizeof(*sorted), cmp_entry);
+        v = sorted;
     }
     dc_buf_reset(&resp->body);
     rv = dc_buf_appendc(&resp->body, '{');

@@ -312,16 +312,14 @@ static int file_init(void **self, const struct sdc_md *md, const struct sdc_init
     rv = read_whole(file, &text, eb);
     if (rv != DC_OK)
         goto out;
-    rv = dc_json_parse(text.data != NULL ? text.data : "", text.len, DC_MAX_SECRETS_FILE, &doc,
-                       eb);
+    rv = dc_json_parse(text.data != NULL ? text.data : "", text.len, DC_MAX_SECRETS_FILE, &doc, eb);
     if (rv != DC_OK) {
         dc_err_wrapf(eb, "secretsFile %s", file);
         goto out;
     }
     /* Go decodes the file into a map: null is an empty map, anything but an object an error. */
     if (!cJSON_IsObject(doc) && !cJSON_IsNull(doc)) {
-        rv = dc_err_set(eb, DC_EPARSE, "secretsFile %s: the top level must be a JSON object",
-                        file);
+        rv = dc_err_set(eb, DC_EPARSE, "secretsFile %s: the top level must be a JSON object", file);
         goto out;
     }
     s = dc_xcalloc(1, sizeof(*s));

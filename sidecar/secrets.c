@@ -268,10 +268,10 @@ static void on_bulk(struct dc_http_request *req, struct dc_http_response *resp, 
     request_metadata(req, &md);
     rv = ops_of(sc)->bulk_get(sc->self, &md, req->arena, &out, &eb);
     if (rv != DC_OK) {
-        dc_http_response_error(
-            resp, 500, "ERR_SECRET_GET",
-            dc_arena_sprintf(resp->arena, "failed getting secrets from secret store %s: %s",
-                             store, eb.msg));
+        dc_http_response_error(resp, 500, "ERR_SECRET_GET",
+                               dc_arena_sprintf(resp->arena,
+                                                "failed getting secrets from secret store %s: %s",
+                                                store, eb.msg));
         return;
     }
     if (out.none) {

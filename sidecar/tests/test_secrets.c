@@ -100,8 +100,7 @@ static int call_m(const struct dc_http_router *r, const char *method, const char
     if (resp.body.len > 0)
         assert_int_equal(dc_buf_append(body, resp.body.data, resp.body.len), DC_OK);
     if (status == 200)
-        assert_string_equal(dc_http_response_header_get(&resp, "Content-Type"),
-                            "application/json");
+        assert_string_equal(dc_http_response_header_get(&resp, "Content-Type"), "application/json");
     dc_http_response_cleanup(&resp);
     dc_arena_cleanup(&arena);
     return status;
@@ -112,7 +111,7 @@ static int call(const struct dc_http_router *r, const char *target, struct dc_bu
     return call_m(r, "GET", target, body);
 }
 
-#define EXPECT(f, target, status, text)                                                           \
+#define EXPECT(f, target, status, text)                                                            \
     do {                                                                                           \
         struct dc_buf b_ = {0};                                                                    \
         assert_int_equal(call((f)->router, (target), &b_), (status));                              \
@@ -260,9 +259,10 @@ static void test_multi_valued(void **state)
     /* Capabilities in the metadata API: only the multi-valued store has one. */
     dc_buf_reset(&b);
     assert_int_equal(sdc_runtime_metadata_json(&f.rt, &b), DC_OK);
-    assert_non_null(strstr(dc_buf_cstr(&b),
-                           "{\"name\":\"multistore\",\"type\":\"secretstores.local.file\","
-                           "\"version\":\"v1\",\"capabilities\":[\"MULTIPLE_KEY_VALUES_PER_SECRET\"]}"));
+    assert_non_null(
+        strstr(dc_buf_cstr(&b),
+               "{\"name\":\"multistore\",\"type\":\"secretstores.local.file\","
+               "\"version\":\"v1\",\"capabilities\":[\"MULTIPLE_KEY_VALUES_PER_SECRET\"]}"));
     assert_non_null(strstr(dc_buf_cstr(&b), "{\"name\":\"filestore\",\"type\":"
                                             "\"secretstores.local.file\",\"version\":\"v1\"}"));
     dc_buf_cleanup(&b);
@@ -413,11 +413,10 @@ static void test_env(void **state)
     assert_null(cJSON_GetObjectItemCaseSensitive(doc, "DAPR_SECRETX"));
     assert_null(cJSON_GetObjectItemCaseSensitive(doc, "dapr_lower"));
     assert_null(cJSON_GetObjectItemCaseSensitive(doc, "APP_API_TOKEN"));
-    assert_string_equal(
-        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "SDCT_FOO"),
-                                         "SDCT_FOO")
-            ->valuestring,
-        "bar");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(
+                            cJSON_GetObjectItemCaseSensitive(doc, "SDCT_FOO"), "SDCT_FOO")
+                            ->valuestring,
+                        "bar");
     cJSON_Delete(doc);
     /* refstore's prefix came from filestore's "token" secret ("abc") through secretKeyRef. */
     EXPECT(&f, "/v1.0/secrets/refstore/Q", 200, "{\"Q\":\"through-a-secret-prefix\"}");
@@ -445,12 +444,12 @@ static void test_resolve_ref(void **state)
 
     assert_int_equal(sdc_secrets_resolve_ref(&f.rt, "multistore", "db", "nokey", &v, &eb),
                      DC_ENOTFOUND);
-    assert_string_equal(eb.msg,
-                        "secretKeyRef db from secret store multistore: the secret has no key nokey");
+    assert_string_equal(
+        eb.msg, "secretKeyRef db from secret store multistore: the secret has no key nokey");
     assert_int_equal(sdc_secrets_resolve_ref(&f.rt, "filestore", "missing", NULL, &v, &eb),
                      DC_ENOTFOUND);
-    assert_string_equal(eb.msg,
-                        "secretKeyRef missing from secret store filestore: secret missing not found");
+    assert_string_equal(
+        eb.msg, "secretKeyRef missing from secret store filestore: secret missing not found");
     assert_int_equal(sdc_secrets_resolve_ref(&f.rt, "ghost", "x", NULL, &v, &eb), DC_ENOTFOUND);
     assert_string_equal(eb.msg, "secretKeyRef x: secret store ghost is not loaded");
     assert_int_equal(sdc_secrets_resolve_ref(&f.rt, NULL, "x", NULL, &v, &eb), DC_EINVAL);
@@ -512,8 +511,8 @@ static void test_load_failures(void **state)
             char md[256];
             const char *dir = strstr(cases[i].md, "DIR");
             if (dir != NULL)
-                snprintf(md, sizeof(md), "%.*s%s%s", (int)(dir - cases[i].md), cases[i].md,
-                         tmpdir, dir + 3);
+                snprintf(md, sizeof(md), "%.*s%s%s", (int)(dir - cases[i].md), cases[i].md, tmpdir,
+                         dir + 3);
             else
                 snprintf(md, sizeof(md), "%s", cases[i].md);
             snprintf(yaml, sizeof(yaml),
@@ -565,8 +564,8 @@ static int fake_bulk(void *self, const struct sdc_md *md, struct dc_arena *a,
 static void test_metadata_and_no_data(void **state)
 {
     static const struct sdc_secret_ops ops = {.get = fake_get, .bulk_get = fake_bulk};
-    static const struct sdc_component_type type = {"secretstores.fake", "v1",
-                                                   SDC_CAT_SECRETSTORES, &ops.base};
+    static const struct sdc_component_type type = {"secretstores.fake", "v1", SDC_CAT_SECRETSTORES,
+                                                   &ops.base};
     struct dc_component def = {.meta = {.name = (char *)(uintptr_t) "fake"},
                                .type = (char *)(uintptr_t) "secretstores.fake"};
     struct sdc_component sc = {.def = &def, .type = &type, .ok = true};

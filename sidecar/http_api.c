@@ -13,6 +13,8 @@
 #include "dc/str.h"
 #include "dc/time.h"
 
+#include "secrets.h"
+
 /* Every route goes through one trampoline that runs the post-request middleware (metrics with
  * the route template as the path label, API logging, trace context). */
 struct route {
@@ -153,6 +155,7 @@ struct dc_http_router *sdc_http_api_router(struct sdc_runtime *rt)
     add(r, rt, "PUT", "/v1.0/metadata/{key}", on_metadata_put);
     add(r, rt, "POST", "/v1.0/shutdown", on_shutdown);
     /* Building blocks register their routes here, one line each. */
+    sdc_secrets_api_routes(r, rt);
     /* Unmatched paths and methods are service invocations (§1.3). */
     dc_http_router_set_fallback(r, handle_observed, new_route(rt, NULL, on_fallback));
     rt->http_mw = dc_xcalloc(1, sizeof(*rt->http_mw));

@@ -45,4 +45,9 @@
  * the exact decimal arithmetic of dc_quantity_parse on a small stack buffer. */
 #define DC_MAX_QUANTITY_LEN 128
 
+/* --- secrets (sidecar/secrets.c, secret_file.c) --- */
+/* Size of a secretstores.local.file JSON file, read whole at init. */
+#define DC_MAX_SECRETS_FILE (16u * 1024 * 1024)
+/* --- end secrets --- */
+
 #endif /* DC_LIMITS_H */

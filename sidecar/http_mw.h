@@ -35,7 +35,7 @@ bool sdc_http_mw_pre(struct dc_http_request *req, struct dc_http_response *resp,
 
 /* After a handler ran: metrics with `route` as the path label (NULL: the fallback, labelled
  * by its method only), the API log line, the response traceparent. `t0` is dc_mono_ns() at
- * the start. */
+ * the start. `mw` NULL (a router built without the middleware, in tests) does nothing. */
 void sdc_http_mw_post(struct sdc_http_mw *mw, struct dc_http_request *req,
                       struct dc_http_response *resp, const char *route, int64_t t0);
 

@@ -45,4 +45,14 @@
  * the exact decimal arithmetic of dc_quantity_parse on a small stack buffer. */
 #define DC_MAX_QUANTITY_LEN 128
 
+/* --- sidecar resiliency (sidecar/resiliency.c, sidecar/trip_expr.c) --- */
+/* Bytes of one circuit-breaker trip expression; real ones are under 100. */
+#define DC_RES_MAX_TRIP_LEN 1024
+/* Nesting of parentheses and unary operators in a trip expression (bounds the recursion). */
+#define DC_RES_MAX_TRIP_DEPTH 32
+/* Breakers kept per component policy (keyed by component name; apps and actors use their
+ * circuitBreakerCacheSize). */
+#define DC_RES_COMPONENT_BREAKERS 1000
+/* --- end sidecar resiliency --- */
+
 #endif /* DC_LIMITS_H */

@@ -12,6 +12,7 @@
 #include "dc/str.h"
 #include "dc/time.h"
 
+#include "resiliency.h"
 #include "state_store.h"
 
 #define MAX_EXTENDED 1000
@@ -158,6 +159,7 @@ void sdc_runtime_cleanup(struct sdc_runtime *rt)
     free(rt->http_endpoints);
     free(rt->resiliencies);
     sdc_components_close(&rt->comps);
+    sdc_resiliency_free(rt->resiliency);
     for (size_t i = 0; i < rt->nextended; i++) {
         free(rt->extended[i].key);
         free(rt->extended[i].value);

@@ -10,6 +10,7 @@
 #include "dc/time.h"
 
 #include "http_api.h"
+#include "resiliency.h"
 #include "runtime.h"
 
 #define MAX_LISTENERS 16
@@ -131,6 +132,9 @@ int sdc_sidecar_start(struct sdc_sidecar **out, const struct sdc_config *cfg,
     if (rv != DC_OK)
         goto fail;
     rv = sdc_components_load(&s->rt.comps, &s->rt, eb);
+    if (rv != DC_OK)
+        goto fail;
+    rv = sdc_resiliency_new(&s->rt.resiliency, s->rt.resiliencies, s->rt.nresiliencies, eb);
     if (rv != DC_OK)
         goto fail;
     s->api_router = sdc_http_api_router(&s->rt);

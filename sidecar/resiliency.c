@@ -943,6 +943,8 @@ static void evict_tail(struct cb_cache *c)
         breaker_destroy(b);
 }
 
+static void cb_new_generation(struct breaker *b, int64_t now);
+
 /* The breaker for `key`, created on first use; the caller holds a reference until release. */
 static struct breaker *breaker_acquire(struct cb_cache *c, const struct breaker_tpl *tpl,
                                        const char *key)
@@ -973,6 +975,7 @@ static struct breaker *breaker_acquire(struct cb_cache *c, const struct breaker_
         memcpy(b->key, key, len);
         pthread_mutex_init(&b->mu, NULL);
         b->tpl = tpl;
+        cb_new_generation(b, dc_mono_ns()); /* starts the closed-state interval */
         b->hash = h;
         b->hnext = c->buckets[h & (c->nbuckets - 1)];
         c->buckets[h & (c->nbuckets - 1)] = b;

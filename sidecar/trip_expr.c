@@ -275,6 +275,10 @@ static int32_t parse_unary(struct parser *p)
         next(p);
         r = need(p, parse_unary(p), TY_INT, "'-' needs an integer");
         r = r < 0 ? -1 : add_node(p, OP_NEG, TY_INT, r, -1, 0);
+    } else if (p->tok == TK_NOT) {
+        next(p);
+        r = need(p, parse_unary(p), TY_BOOL, "'!' needs a boolean");
+        r = r < 0 ? -1 : add_node(p, OP_NOT, TY_BOOL, r, -1, 0);
     } else {
         r = parse_primary(p);
     }
@@ -320,47 +324,32 @@ static int32_t parse_sum(struct parser *p)
     return parse_binary_int(p, parse_product, toks, ops, 2);
 }
 
+/* Relations associate to the left, as CEL's grammar; the types make `1 < 2 < 3` an error. */
 static int32_t parse_cmp(struct parser *p)
 {
     static const enum tok toks[] = {TK_LT, TK_LE, TK_GT, TK_GE, TK_EQ, TK_NE};
     static const enum op ops[] = {OP_LT, OP_LE, OP_GT, OP_GE, OP_EQ, OP_NE};
     int32_t l = parse_sum(p), r;
-    size_t i;
 
-    if (p->rv != DC_OK || l < 0)
-        return -1;
-    for (i = 0; i < 6 && p->tok != toks[i]; i++)
-        ;
-    if (i == 6)
-        return l;
-    next(p);
-    r = parse_sum(p);
-    if (p->rv != DC_OK || r < 0)
-        return -1;
-    if (p->nodes[l].type != p->nodes[r].type ||
-        (p->nodes[l].type == TY_BOOL && ops[i] != OP_EQ && ops[i] != OP_NE)) {
-        fail(p, DC_EPARSE, "comparison needs two integers (or two booleans for == and !=)");
-        return -1;
+    for (;;) {
+        size_t i;
+        if (p->rv != DC_OK || l < 0)
+            return -1;
+        for (i = 0; i < 6 && p->tok != toks[i]; i++)
+            ;
+        if (i == 6)
+            return l;
+        next(p);
+        r = parse_sum(p);
+        if (p->rv != DC_OK || r < 0)
+            return -1;
+        if (p->nodes[l].type != p->nodes[r].type ||
+            (p->nodes[l].type == TY_BOOL && ops[i] != OP_EQ && ops[i] != OP_NE)) {
+            fail(p, DC_EPARSE, "comparison needs two integers (or two booleans for == and !=)");
+            return -1;
+        }
+        l = add_node(p, ops[i], TY_BOOL, l, r, 0);
     }
-    if (p->tok >= TK_LT && p->tok <= TK_NE) {
-        fail(p, DC_EPARSE, "comparisons do not chain; combine them with && or ||");
-        return -1;
-    }
-    return add_node(p, ops[i], TY_BOOL, l, r, 0);
-}
-
-static int32_t parse_not(struct parser *p)
-{
-    int32_t r;
-
-    if (p->tok != TK_NOT)
-        return parse_cmp(p);
-    if (!enter(p))
-        return -1;
-    next(p);
-    r = need(p, parse_not(p), TY_BOOL, "'!' needs a boolean");
-    p->depth--;
-    return r < 0 ? -1 : add_node(p, OP_NOT, TY_BOOL, r, -1, 0);
 }
 
 static int32_t parse_logic(struct parser *p, int32_t (*sub)(struct parser *), enum tok tok,
@@ -384,7 +373,7 @@ static int32_t parse_logic(struct parser *p, int32_t (*sub)(struct parser *), en
 
 static int32_t parse_and(struct parser *p)
 {
-    return parse_logic(p, parse_not, TK_AND, OP_AND);
+    return parse_logic(p, parse_cmp, TK_AND, OP_AND);
 }
 
 static int32_t parse_or(struct parser *p)

@@ -7,12 +7,11 @@
  *
  *   expr    := or
  *   or      := and ("||" and)*
- *   and     := not ("&&" not)*
- *   not     := "!" not | cmp
- *   cmp     := sum (("<" | "<=" | ">" | ">=" | "==" | "!=") sum)?
+ *   and     := cmp ("&&" cmp)*
+ *   cmp     := sum (("<" | "<=" | ">" | ">=" | "==" | "!=") sum)*
  *   sum     := product (("+" | "-") product)*
  *   product := unary (("*" | "/" | "%") unary)*
- *   unary   := "-" unary | primary
+ *   unary   := "!" unary | "-" unary | primary
  *   primary := INT ["u"] | "true" | "false" | VAR | "(" expr ")"
  *   VAR     := requests | totalSuccesses | totalFailures | consecutiveSuccesses
  *            | consecutiveFailures

@@ -58,8 +58,8 @@ struct retry {
 struct breaker_tpl {
     char *name;
     uint32_t max_requests;
-    int64_t interval_ns; /* 0 = never reset the closed-state counts */
-    int64_t timeout_ns;  /* open -> half-open */
+    int64_t interval_ns;   /* 0 = never reset the closed-state counts */
+    int64_t timeout_ns;    /* open -> half-open */
     struct sdc_trip *trip; /* NULL = consecutiveFailures > 5 */
 };
 
@@ -108,13 +108,13 @@ enum actor_scope {
 };
 
 struct sdc_res_policy {
-    int64_t timeout_ns;            /* 0 = none */
-    const struct retry *retry;     /* NULL = none */
-    const struct breaker_tpl *cb;  /* NULL = none */
-    const struct retry *inner;     /* built-in service retries inside each attempt */
-    bool filter_builtin;           /* `inner` retries only transport/Unavailable failures */
+    int64_t timeout_ns;           /* 0 = none */
+    const struct retry *retry;    /* NULL = none */
+    const struct breaker_tpl *cb; /* NULL = none */
+    const struct retry *inner;    /* built-in service retries inside each attempt */
+    bool filter_builtin;          /* `inner` retries only transport/Unavailable failures */
     enum actor_scope scope;
-    struct cb_cache *cache;        /* breakers of `cb`, by key; NULL without `cb` */
+    struct cb_cache *cache; /* breakers of `cb`, by key; NULL without `cb` */
 };
 
 /* A named object of one kind during the merge, and a resolved target afterwards. */
@@ -195,8 +195,7 @@ static int parse_duration(const struct dc_resiliency *d, int line, const char *f
 }
 
 /* One "a" or "a-b" token of a code list, within [lo, hi]. */
-static int parse_code_token(const char *s, size_t n, int32_t lo, int32_t hi,
-                            struct code_range *out)
+static int parse_code_token(const char *s, size_t n, int32_t lo, int32_t hi, struct code_range *out)
 {
     char buf[32];
     const char *dash;
@@ -230,9 +229,8 @@ static int parse_code_token(const char *s, size_t n, int32_t lo, int32_t hi,
 }
 
 /* "429,500-599": empty items are skipped, as upstream; "" leaves the list unset. */
-static int parse_codes(const struct dc_resiliency *d, int line, const char *field,
-                       const char *text, int32_t lo, int32_t hi, struct codes *out,
-                       struct dc_errbuf *eb)
+static int parse_codes(const struct dc_resiliency *d, int line, const char *field, const char *text,
+                       int32_t lo, int32_t hi, struct codes *out, struct dc_errbuf *eb)
 {
     const char *s = text;
 
@@ -244,8 +242,7 @@ static int parse_codes(const struct dc_resiliency *d, int line, const char *fiel
         const char *comma = strchr(s, ',');
         size_t n = comma != NULL ? (size_t)(comma - s) : strlen(s);
         size_t blank = strspn(s, " ");
-        if (blank < n &&
-            parse_code_token(s, n, lo, hi, &out->r[out->n++]) != DC_OK)
+        if (blank < n && parse_code_token(s, n, lo, hi, &out->r[out->n++]) != DC_OK)
             return res_fail(eb, d, line, field,
                             "invalid code or range \"%.*s\" (expected codes or a-b ranges "
                             "within %d-%d, like \"%s\")",
@@ -322,7 +319,8 @@ static int compile_retry(const struct dc_resiliency *d, const struct dc_res_retr
     struct retry *r = retry_defaults(in->name);
     int rv = DC_OK;
 
-#define FIELD(f) (snprintf(field, sizeof(field), "spec.policies.retries.%.64s%s", in->name, f), field)
+#define FIELD(f)                                                                                   \
+    (snprintf(field, sizeof(field), "spec.policies.retries.%.64s%s", in->name, f), field)
     if (in->policy == NULL || strcmp(in->policy, "constant") == 0)
         r->exponential = false;
     else if (strcmp(in->policy, "exponential") == 0)
@@ -339,8 +337,8 @@ static int compile_retry(const struct dc_resiliency *d, const struct dc_res_retr
     if (rv == DC_OK && in->max_retries < -1)
         rv = res_fail(eb, d, in->line, FIELD(".maxRetries"), "must be -1 (unlimited) or more");
     if (rv == DC_OK)
-        rv = parse_codes(d, in->line, FIELD(".matching.httpStatusCodes"), in->match_http, 100,
-                         599, &r->http, eb);
+        rv = parse_codes(d, in->line, FIELD(".matching.httpStatusCodes"), in->match_http, 100, 599,
+                         &r->http, eb);
     if (rv == DC_OK)
         rv = parse_codes(d, in->line, FIELD(".matching.gRPCStatusCodes"), in->match_grpc, 0, 16,
                          &r->grpc, eb);
@@ -378,7 +376,7 @@ static int compile_breaker(const struct dc_resiliency *d, const struct dc_res_br
     b->name = dc_xstrdup(in->name);
     /* gobreaker: 0 requests means 1, a non-positive interval never resets, a non-positive
      * timeout is 60s. */
-    b->max_requests = in->max_requests <= 0 ? 1
+    b->max_requests = in->max_requests <= 0           ? 1
                       : in->max_requests > UINT32_MAX ? UINT32_MAX
                                                       : (uint32_t)in->max_requests;
     rv = parse_duration(d, in->line, FIELD(".interval"), in->interval, 0, &b->interval_ns, eb);
@@ -386,8 +384,8 @@ static int compile_breaker(const struct dc_resiliency *d, const struct dc_res_br
         rv = parse_duration(d, in->line, FIELD(".timeout"), in->timeout, DEFAULT_BREAKER_TIMEOUT,
                             &b->timeout_ns, eb);
     if (rv == DC_OK && in->trip != NULL && sdc_trip_compile(&b->trip, in->trip, &sub) != DC_OK)
-        rv = res_fail(eb, d, in->line, FIELD(".trip"), "invalid expression \"%.64s\": %s",
-                      in->trip, sub.msg);
+        rv = res_fail(eb, d, in->line, FIELD(".trip"), "invalid expression \"%.64s\": %s", in->trip,
+                      sub.msg);
 #undef FIELD
     if (rv != DC_OK) {
         breaker_tpl_free(b);
@@ -489,14 +487,15 @@ static int add_policies(struct sdc_resiliency *r, const struct dc_resiliency *d,
         if (d->timeouts[i].duration == NULL)
             rv = res_fail(eb, d, d->timeouts[i].line, field, "a duration is required");
         else
-            rv = parse_duration(d, d->timeouts[i].line, field, d->timeouts[i].duration, 0,
-                                &t->ns, eb);
+            rv = parse_duration(d, d->timeouts[i].line, field, d->timeouts[i].duration, 0, &t->ns,
+                                eb);
     }
     for (size_t i = 0; rv == DC_OK && i < d->nretries; i++) {
         struct retry *x = NULL;
         if (strcmp(d->retries[i].name, SDC_RES_BUILTIN_ACTOR_NOT_FOUND) == 0) {
-            DC_LOG(DC_LOG_WARN, "Attempted to override protected policy %s which is not "
-                                "allowed. Ignoring provided policy and using default.",
+            DC_LOG(DC_LOG_WARN,
+                   "Attempted to override protected policy %s which is not "
+                   "allowed. Ignoring provided policy and using default.",
                    d->retries[i].name);
             continue;
         }
@@ -567,8 +566,7 @@ static int resolve(struct sdc_resiliency *r, const struct dc_resiliency *d, int 
         t = find(r->timeouts, r->ntimeouts, ref->timeout);
         snprintf(field, sizeof(field), "%.160s.timeout", path);
         if (t == NULL)
-            return res_fail(eb, d, line, field, "no timeout policy named \"%.64s\"",
-                            ref->timeout);
+            return res_fail(eb, d, line, field, "no timeout policy named \"%.64s\"", ref->timeout);
     }
     if (ref->retry != NULL) {
         x = find(r->retries, r->nretries, ref->retry);
@@ -644,8 +642,8 @@ static int build_targets(struct sdc_resiliency *r, struct entry *v, size_t n, co
     return rv;
 }
 
-static int add_targets(struct sdc_resiliency *r, const struct dc_resiliency *const *defs,
-                       size_t n, struct dc_errbuf *eb)
+static int add_targets(struct sdc_resiliency *r, const struct dc_resiliency *const *defs, size_t n,
+                       struct dc_errbuf *eb)
 {
     struct entry *apps = NULL, *actors = NULL, *cin = NULL, *cout = NULL;
     size_t napps = 0, nactors = 0, ncin = 0, ncout = 0;
@@ -657,8 +655,8 @@ static int add_targets(struct sdc_resiliency *r, const struct dc_resiliency *con
             pend(&apps, &napps, d, d->apps[i].app_id, &d->apps[i].p, d->apps[i].line,
                  d->apps[i].cache_size, NULL);
         for (size_t i = 0; i < d->nactors; i++)
-            pend(&actors, &nactors, d, d->actors[i].actor_type, &d->actors[i].p,
-                 d->actors[i].line, d->actors[i].cache_size, d->actors[i].circuit_breaker_scope);
+            pend(&actors, &nactors, d, d->actors[i].actor_type, &d->actors[i].p, d->actors[i].line,
+                 d->actors[i].cache_size, d->actors[i].circuit_breaker_scope);
         /* A component target defines both directions: an unset one is empty (upstream). */
         for (size_t i = 0; i < d->ncomponents; i++) {
             const struct dc_res_component_target *c = &d->components[i];
@@ -686,12 +684,15 @@ static int add_targets(struct sdc_resiliency *r, const struct dc_resiliency *con
 
 /* ---- default policies (§21.5) ---- */
 
-static const char *const cat_names[SDC_CAT_COUNT + 1] = {
-    [SDC_CAT_STATE] = "Statestore",         [SDC_CAT_SECRETSTORES] = "Secretstore",
-    [SDC_CAT_PUBSUB] = "Pubsub",            [SDC_CAT_BINDINGS] = "Binding",
-    [SDC_CAT_CONFIGURATION] = "Configuration", [SDC_CAT_LOCK] = "Lock",
-    [SDC_CAT_CRYPTO] = "Crypto",            [SDC_CAT_MIDDLEWARE] = "",
-    [SDC_CAT_COUNT] = ""};
+static const char *const cat_names[SDC_CAT_COUNT + 1] = {[SDC_CAT_STATE] = "Statestore",
+                                                         [SDC_CAT_SECRETSTORES] = "Secretstore",
+                                                         [SDC_CAT_PUBSUB] = "Pubsub",
+                                                         [SDC_CAT_BINDINGS] = "Binding",
+                                                         [SDC_CAT_CONFIGURATION] = "Configuration",
+                                                         [SDC_CAT_LOCK] = "Lock",
+                                                         [SDC_CAT_CRYPTO] = "Crypto",
+                                                         [SDC_CAT_MIDDLEWARE] = "",
+                                                         [SDC_CAT_COUNT] = ""};
 
 /* The first of `levels` (then the global name) that `v` defines, as Default<level><what>. */
 static void *find_default(const struct entry *v, size_t n, const char *const *levels,
@@ -715,10 +716,9 @@ static struct sdc_res_policy *default_policy(struct sdc_resiliency *r, const cha
     const struct named_timeout *t =
         find_default(r->timeouts, r->ntimeouts, levels, nlevels, "Timeout");
 
-    return policy_new(t != NULL ? t->ns : 0,
-                      find_default(r->retries, r->nretries, levels, nlevels, "Retry"),
-                      find_default(r->breakers, r->nbreakers, levels, nlevels, "CircuitBreaker"),
-                      cache_cap);
+    return policy_new(
+        t != NULL ? t->ns : 0, find_default(r->retries, r->nretries, levels, nlevels, "Retry"),
+        find_default(r->breakers, r->nbreakers, levels, nlevels, "CircuitBreaker"), cache_cap);
 }
 
 static void build_defaults(struct sdc_resiliency *r)
@@ -1070,8 +1070,7 @@ static void cb_after(struct breaker *b, uint64_t gen, bool ok)
             b->counts.total_successes++;
             b->counts.consecutive_successes++;
             b->counts.consecutive_failures = 0;
-            if (b->state == CB_HALF_OPEN &&
-                b->counts.consecutive_successes >= b->tpl->max_requests)
+            if (b->state == CB_HALF_OPEN && b->counts.consecutive_successes >= b->tpl->max_requests)
                 cb_set_state(b, CB_CLOSED, now);
         } else if (b->state == CB_CLOSED) {
             b->counts.total_failures++;
@@ -1094,7 +1093,8 @@ static _Thread_local uint64_t rng_state;
 static double rand_unit(void)
 {
     if (rng_state == 0)
-        rng_state = (uint64_t)dc_mono_ns() ^ (uint64_t)(uintptr_t)&rng_state ^ 0x9E3779B97F4A7C15ull;
+        rng_state =
+            (uint64_t)dc_mono_ns() ^ (uint64_t)(uintptr_t)&rng_state ^ 0x9E3779B97F4A7C15ull;
     rng_state ^= rng_state >> 12;
     rng_state ^= rng_state << 25;
     rng_state ^= rng_state >> 27;
@@ -1186,8 +1186,8 @@ static bool status_retriable(const struct retry *r, int status)
 
 /* DaprBuiltInServiceRetries inside one attempt: only the sidecar hop's Unavailable (transport
  * failure) and Unauthenticated are retried, within the attempt's deadline. */
-static int run_inner(const struct retry *inner, int64_t deadline, sdc_res_attempt_fn *fn,
-                     void *ud, int *status, struct dc_errbuf *eb)
+static int run_inner(const struct retry *inner, int64_t deadline, sdc_res_attempt_fn *fn, void *ud,
+                     int *status, struct dc_errbuf *eb)
 {
     struct backoff bo;
     int rv;

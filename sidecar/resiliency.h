@@ -28,13 +28,13 @@ struct sdc_resiliency;
 struct sdc_res_policy;
 
 enum sdc_res_target {
-    SDC_RES_APP = 0,          /* service invocation to an app id (or HTTPEndpoint) */
-    SDC_RES_ACTOR,            /* actor calls */
-    SDC_RES_COMPONENT_OUT,    /* sidecar -> component */
-    SDC_RES_COMPONENT_IN,     /* component -> app (pub/sub delivery, input bindings) */
-    SDC_RES_HTTP_ENDPOINT,    /* invocation of an HTTPEndpoint or URL: apps.<name> targets and
-                               * the App defaults, but no built-in retries (they only cover the
-                               * sidecar-to-sidecar hop) */
+    SDC_RES_APP = 0,       /* service invocation to an app id (or HTTPEndpoint) */
+    SDC_RES_ACTOR,         /* actor calls */
+    SDC_RES_COMPONENT_OUT, /* sidecar -> component */
+    SDC_RES_COMPONENT_IN,  /* component -> app (pub/sub delivery, input bindings) */
+    SDC_RES_HTTP_ENDPOINT, /* invocation of an HTTPEndpoint or URL: apps.<name> targets and
+                            * the App defaults, but no built-in retries (they only cover the
+                            * sidecar-to-sidecar hop) */
 };
 
 /* Built-in retry policies (§21.6), for sdc_resiliency_builtin. */
@@ -85,8 +85,7 @@ const struct sdc_res_policy *sdc_resiliency_policy(struct sdc_resiliency *r,
 /* One attempt. `deadline_ns` is an absolute dc_mono_ns() deadline (0 = none) that the attempt
  * must honour. Return DC_OK when the operation completed (set `*status` to the HTTP (100-599) or
  * gRPC (0-16) status it got, or leave -1), or an error code for a transport failure. */
-typedef int sdc_res_attempt_fn(void *ud, int64_t deadline_ns, int *status,
-                               struct dc_errbuf *eb);
+typedef int sdc_res_attempt_fn(void *ud, int64_t deadline_ns, int *status, struct dc_errbuf *eb);
 
 /* Run `fn` under `p` (NULL = run once) on the calling thread:
  * - an open circuit breaker (one per `breaker_key` per policy, e.g. the app id or component

@@ -70,16 +70,16 @@ enum tok {
 
 struct parser {
     const char *s;
-    size_t pos;     /* just past the current token */
-    size_t start;   /* offset of the current token */
+    size_t pos;   /* just past the current token */
+    size_t start; /* offset of the current token */
     enum tok tok;
-    int64_t ival;   /* TK_INT */
-    size_t ilen;    /* TK_IDENT length */
+    int64_t ival; /* TK_INT */
+    size_t ilen;  /* TK_IDENT length */
     int depth;
     struct node *nodes;
     int32_t n;
     struct dc_errbuf *eb;
-    int rv;         /* first error */
+    int rv; /* first error */
 };
 
 static const char *const var_names[] = {"requests", "totalSuccesses", "totalFailures",
@@ -125,10 +125,10 @@ static int lex_op(struct parser *p)
     static const struct {
         const char *text;
         enum tok tok;
-    } ops[] = {{"&&", TK_AND}, {"||", TK_OR}, {"<=", TK_LE}, {">=", TK_GE}, {"==", TK_EQ},
-               {"!=", TK_NE},  {"(", TK_LPAREN}, {")", TK_RPAREN}, {"!", TK_NOT}, {"<", TK_LT},
-               {">", TK_GT},   {"+", TK_PLUS}, {"-", TK_MINUS}, {"*", TK_STAR}, {"/", TK_SLASH},
-               {"%", TK_PERCENT}};
+    } ops[] = {{"&&", TK_AND},  {"||", TK_OR},  {"<=", TK_LE},    {">=", TK_GE},
+               {"==", TK_EQ},   {"!=", TK_NE},  {"(", TK_LPAREN}, {")", TK_RPAREN},
+               {"!", TK_NOT},   {"<", TK_LT},   {">", TK_GT},     {"+", TK_PLUS},
+               {"-", TK_MINUS}, {"*", TK_STAR}, {"/", TK_SLASH},  {"%", TK_PERCENT}};
 
     for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
         size_t n = strlen(ops[i].text);
@@ -204,8 +204,9 @@ static int32_t parse_ident(struct parser *p)
                 r = add_node(p, OP_VAR, TY_INT, -1, -1, (int64_t)i);
         }
         if (r < 0) {
-            fail(p, DC_EPARSE, "unknown variable (expected requests, totalSuccesses, "
-                               "totalFailures, consecutiveSuccesses or consecutiveFailures)");
+            fail(p, DC_EPARSE,
+                 "unknown variable (expected requests, totalSuccesses, "
+                 "totalFailures, consecutiveSuccesses or consecutiveFailures)");
             return -1;
         }
     }

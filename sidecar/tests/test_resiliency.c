@@ -211,9 +211,9 @@ static void test_bad_fields_by_hand(void **state)
     {
         struct script s = replies(500);
         int st;
-        assert_int_equal(run(sdc_resiliency_policy(r, SDC_RES_APP, "b", SDC_CAT_COUNT), "b", &s,
-                             &st, NULL),
-                         DC_OK);
+        assert_int_equal(
+            run(sdc_resiliency_policy(r, SDC_RES_APP, "b", SDC_CAT_COUNT), "b", &s, &st, NULL),
+            DC_OK);
         assert_int_equal(s.calls, 1);
         assert_int_equal(st, 500);
     }
@@ -267,12 +267,12 @@ static void test_resolution_order(void **state)
     assert_timeout_near(sdc_resiliency_policy(f.r, SDC_RES_ACTOR, "T", SDC_CAT_COUNT), 300);
 
     /* Components: <Type>Component<Dir>, Component<Dir>, Component. */
-    assert_timeout_near(
-        sdc_resiliency_policy(f.r, SDC_RES_COMPONENT_OUT, "redis", SDC_CAT_STATE), 400);
-    assert_timeout_near(
-        sdc_resiliency_policy(f.r, SDC_RES_COMPONENT_OUT, "pubsub", SDC_CAT_PUBSUB), 500);
-    assert_timeout_near(
-        sdc_resiliency_policy(f.r, SDC_RES_COMPONENT_IN, "redis", SDC_CAT_STATE), 600);
+    assert_timeout_near(sdc_resiliency_policy(f.r, SDC_RES_COMPONENT_OUT, "redis", SDC_CAT_STATE),
+                        400);
+    assert_timeout_near(sdc_resiliency_policy(f.r, SDC_RES_COMPONENT_OUT, "pubsub", SDC_CAT_PUBSUB),
+                        500);
+    assert_timeout_near(sdc_resiliency_policy(f.r, SDC_RES_COMPONENT_IN, "redis", SDC_CAT_STATE),
+                        600);
     /* A component target without outbound has an empty outbound policy. */
     p = sdc_resiliency_policy(f.r, SDC_RES_COMPONENT_OUT, "mystore", SDC_CAT_STATE);
     assert_true(sdc_res_policy_empty(p));
@@ -370,16 +370,17 @@ static void test_merge_last_wins(void **state)
     struct script s;
 
     (void)state;
-    assert_int_equal(load(&f, HEAD("first") "  policies:\n    retries:\n"
-                                            "      r: {duration: 1ms, maxRetries: 1}\n"
-                                            "  targets:\n    apps:\n      a: {retry: r}\n"
-                                            "---\n" HEAD("second") "  policies:\n    retries:\n"
-                                            "      r: {duration: 1ms, maxRetries: 3}\n"),
-                     DC_OK);
+    assert_int_equal(
+        load(&f, HEAD("first") "  policies:\n    retries:\n"
+                               "      r: {duration: 1ms, maxRetries: 1}\n"
+                               "  targets:\n    apps:\n      a: {retry: r}\n"
+                               "---\n" HEAD("second") "  policies:\n    retries:\n"
+                                                      "      r: {duration: 1ms, maxRetries: 3}\n"),
+        DC_OK);
     s = fails(DC_EIO);
-    assert_int_equal(run(sdc_resiliency_policy(f.r, SDC_RES_APP, "a", SDC_CAT_COUNT), "a", &s,
-                         NULL, NULL),
-                     DC_EIO);
+    assert_int_equal(
+        run(sdc_resiliency_policy(f.r, SDC_RES_APP, "a", SDC_CAT_COUNT), "a", &s, NULL, NULL),
+        DC_EIO);
     assert_int_equal(s.calls, 4);
     unload(&f);
 }
@@ -731,18 +732,18 @@ static void test_actor_key(void **state)
                                           "      I: {circuitBreaker: cb, circuitBreakerScope: "
                                           "id}\n"),
                      DC_OK);
-    assert_string_equal(sdc_res_policy_actor_key(sdc_resiliency_policy(f.r, SDC_RES_ACTOR, "T",
-                                                                       SDC_CAT_COUNT),
-                                                 "T", "7", buf, sizeof(buf)),
-                        "T");
-    assert_string_equal(sdc_res_policy_actor_key(sdc_resiliency_policy(f.r, SDC_RES_ACTOR, "I",
-                                                                       SDC_CAT_COUNT),
-                                                 "I", "7", buf, sizeof(buf)),
-                        "I-7");
-    assert_string_equal(sdc_res_policy_actor_key(sdc_resiliency_policy(f.r, SDC_RES_ACTOR, "U",
-                                                                       SDC_CAT_COUNT),
-                                                 "U", "7", buf, sizeof(buf)),
-                        "U");
+    assert_string_equal(
+        sdc_res_policy_actor_key(sdc_resiliency_policy(f.r, SDC_RES_ACTOR, "T", SDC_CAT_COUNT), "T",
+                                 "7", buf, sizeof(buf)),
+        "T");
+    assert_string_equal(
+        sdc_res_policy_actor_key(sdc_resiliency_policy(f.r, SDC_RES_ACTOR, "I", SDC_CAT_COUNT), "I",
+                                 "7", buf, sizeof(buf)),
+        "I-7");
+    assert_string_equal(
+        sdc_res_policy_actor_key(sdc_resiliency_policy(f.r, SDC_RES_ACTOR, "U", SDC_CAT_COUNT), "U",
+                                 "7", buf, sizeof(buf)),
+        "U");
     unload(&f);
 }
 
@@ -763,8 +764,11 @@ static bool trip(const char *text, struct sdc_trip_counts c)
 
 static void test_trip_eval(void **state)
 {
-    struct sdc_trip_counts c = {.requests = 10, .total_successes = 4, .total_failures = 6,
-                                .consecutive_successes = 0, .consecutive_failures = 6};
+    struct sdc_trip_counts c = {.requests = 10,
+                                .total_successes = 4,
+                                .total_failures = 6,
+                                .consecutive_successes = 0,
+                                .consecutive_failures = 6};
 
     (void)state;
     assert_true(trip("consecutiveFailures > 5", c));
@@ -788,13 +792,25 @@ static void test_trip_eval(void **state)
 
 static void test_trip_errors(void **state)
 {
-    static const char *const bad[] = {
-        "", "   ", "consecutiveFailures", "consecutiveFailures >", "> 5",
-        "failures > 5", "consecutiveFailures = 5", "consecutiveFailures > 5 &",
-        "1 < 2 < 3", "(consecutiveFailures > 5", "consecutiveFailures > 5)",
-        "!requests", "true > false", "requests + true > 1", "5x > 1",
-        "99999999999999999999 > 1", "requests > 5 && 7", "requests > 'a'",
-        "consecutiveFailures > 5 consecutiveFailures"};
+    static const char *const bad[] = {"",
+                                      "   ",
+                                      "consecutiveFailures",
+                                      "consecutiveFailures >",
+                                      "> 5",
+                                      "failures > 5",
+                                      "consecutiveFailures = 5",
+                                      "consecutiveFailures > 5 &",
+                                      "1 < 2 < 3",
+                                      "(consecutiveFailures > 5",
+                                      "consecutiveFailures > 5)",
+                                      "!requests",
+                                      "true > false",
+                                      "requests + true > 1",
+                                      "5x > 1",
+                                      "99999999999999999999 > 1",
+                                      "requests > 5 && 7",
+                                      "requests > 'a'",
+                                      "consecutiveFailures > 5 consecutiveFailures"};
     struct sdc_trip *t = NULL;
     struct dc_errbuf eb = {{0}};
     char deep[200], big[2048];

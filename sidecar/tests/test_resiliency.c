@@ -522,7 +522,7 @@ static const char *const breaker_yaml =
                 "    retries:\n"
                 "      fast: {duration: 1ms, maxRetries: 10}\n"
                 "    circuitBreakers:\n"
-                "      cb: {maxRequests: 1, timeout: 100ms, trip: consecutiveFailures > 2}\n"
+                "      cb: {maxRequests: 1, timeout: 300ms, trip: consecutiveFailures > 2}\n"
                 "      dflt: {}\n"
                 "      iv: {interval: 50ms, timeout: 10s, trip: consecutiveFailures > 2}\n"
                 "  targets:\n"
@@ -567,7 +567,7 @@ static void test_circuit_breaker(void **state)
     assert_int_equal(call(p, "other", DC_OK, &calls, NULL), DC_OK);
     assert_int_equal(calls, 1);
     /* After the open timeout: half-open, one success closes it. */
-    nap(120 * MS);
+    nap(350 * MS);
     assert_int_equal(call(p, "b", DC_OK, &calls, NULL), DC_OK);
     assert_int_equal(calls, 1);
     assert_int_equal(call(p, "b", DC_EIO, &calls, NULL), DC_EIO); /* closed: counts again */
@@ -578,7 +578,7 @@ static void test_circuit_breaker(void **state)
         assert_int_equal(call(p, "b", DC_EIO, &calls, NULL), DC_EIO);
     assert_int_equal(call(p, "b", DC_OK, &calls, NULL), DC_EUNAVAIL);
     /* A failure while half-open opens it again at once. */
-    nap(120 * MS);
+    nap(350 * MS);
     assert_int_equal(call(p, "b", DC_EIO, &calls, NULL), DC_EIO);
     assert_int_equal(calls, 1);
     assert_int_equal(call(p, "b", DC_OK, &calls, NULL), DC_EUNAVAIL);

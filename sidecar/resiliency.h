@@ -28,7 +28,7 @@ struct sdc_resiliency;
 struct sdc_res_policy;
 
 enum sdc_res_target {
-    SDC_RES_APP = 0,       /* service invocation to an app id (or HTTPEndpoint) */
+    SDC_RES_APP = 0,       /* service invocation to an app id (HTTPEndpoints: see below) */
     SDC_RES_ACTOR,         /* actor calls */
     SDC_RES_COMPONENT_OUT, /* sidecar -> component */
     SDC_RES_COMPONENT_IN,  /* component -> app (pub/sub delivery, input bindings) */

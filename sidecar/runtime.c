@@ -14,6 +14,7 @@
 
 #include "http_mw.h"
 #include "secrets.h"
+#include "resiliency.h"
 #include "state_store.h"
 
 #define MAX_EXTENDED 1000
@@ -164,6 +165,7 @@ void sdc_runtime_cleanup(struct sdc_runtime *rt)
         sdc_http_mw_cleanup(rt->http_mw);
         free(rt->http_mw);
     }
+    sdc_resiliency_free(rt->resiliency);
     for (size_t i = 0; i < rt->nextended; i++) {
         free(rt->extended[i].key);
         free(rt->extended[i].value);

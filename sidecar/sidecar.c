@@ -12,6 +12,7 @@
 #include "acl.h"
 #include "http_api.h"
 #include "nameres.h"
+#include "resiliency.h"
 #include "runtime.h"
 
 #define MAX_LISTENERS 16
@@ -141,6 +142,9 @@ int sdc_sidecar_start(struct sdc_sidecar **out, const struct sdc_config *cfg,
     if (rv != DC_OK)
         goto fail;
     rv = sdc_nameres_start(&s->rt, eb);
+    if (rv != DC_OK)
+        goto fail;
+    rv = sdc_resiliency_new(&s->rt.resiliency, s->rt.resiliencies, s->rt.nresiliencies, eb);
     if (rv != DC_OK)
         goto fail;
     s->api_router = sdc_http_api_router(&s->rt);

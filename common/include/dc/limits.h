@@ -49,5 +49,14 @@
 /* Size of a secretstores.local.file JSON file, read whole at init. */
 #define DC_MAX_SECRETS_FILE (16u * 1024 * 1024)
 /* --- end secrets --- */
+/* --- sidecar resiliency (sidecar/resiliency.c, sidecar/trip_expr.c) --- */
+/* Bytes of one circuit-breaker trip expression; real ones are under 100. */
+#define DC_RES_MAX_TRIP_LEN 1024
+/* Nesting of parentheses and unary operators in a trip expression (bounds the recursion). */
+#define DC_RES_MAX_TRIP_DEPTH 32
+/* Breakers kept per component policy (keyed by component name; apps and actors use their
+ * circuitBreakerCacheSize). */
+#define DC_RES_COMPONENT_BREAKERS 1000
+/* --- end sidecar resiliency --- */
 
 #endif /* DC_LIMITS_H */

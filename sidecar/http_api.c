@@ -10,6 +10,8 @@
 #include "dc/str.h"
 #include "dc/time.h"
 
+#include "state_api.h"
+
 /* Every route goes through one trampoline that records upstream's HTTP server metrics. */
 struct route {
     struct sdc_runtime *rt;
@@ -147,6 +149,7 @@ struct dc_http_router *sdc_http_api_router(struct sdc_runtime *rt)
     add(r, rt, "PUT", "/v1.0/metadata/{key}", on_metadata_put);
     add(r, rt, "POST", "/v1.0/shutdown", on_shutdown);
     /* Building blocks register their routes here, one line each. */
+    sdc_state_api_routes(r, rt);
     dc_http_router_set_fallback(r, on_fallback, rt);
     return r;
 }

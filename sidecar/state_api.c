@@ -1142,17 +1142,18 @@ void sdc_state_api_routes(struct dc_http_router *r, struct sdc_runtime *rt)
         {"PUT", "/v1.0-alpha1/state/{storeName}/query", on_query},
     };
     enum { NROUTES = sizeof(table) / sizeof(table[0]) };
-    /* One record per route and runtime; the router is built once per process (tests build a
-     * few, hence the small pool). */
-    static struct route routes[8][NROUTES];
-    static size_t nsets;
-    struct route *set;
+    /* Route records live as long as the process (routers are built once at startup; tests
+     * build a few). They stay reachable from this list, so leak checkers stay quiet. */
+    struct route_set {
+        struct route_set *next;
+        struct route r[NROUTES];
+    };
+    static struct route_set *sets;
+    struct route_set *rs = dc_xcalloc(1, sizeof(*rs));
+    struct route *set = rs->r;
 
-    if (nsets >= sizeof(routes) / sizeof(routes[0])) {
-        set = dc_xcalloc(NROUTES, sizeof(*set)); /* more routers than expected: lives on */
-    } else {
-        set = routes[nsets++];
-    }
+    rs->next = sets;
+    sets = rs;
     for (size_t i = 0; i < NROUTES; i++) {
         set[i] = (struct route){.rt = rt, .fn = table[i].fn, .metric_path = table[i].pattern};
         DC_ASSERT(dc_http_router_add(r, table[i].method, table[i].pattern, handle_metered,

@@ -386,8 +386,7 @@ static int decode_str(const cJSON *obj, const char *name, const char *gostruct, 
     if (v == NULL || cJSON_IsNull(v))
         return DC_OK;
     if (!cJSON_IsString(v)) {
-        snprintf(why, whylen,
-                 "json: cannot unmarshal %s into Go struct field %s.%s of type string",
+        snprintf(why, whylen, "json: cannot unmarshal %s into Go struct field %s.%s of type string",
                  json_kind(v), gostruct, name);
         return DC_EINVAL;
     }
@@ -532,8 +531,8 @@ static void on_get(struct dc_http_request *req, struct dc_http_response *resp, v
     g.metadata = &c.qmd;
     rv = c.ops->get(c.sc->self, &g, &v, &eb);
     if (rv != DC_OK) {
-        snprintf(msg, sizeof(msg), "fail to get %s from state store %s: %s", client,
-                 c.store_name, eb.msg[0] != '\0' ? eb.msg : dc_strerror(rv));
+        snprintf(msg, sizeof(msg), "fail to get %s from state store %s: %s", client, c.store_name,
+                 eb.msg[0] != '\0' ? eb.msg : dc_strerror(rv));
         dc_http_response_error(resp, 500, "ERR_STATE_GET", msg);
         dc_buf_cleanup(&v.data);
         return;
@@ -593,8 +592,8 @@ static void on_delete(struct dc_http_request *req, struct dc_http_response *resp
 struct op {
     const char *client_key;
     struct sdc_state_op op;
-    const cJSON *value;  /* UPSERT: the JSON value (NULL: null) */
-    const char *conc;    /* raw option strings, checked when the op runs */
+    const cJSON *value; /* UPSERT: the JSON value (NULL: null) */
+    const char *conc;   /* raw option strings, checked when the op runs */
     const char *cons;
 };
 
@@ -666,8 +665,7 @@ static int prepare_op(struct ctx *c, struct op *o, struct dc_errbuf *eb)
     int rv;
 
     if (o->op.kind == SDC_STATE_OP_DELETE)
-        return parse_options(o->conc, o->cons, &o->op.del.concurrency, &o->op.del.consistency,
-                             eb);
+        return parse_options(o->conc, o->cons, &o->op.del.concurrency, &o->op.del.consistency, eb);
     rv = parse_options(o->conc, o->cons, &s->concurrency, &s->consistency, eb);
     if (rv == DC_OK)
         rv = parse_ttl(s->metadata, &s->has_ttl, &s->ttl_s, eb);
@@ -750,8 +748,7 @@ static void on_save(struct dc_http_request *req, struct dc_http_response *resp, 
         if (rv == DC_OK || status != 0)
             continue;
         st = store_err_text(rv, &eb, text, sizeof(text));
-        snprintf(msg, sizeof(msg), "failed saving state in state store %s: %s", c.store_name,
-                 text);
+        snprintf(msg, sizeof(msg), "failed saving state in state store %s: %s", c.store_name, text);
         status = st;
     }
     if (status != 0)
@@ -875,8 +872,8 @@ static void on_bulk_get(struct dc_http_request *req, struct dc_http_response *re
             }
             if (v.expire_unix_ms > 0) {
                 char t[DC_RFC3339_FMT_LEN];
-                if (dc_rfc3339_format((v.expire_unix_ms / 1000) * DC_NS_PER_SEC, t,
-                                      sizeof(t)) == DC_OK) {
+                if (dc_rfc3339_format((v.expire_unix_ms / 1000) * DC_NS_PER_SEC, t, sizeof(t)) ==
+                    DC_OK) {
                     put(b, ",\"metadata\":{");
                     put_kv(b, "ttlExpireTime", t, false);
                     put(b, "}");

@@ -142,8 +142,10 @@ static int check_etag(const struct item *it, const char *key, const char *etag,
 
     if (etag == NULL) {
         if (conc == SDC_STATE_FIRST_WRITE && it != NULL)
-            return dc_err_set(eb, DC_ECONFLICT, "item with key %s already exists and no etag "
-                              "was given", key);
+            return dc_err_set(eb, DC_ECONFLICT,
+                              "item with key %s already exists and no etag "
+                              "was given",
+                              key);
         return DC_OK;
     }
     if (it == NULL)
@@ -155,8 +157,8 @@ static int check_etag(const struct item *it, const char *key, const char *etag,
 }
 
 /* Insert or replace; write lock held, ETag already checked. */
-static void put_item(struct mem *m, struct shard *s, const struct sdc_state_set *req,
-                     uint64_t h, int64_t now)
+static void put_item(struct mem *m, struct shard *s, const struct sdc_state_set *req, uint64_t h,
+                     int64_t now)
 {
     size_t klen = strlen(req->key);
     struct item **slot = find_slot(s, req->key, klen, h);
@@ -235,8 +237,8 @@ static int mem_set(void *self, const struct sdc_state_set *req, struct dc_errbuf
 
     pthread_rwlock_wrlock(&s->lock);
     sweep(s, now);
-    rv = check_etag(find_live(s, req->key, klen, h, now), req->key, req->etag, req->concurrency,
-                    eb);
+    rv =
+        check_etag(find_live(s, req->key, klen, h, now), req->key, req->etag, req->concurrency, eb);
     if (rv == DC_OK)
         put_item(m, s, req, h, now);
     pthread_rwlock_unlock(&s->lock);
@@ -254,8 +256,8 @@ static int mem_del(void *self, const struct sdc_state_del *req, struct dc_errbuf
 
     pthread_rwlock_wrlock(&s->lock);
     sweep(s, now);
-    rv = check_etag(find_live(s, req->key, klen, h, now), req->key, req->etag, req->concurrency,
-                    eb);
+    rv =
+        check_etag(find_live(s, req->key, klen, h, now), req->key, req->etag, req->concurrency, eb);
     if (rv == DC_OK)
         del_item(s, req->key, h);
     pthread_rwlock_unlock(&s->lock);
@@ -357,5 +359,5 @@ static const struct sdc_state_ops mem_ops = {
     .multi = mem_multi,
 };
 
-const struct sdc_component_type sdc_type_state_in_memory = {"state.in-memory", "v1",
-                                                            SDC_CAT_STATE, &mem_ops.base};
+const struct sdc_component_type sdc_type_state_in_memory = {"state.in-memory", "v1", SDC_CAT_STATE,
+                                                            &mem_ops.base};

@@ -528,8 +528,8 @@ fail:
 
 static const struct sdc_state_ops sq_ops = {
     .base = {.init = sq_init, .close = sq_close},
-    .features = SDC_STATE_F_ETAG | SDC_STATE_F_TRANSACTIONAL | SDC_STATE_F_TTL |
-                SDC_STATE_F_KEYS_LIKE,
+    .features =
+        SDC_STATE_F_ETAG | SDC_STATE_F_TRANSACTIONAL | SDC_STATE_F_TTL | SDC_STATE_F_KEYS_LIKE,
     .get = sq_get,
     .set = sq_set,
     .del = sq_del,

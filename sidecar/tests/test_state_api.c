@@ -149,8 +149,7 @@ static int setup_common(void **state, bool stores)
         add_store(f, "mem", sdc_component_type_find("state.in-memory", "v1"), NULL, NULL);
         add_store(f, "sq", sdc_component_type_find("state.sqlite", "v1"), "connectionString",
                   f->db);
-        add_store(f, "none", sdc_component_type_find("state.in-memory", "v1"), "keyPrefix",
-                  "none");
+        add_store(f, "none", sdc_component_type_find("state.in-memory", "v1"), "keyPrefix", "none");
         add_store(f, "named", sdc_component_type_find("state.in-memory", "v1"), "keyPrefix",
                   "name");
         add_store(f, "custom", sdc_component_type_find("state.in-memory", "v1"), "keyPrefix",
@@ -246,14 +245,14 @@ static const char *body_of(struct call *c)
 }
 
 /* Status and errorCode of a call, then free it. */
-static void expect(struct fx *f, const char *method, const char *url, const char *body,
-                   int status, const char *code)
+static void expect(struct fx *f, const char *method, const char *url, const char *body, int status,
+                   const char *code)
 {
     struct call *c = do_call(f, method, url, body);
 
     if (c->resp.status != status || (code != NULL && strstr(body_of(c), code) == NULL))
-        fail_msg("%s %s %s: got %d %s, want %d %s", method, url, body ? body : "",
-                 c->resp.status, body_of(c), status, code ? code : "");
+        fail_msg("%s %s %s: got %d %s, want %d %s", method, url, body ? body : "", c->resp.status,
+                 body_of(c), status, code ? code : "");
     done(c);
 }
 
@@ -507,8 +506,8 @@ static void test_ttl(void **state)
 
         url(u, sizeof(u), "/v1.0/state/%s", s);
         url(g, sizeof(g), "/v1.0/state/%s/ttl", s);
-        expect(f, "POST", u, "[{\"key\":\"ttl\",\"value\":1,\"metadata\":{\"ttlInSeconds\":\"1\"}}]",
-               204, NULL);
+        expect(f, "POST", u,
+               "[{\"key\":\"ttl\",\"value\":1,\"metadata\":{\"ttlInSeconds\":\"1\"}}]", 204, NULL);
         c = do_call(f, "GET", g, NULL);
         assert_int_equal(c->resp.status, 200);
         assert_non_null(dc_http_response_header_get(&c->resp, "metadata.ttlExpireTime"));
@@ -524,20 +523,23 @@ static void test_ttl(void **state)
         assert_int_equal(status, 204);
         /* An expired key is absent for first-write too. */
         expect(f, "POST", u,
-               "[{\"key\":\"ttl\",\"value\":2,\"options\":{\"concurrency\":\"first-write\"}}]",
-               204, NULL);
+               "[{\"key\":\"ttl\",\"value\":2,\"options\":{\"concurrency\":\"first-write\"}}]", 204,
+               NULL);
         /* Query metadata wins over the body's: -1 clears the TTL. */
         url(u, sizeof(u), "/v1.0/state/%s?metadata.ttlInSeconds=-1", s);
-        expect(f, "POST", u, "[{\"key\":\"ttl\",\"value\":1,\"metadata\":{\"ttlInSeconds\":\"100\"}}]",
-               204, NULL);
+        expect(f, "POST", u,
+               "[{\"key\":\"ttl\",\"value\":1,\"metadata\":{\"ttlInSeconds\":\"100\"}}]", 204,
+               NULL);
         c = do_call(f, "GET", g, NULL);
         assert_null(dc_http_response_header_get(&c->resp, "metadata.ttlExpireTime"));
         done(c);
         url(u, sizeof(u), "/v1.0/state/%s", s);
-        expect(f, "POST", u, "[{\"key\":\"ttl\",\"value\":1,\"metadata\":{\"ttlInSeconds\":\"x\"}}]",
-               500, "incorrect value for metadata 'ttlInSeconds'");
-        expect(f, "POST", u, "[{\"key\":\"ttl\",\"value\":1,\"metadata\":{\"ttlInSeconds\":\"-2\"}}]",
-               500, "ERR_STATE_SAVE");
+        expect(f, "POST", u,
+               "[{\"key\":\"ttl\",\"value\":1,\"metadata\":{\"ttlInSeconds\":\"x\"}}]", 500,
+               "incorrect value for metadata 'ttlInSeconds'");
+        expect(f, "POST", u,
+               "[{\"key\":\"ttl\",\"value\":1,\"metadata\":{\"ttlInSeconds\":\"-2\"}}]", 500,
+               "ERR_STATE_SAVE");
     }
 }
 
@@ -552,11 +554,12 @@ static void test_transaction(void **state)
         url(u, sizeof(u), "/v1.0/state/%s", s);
         url(t, sizeof(t), "/v1.0/state/%s/transaction", s);
         expect(f, "POST", u, "[{\"key\":\"c\",\"value\":1}]", 204, NULL);
-        expect(f, "POST", t,
-               "{\"operations\":[{\"operation\":\"upsert\",\"request\":{\"key\":\"a\",\"value\":"
-               "\"A\"}},{\"operation\":\"upsert\",\"request\":{\"key\":\"b\",\"value\":2}},"
-               "{\"operation\":\"delete\",\"request\":{\"key\":\"c\"}}],\"metadata\":{\"x\":\"y\"}}",
-               204, NULL);
+        expect(
+            f, "POST", t,
+            "{\"operations\":[{\"operation\":\"upsert\",\"request\":{\"key\":\"a\",\"value\":"
+            "\"A\"}},{\"operation\":\"upsert\",\"request\":{\"key\":\"b\",\"value\":2}},"
+            "{\"operation\":\"delete\",\"request\":{\"key\":\"c\"}}],\"metadata\":{\"x\":\"y\"}}",
+            204, NULL);
         assert_true(stored(f, s, "app||a", NULL, 0));
         assert_true(stored(f, s, "app||b", NULL, 0));
         assert_false(stored(f, s, "app||c", NULL, 0));
@@ -671,7 +674,7 @@ static void test_key_prefix(void **state)
         const char *store;
         const char *key;
     } cases[] = {
-        {"mem", "app||pk"},         {"none", "pk"},          {"named", "named||pk"},
+        {"mem", "app||pk"},         {"none", "pk"},         {"named", "named||pk"},
         {"custom", "myprefix||pk"}, {"ns", "prod.app||pk"},
     };
     char u[128], b[128];
@@ -709,8 +712,7 @@ static void test_bad_input(void **state)
     expect(f, "POST", "/v1.0/state/mem", "[1]", 400, "ERR_MALFORMED_REQUEST");
     expect(f, "POST", "/v1.0/state/mem", "[{\"key\":7,\"value\":1}]", 400,
            "SetRequest.key of type string");
-    expect(f, "POST", "/v1.0/state/mem", "[{\"value\":1}]", 400,
-           "\\\"key\\\" is a required field");
+    expect(f, "POST", "/v1.0/state/mem", "[{\"value\":1}]", 400, "\\\"key\\\" is a required field");
     expect(f, "POST", "/v1.0/state/mem", "[{\"key\":\"a\",\"etag\":1}]", 400,
            "ERR_MALFORMED_REQUEST");
     expect(f, "POST", "/v1.0/state/mem", "[{\"key\":\"a\",\"metadata\":{\"x\":1}}]", 400,
@@ -750,8 +752,12 @@ static void test_bad_input(void **state)
     /* A body over --max-body-size. */
     c = dc_xcalloc(1, sizeof(*c));
     dc_arena_init(&c->arena);
-    c->req = (struct dc_http_request){.method = "POST", .path = "/v1.0/state/mem", .query = "",
-                                      .body = "[", .body_len = 1, .body_too_large = true,
+    c->req = (struct dc_http_request){.method = "POST",
+                                      .path = "/v1.0/state/mem",
+                                      .query = "",
+                                      .body = "[",
+                                      .body_len = 1,
+                                      .body_too_large = true,
                                       .arena = &c->arena};
     dc_http_response_init(&c->resp, &c->arena);
     (void)dc_http_router_dispatch(f->r, &c->req, &c->resp);

@@ -55,6 +55,8 @@ Q := $(if $(V),,@)
 include common/module.mk
 include sidecar/module.mk
 include bench/module.mk
+include injector/module.mk
+include e2e/module.mk
 
 # Generic rules: objects mirror the source tree under $(BUILD)/obj.
 $(BUILD)/obj/%.o: %.c

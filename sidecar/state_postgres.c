@@ -350,6 +350,13 @@ static int pg_fail(PGconn *c, PGresult *r, const char *what, struct dc_errbuf *e
     return code;
 }
 
+/* libpq prints notices ("relation already exists, skipping") on stderr by default. */
+static void quiet_notices(void *arg, const char *msg)
+{
+    (void)arg;
+    (void)msg;
+}
+
 static int pg_connect(struct pg_store *s, PGconn **out, struct dc_errbuf *eb)
 {
     PGconn *c = PQconnectdbParams((const char *const *)s->kw, (const char *const *)s->val,
@@ -365,6 +372,7 @@ static int pg_connect(struct pg_store *s, PGconn **out, struct dc_errbuf *eb)
         PQfinish(c);
         return DC_EUNAVAIL;
     }
+    PQsetNoticeProcessor(c, quiet_notices, NULL);
     snprintf(sql, sizeof(sql), "SET statement_timeout = %lld", (long long)s->timeout_ms);
     r = PQexec(c, sql);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
@@ -1060,7 +1068,9 @@ static int do_migrate(struct pg_store *s, PGconn *c, void *ud, struct dc_errbuf 
                         PQgetvalue(r, 0, 0));
     }
     PQclear(r);
-    if (rv == DC_OK && level < 1) {
+    /* Both steps are idempotent and run at every level: with a shared metadata table, the level
+     * says nothing about this component's tableName (upstream would skip creating it). */
+    if (rv == DC_OK) {
         snprintf(sql, sizeof(sql),
                  "CREATE TABLE IF NOT EXISTS %s (key text NOT NULL PRIMARY KEY, "
                  "value jsonb NOT NULL, isbinary boolean NOT NULL, "
@@ -1069,7 +1079,7 @@ static int do_migrate(struct pg_store *s, PGconn *c, void *ud, struct dc_errbuf 
                  s->table);
         rv = pg_cmd(c, sql, 0, NULL, "create state table", NULL, eb);
     }
-    if (rv == DC_OK && level < 2) {
+    if (rv == DC_OK) {
         snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN IF NOT EXISTS expiredate TIMESTAMP WITH TIME ZONE",
                  s->table);
         rv = pg_cmd(c, sql, 0, NULL, "add expiredate column", NULL, eb);

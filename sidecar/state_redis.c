@@ -44,9 +44,9 @@ static const char set_script[] =
     "local wrong = type(v) == 'table'\n"
     "if wrong then v = false end\n"
     "if ARGV[1] ~= '' then\n"
-    "  if v ~= ARGV[1] then return redis.error_reply('ETAGMISMATCH') end\n"
+    "  if v ~= ARGV[1] then return redis.error_reply('ETAGMISMATCH 1') end\n"
     "elseif v and (ARGV[3] == '1' or redis.call('HEXISTS', KEYS[1], 'first-write') == 1) then\n"
-    "  return redis.error_reply('ETAGMISMATCH')\n"
+    "  return redis.error_reply('ETAGMISMATCH 1')\n"
     "end\n"
     "if wrong then redis.call('DEL', KEYS[1]) end\n"
     "redis.call('HSET', KEYS[1], 'data', ARGV[2])\n"
@@ -61,7 +61,7 @@ static const char set_script[] =
 /* KEYS[1]; ARGV[1] = etag ("" = none). */
 static const char del_script[] =
     "if ARGV[1] ~= '' and redis.pcall('HGET', KEYS[1], 'version') ~= ARGV[1] then\n"
-    "  return redis.error_reply('ETAGMISMATCH')\n"
+    "  return redis.error_reply('ETAGMISMATCH 1')\n"
     "end\n"
     "return redis.call('DEL', KEYS[1])\n";
 
@@ -553,12 +553,28 @@ static void ttl_arg(const struct rd_store *s, const struct sdc_state_set *r, cha
         snprintf(out, 24, "%lld", (long long)s->default_ttl);
 }
 
+/* The scripts fail with "ETAGMISMATCH <op index>" (servers that want an error code first
+ * may prefix "ERR "). Returns the 1-based index, or 0 for another reply. */
+static long etag_mismatch(const redisReply *r)
+{
+    const char *p;
+
+    if (r->type != REDIS_REPLY_ERROR || r->str == NULL)
+        return 0;
+    p = r->str;
+    if (strncmp(p, "ERR ", 4) == 0)
+        p += 4;
+    if (strncmp(p, "ETAGMISMATCH ", 13) != 0)
+        return 0;
+    return strtol(p + 13, NULL, 10) > 0 ? strtol(p + 13, NULL, 10) : 1;
+}
+
 static int script_result(redisReply *r, const char *key, struct dc_errbuf *eb)
 {
     int rv = DC_OK;
 
     if (r->type == REDIS_REPLY_ERROR) {
-        if (reply_is_err(r, "ETAGMISMATCH"))
+        if (etag_mismatch(r) > 0)
             rv = dc_err_set(eb, DC_ECONFLICT, "etag mismatch for key %s", key);
         else
             rv = dc_err_set(eb, reply_unavailable(r) ? DC_EUNAVAIL : DC_EIO,
@@ -742,9 +758,8 @@ static int rd_multi(void *self, const struct sdc_state_op *ops, size_t n, struct
     if (rv == DC_OK)
         rv = rd_eval(s, RD_MULTI, (int)argc, argv, lens, &rep, eb);
     if (rv == DC_OK && rep->type == REDIS_REPLY_ERROR) {
-        long idx = 0;
-        if (reply_is_err(rep, "ETAGMISMATCH")) {
-            idx = strtol(rep->str + 12, NULL, 10);
+        long idx = etag_mismatch(rep);
+        if (idx > 0) {
             rv = dc_err_set(eb, DC_ECONFLICT, "etag mismatch for key %s",
                             idx >= 1 && (size_t)idx <= n ? argv[3 + idx - 1] : "?");
         } else {

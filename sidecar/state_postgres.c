@@ -140,8 +140,7 @@ static int parse_kv(struct pg_store *s, const char *p, int64_t *pool_max, struct
         p += klen;
         p += strspn(p, " \t\r\n");
         if (*p != '=' || klen == 0) {
-            rv = dc_err_set(eb, DC_EINVAL, "postgres: invalid connection string near \"%.20s\"",
-                            k);
+            rv = dc_err_set(eb, DC_EINVAL, "postgres: invalid connection string near \"%.20s\"", k);
             break;
         }
         p++;
@@ -154,8 +153,9 @@ static int parse_kv(struct pg_store *s, const char *p, int64_t *pool_max, struct
                 DC_ASSERT(dc_buf_appendc(&v, *p) == DC_OK);
             }
             if (*p != '\'') {
-                rv = dc_err_set(eb, DC_EINVAL, "postgres: unterminated quote in connection "
-                                               "string");
+                rv = dc_err_set(eb, DC_EINVAL,
+                                "postgres: unterminated quote in connection "
+                                "string");
                 break;
             }
             p++;
@@ -230,8 +230,8 @@ static int set_ident(char *dst, size_t cap, const char *v, const char *what, str
         return dc_err_set(eb, DC_EINVAL, "postgres: invalid %s %s", what, v);
     for (size_t i = 0; i < n; i++) {
         char c = v[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_';
+        bool ok =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
         if (c == '.' && i > 0 && i + 1 < n && dots++ == 0)
             ok = true;
         if (!ok)
@@ -276,10 +276,9 @@ static int parse_metadata(struct pg_store *s, const struct sdc_md *md, struct dc
         else
             rv = parse_kv(s, cs, &pool_max, eb);
     } else if (!dc_str_empty(sdc_md_get(md, "host"))) {
-        static const char *const split[][2] = {{"host", "host"},         {"port", "port"},
-                                               {"database", "dbname"},   {"user", "user"},
-                                               {"password", "password"}, {"sslRootCert",
-                                                                          "sslrootcert"}};
+        static const char *const split[][2] = {
+            {"host", "host"}, {"port", "port"},         {"database", "dbname"},
+            {"user", "user"}, {"password", "password"}, {"sslRootCert", "sslrootcert"}};
         for (size_t i = 0; i < sizeof(split) / sizeof(split[0]); i++) {
             const char *v = sdc_md_get(md, split[i][0]);
             if (!dc_str_empty(v))
@@ -293,8 +292,8 @@ static int parse_metadata(struct pg_store *s, const struct sdc_md *md, struct dc
                        "tableName", eb);
     if (rv == DC_OK)
         rv = set_ident(s->mdtable, sizeof(s->mdtable),
-                       sdc_md_get_or(md, "metadataTableName", "dapr_metadata"),
-                       "metadataTableName", eb);
+                       sdc_md_get_or(md, "metadataTableName", "dapr_metadata"), "metadataTableName",
+                       eb);
     if (rv == DC_OK)
         rv = md_seconds_or_duration(md, "timeout", "timeoutInSeconds", 20000, &s->timeout_ms, eb);
     if (rv == DC_OK)
@@ -595,7 +594,8 @@ static int parse_etag(const char *etag, char out[16], struct dc_errbuf *eb)
     return DC_OK;
 }
 
-#define EXPIRE_EXPR "CASE WHEN $4::bigint > 0 THEN CURRENT_TIMESTAMP + $4::bigint * interval '1 second' END"
+#define EXPIRE_EXPR                                                                                \
+    "CASE WHEN $4::bigint > 0 THEN CURRENT_TIMESTAMP + $4::bigint * interval '1 second' END"
 
 static int do_set(struct pg_store *s, PGconn *c, void *ud, struct dc_errbuf *eb)
 {
@@ -696,8 +696,7 @@ static int do_get(struct pg_store *s, PGconn *c, void *ud, struct dc_errbuf *eb)
             /* A JSON string of base64 characters: no escapes to undo. */
             if (n < 2 || v[0] != '"' || v[n - 1] != '"' ||
                 b64_decode(v + 1, n - 2, &g->out->data) != DC_OK)
-                rv = dc_err_set(eb, DC_EIO, "postgres: key %s: invalid binary value",
-                                g->req->key);
+                rv = dc_err_set(eb, DC_EIO, "postgres: key %s: invalid binary value", g->req->key);
         } else if (dc_buf_append(&g->out->data, v, n) != DC_OK) {
             rv = dc_err_set(eb, DC_ETOOBIG, "value too large");
         }
@@ -814,8 +813,9 @@ static int scalar_text(const cJSON *v, char **out, struct dc_errbuf *eb)
         }
         *out = dc_xstrdup(num);
     } else {
-        return dc_err_set(eb, DC_EINVAL, "query: filter values must be strings, numbers or "
-                                         "booleans");
+        return dc_err_set(eb, DC_EINVAL,
+                          "query: filter values must be strings, numbers or "
+                          "booleans");
     }
     return DC_OK;
 }
@@ -860,7 +860,8 @@ static int qb_filter(struct qb *q, const cJSON *f, struct dc_errbuf *eb)
         if (kv == NULL || !cJSON_IsArray(kv) || kv->child == NULL)
             return dc_err_set(eb, DC_EINVAL, "query: IN takes one key with a non-empty array");
         DC_ASSERT(dc_buf_appendc(&q->sql, '(') == DC_OK);
-        cJSON_ArrayForEach(v, kv) {
+        cJSON_ArrayForEach(v, kv)
+        {
             if (v != kv->child)
                 DC_ASSERT(dc_buf_appends(&q->sql, " OR ") == DC_OK);
             rv = qb_eq(q, kv->string, v, eb);
@@ -875,7 +876,8 @@ static int qb_filter(struct qb *q, const cJSON *f, struct dc_errbuf *eb)
         if (!cJSON_IsArray(op) || op->child == NULL)
             return dc_err_set(eb, DC_EINVAL, "query: %s takes a non-empty array", op->string);
         DC_ASSERT(dc_buf_appendc(&q->sql, '(') == DC_OK);
-        cJSON_ArrayForEach(sub, op) {
+        cJSON_ArrayForEach(sub, op)
+        {
             if (sub != op->child)
                 DC_ASSERT(dc_buf_appendf(&q->sql, " %s ", op->string) == DC_OK);
             rv = qb_filter(q, sub, eb);
@@ -894,7 +896,8 @@ static int qb_sort(struct qb *q, const cJSON *sort, struct dc_errbuf *eb)
 
     if (!cJSON_IsArray(sort))
         return dc_err_set(eb, DC_EINVAL, "query: sort must be an array");
-    cJSON_ArrayForEach(it, sort) {
+    cJSON_ArrayForEach(it, sort)
+    {
         const char *key = NULL, *order = NULL;
         int rv = dc_json_get_string(it, "key", true, &key, eb);
         if (rv == DC_OK)
@@ -919,8 +922,7 @@ static int append_key(struct dc_buf *b, const char *key)
 
     if (p != NULL) {
         const char *end = strstr(p + 2, "||");
-        return dc_json_append_string(b, p + 2, end != NULL ? (size_t)(end - p - 2)
-                                                           : strlen(p + 2));
+        return dc_json_append_string(b, p + 2, end != NULL ? (size_t)(end - p - 2) : strlen(p + 2));
     }
     return dc_json_append_string(b, key, strlen(key));
 }
@@ -934,8 +936,8 @@ struct query_ctx {
 static int do_query(struct pg_store *s, PGconn *c, void *ud, struct dc_errbuf *eb)
 {
     struct query_ctx *qc = ud;
-    PGresult *r = pg_exec(c, dc_buf_cstr(&qc->q->sql), qc->q->nparams,
-                          (const char *const *)qc->q->params);
+    PGresult *r =
+        pg_exec(c, dc_buf_cstr(&qc->q->sql), qc->q->nparams, (const char *const *)qc->q->params);
     int rv = DC_OK;
     int n;
 
@@ -1080,7 +1082,8 @@ static int do_migrate(struct pg_store *s, PGconn *c, void *ud, struct dc_errbuf 
         rv = pg_cmd(c, sql, 0, NULL, "create state table", NULL, eb);
     }
     if (rv == DC_OK) {
-        snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN IF NOT EXISTS expiredate TIMESTAMP WITH TIME ZONE",
+        snprintf(sql, sizeof(sql),
+                 "ALTER TABLE %s ADD COLUMN IF NOT EXISTS expiredate TIMESTAMP WITH TIME ZONE",
                  s->table);
         rv = pg_cmd(c, sql, 0, NULL, "add expiredate column", NULL, eb);
     }
@@ -1121,8 +1124,7 @@ static int do_cleanup(struct pg_store *s, PGconn *c, void *ud, struct dc_errbuf 
              s->table);
     rv = pg_cmd(c, sql, 0, NULL, "delete expired rows", &deleted, eb);
     if (rv == DC_OK && deleted > 0)
-        DC_LOG(DC_LOG_DEBUG, "postgres state store: removed %lld expired rows",
-               (long long)deleted);
+        DC_LOG(DC_LOG_DEBUG, "postgres state store: removed %lld expired rows", (long long)deleted);
     return rv;
 }
 
@@ -1142,8 +1144,7 @@ static void *cleanup_main(void *arg)
             break;
         pthread_mutex_unlock(&s->mu);
         if (pg_run(s, do_cleanup, NULL, &eb) != DC_OK)
-            DC_LOG(DC_LOG_WARN, "postgres state store: cleanup of expired rows failed: %s",
-                   eb.msg);
+            DC_LOG(DC_LOG_WARN, "postgres state store: cleanup of expired rows failed: %s", eb.msg);
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);

@@ -33,9 +33,9 @@
 #include "dc/time.h"
 
 #define RD_DEFAULT_PORT 6379
-#define RD_BACKOFF_MIN_MS 8    /* go-redis MinRetryBackoff */
-#define RD_BACKOFF_MAX_MS 512  /* go-redis MaxRetryBackoff */
-#define RD_ARGS_PER_OP 5       /* kind, etag, data, first-write, ttl (multi script) */
+#define RD_BACKOFF_MIN_MS 8   /* go-redis MinRetryBackoff */
+#define RD_BACKOFF_MAX_MS 512 /* go-redis MaxRetryBackoff */
+#define RD_ARGS_PER_OP 5      /* kind, etag, data, first-write, ttl (multi script) */
 
 /* KEYS[1]; ARGV: etag ("" = none), data, "1" for first-write, ttl ("" = keep, >0 EXPIRE, else
  * PERSIST). Returns the new version. A key of another type is replaced, as upstream does. */
@@ -336,8 +336,8 @@ static int simple_cmd(redisContext *c, int argc, const char **argv, struct dc_er
     if (rv != DC_OK)
         return rv;
     if (r->type == REDIS_REPLY_ERROR)
-        rv = dc_err_set(eb, reply_unavailable(r) ? DC_EUNAVAIL : DC_EIO, "redis: %s %s",
-                        argv[0], r->str);
+        rv = dc_err_set(eb, reply_unavailable(r) ? DC_EUNAVAIL : DC_EIO, "redis: %s %s", argv[0],
+                        r->str);
     freeReplyObject(r);
     return rv;
 }
@@ -351,8 +351,7 @@ static int rd_connect(struct rd_store *s, redisContext **out, struct dc_errbuf *
     if (c == NULL)
         return dc_err_set(eb, DC_ENOMEM, "redis: cannot allocate a context");
     if (c->err != 0) {
-        rv = dc_err_set(eb, DC_EUNAVAIL, "redis: dial tcp %s:%d: %s", s->host, s->port,
-                        c->errstr);
+        rv = dc_err_set(eb, DC_EUNAVAIL, "redis: dial tcp %s:%d: %s", s->host, s->port, c->errstr);
         redisFree(c);
         return rv;
     }
@@ -859,8 +858,8 @@ fail:
 
 static const struct sdc_state_ops redis_ops = {
     .base = {.init = rd_init, .close = rd_close},
-    .features = SDC_STATE_F_ETAG | SDC_STATE_F_TRANSACTIONAL | SDC_STATE_F_TTL |
-                SDC_STATE_F_KEYS_LIKE,
+    .features =
+        SDC_STATE_F_ETAG | SDC_STATE_F_TRANSACTIONAL | SDC_STATE_F_TTL | SDC_STATE_F_KEYS_LIKE,
     .get = rd_get,
     .set = rd_set,
     .del = rd_del,

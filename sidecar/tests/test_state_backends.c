@@ -82,16 +82,16 @@ static const char *key(struct fx *f, const char *k)
 static int put(struct fx *f, const char *k, const char *v, const char *etag,
                enum sdc_state_concurrency conc, struct dc_errbuf *eb)
 {
-    struct sdc_state_set r = {.key = key(f, k), .value = v, .value_len = strlen(v), .etag = etag,
-                              .concurrency = conc};
+    struct sdc_state_set r = {
+        .key = key(f, k), .value = v, .value_len = strlen(v), .etag = etag, .concurrency = conc};
 
     return f->ops->set(f->self, &r, eb);
 }
 
 static int put_ttl(struct fx *f, const char *k, const char *v, int64_t ttl)
 {
-    struct sdc_state_set r = {.key = key(f, k), .value = v, .value_len = strlen(v),
-                              .has_ttl = true, .ttl_s = ttl};
+    struct sdc_state_set r = {
+        .key = key(f, k), .value = v, .value_len = strlen(v), .has_ttl = true, .ttl_s = ttl};
 
     return f->ops->set(f->self, &r, NULL);
 }
@@ -300,8 +300,8 @@ static void t_multi(void **state)
     ops[2].kind = SDC_STATE_OP_DELETE;
     ops[2].del = (struct sdc_state_del){.key = key(f, "m-a"), .etag = ea};
     ops[3].kind = SDC_STATE_OP_UPSERT;
-    ops[3].set = (struct sdc_state_set){.key = key(f, "m-d"), .value = "3", .value_len = 1,
-                                        .etag = "999999"};
+    ops[3].set = (struct sdc_state_set){
+        .key = key(f, "m-d"), .value = "3", .value_len = 1, .etag = "999999"};
     /* The last operation fails: nothing of the transaction is applied. */
     assert_int_equal(f->ops->multi(f->self, ops, 4, &eb), DC_ECONFLICT);
     assert_string_equal(val(f, "m-b"), "<absent>");
@@ -460,8 +460,8 @@ static void restart_under_load(struct fx *f, const char *what)
         if (strcmp(val(f, k), v) != 0)
             lost++;
     }
-    print_message("%s restart: %d writes, %d acknowledged, %d lost\n", what,
-                  atomic_load(&w.n), atomic_load(&w.ok_total), lost);
+    print_message("%s restart: %d writes, %d acknowledged, %d lost\n", what, atomic_load(&w.n),
+                  atomic_load(&w.ok_total), lost);
     assert_int_equal(lost, 0);
     free(w.res);
 }
@@ -620,8 +620,8 @@ static int pg_setup(void **state)
     f = dc_xcalloc(1, sizeof(*f));
     f->ops = ops_of(&sdc_type_state_postgresql);
     snprintf(f->pfx, sizeof(f->pfx), "t%d-p||", (int)getpid());
-    if (open_store(&sdc_type_state_postgresql, &f->self, &eb, "connectionString", conn,
-                   "maxConns", "12", NULL) != DC_OK) {
+    if (open_store(&sdc_type_state_postgresql, &f->self, &eb, "connectionString", conn, "maxConns",
+                   "12", NULL) != DC_OK) {
         print_error("postgres init: %s\n", eb.msg);
         free(f);
         return -1;
@@ -669,13 +669,11 @@ static void t_pg_layout(void **state)
                         "key:text,value:jsonb,isbinary:boolean,"
                         "insertdate:timestamp with time zone,updatedate:timestamp with time zone,"
                         "expiredate:timestamp with time zone");
-    assert_string_equal(pg_one(c, "SELECT value FROM dapr_metadata WHERE key = 'migrations'",
-                               NULL),
+    assert_string_equal(pg_one(c, "SELECT value FROM dapr_metadata WHERE key = 'migrations'", NULL),
                         "2");
     assert_int_equal(put(f, "lay", "{\"v\":1}", NULL, 0, NULL), DC_OK);
     etag_of(f, "lay", e);
-    assert_string_equal(pg_one(c, "SELECT xmin::text FROM state WHERE key = $1", key(f, "lay")),
-                        e);
+    assert_string_equal(pg_one(c, "SELECT xmin::text FROM state WHERE key = $1", key(f, "lay")), e);
     assert_string_equal(
         pg_one(c, "SELECT isbinary::text || ' ' || value::text FROM state WHERE key = $1",
                key(f, "lay")),
@@ -711,12 +709,18 @@ static void t_pg_reinit(void **state)
 static void seed_query(struct fx *f, char *run, size_t cap)
 {
     static const char *const docs[][2] = {
-        {"q1", "{\"person\":{\"org\":\"Dev Ops\",\"id\":1036},\"city\":\"Seattle\",\"state\":\"WA\"}"},
-        {"q2", "{\"person\":{\"org\":\"Hardware\",\"id\":1028},\"city\":\"Portland\",\"state\":\"OR\"}"},
-        {"q3", "{\"person\":{\"org\":\"Finance\",\"id\":1071},\"city\":\"Sacramento\",\"state\":\"CA\"}"},
-        {"q4", "{\"person\":{\"org\":\"Dev Ops\",\"id\":1042},\"city\":\"Spokane\",\"state\":\"WA\"}"},
-        {"q5", "{\"person\":{\"org\":\"Hardware\",\"id\":1007},\"city\":\"Los Angeles\",\"state\":\"CA\"}"},
-        {"q6", "{\"person\":{\"org\":\"Finance\",\"id\":1094},\"city\":\"Eugene\",\"state\":\"OR\"}"},
+        {"q1",
+         "{\"person\":{\"org\":\"Dev Ops\",\"id\":1036},\"city\":\"Seattle\",\"state\":\"WA\"}"},
+        {"q2",
+         "{\"person\":{\"org\":\"Hardware\",\"id\":1028},\"city\":\"Portland\",\"state\":\"OR\"}"},
+        {"q3",
+         "{\"person\":{\"org\":\"Finance\",\"id\":1071},\"city\":\"Sacramento\",\"state\":\"CA\"}"},
+        {"q4",
+         "{\"person\":{\"org\":\"Dev Ops\",\"id\":1042},\"city\":\"Spokane\",\"state\":\"WA\"}"},
+        {"q5", "{\"person\":{\"org\":\"Hardware\",\"id\":1007},\"city\":\"Los "
+               "Angeles\",\"state\":\"CA\"}"},
+        {"q6",
+         "{\"person\":{\"org\":\"Finance\",\"id\":1094},\"city\":\"Eugene\",\"state\":\"OR\"}"},
     };
 
     snprintf(run, cap, "run-%d", (int)getpid());
@@ -744,7 +748,8 @@ static int run_query(struct fx *f, const char *q, char *keys, size_t cap, char *
     assert_int_equal(dc_json_parse(out.data, out.len, out.len, &doc, NULL), DC_OK);
     res = cJSON_GetObjectItemCaseSensitive(doc, "results");
     assert_true(cJSON_IsArray(res));
-    cJSON_ArrayForEach(it, res) {
+    cJSON_ArrayForEach(it, res)
+    {
         const cJSON *k = cJSON_GetObjectItemCaseSensitive(it, "key");
         assert_true(cJSON_IsString(k));
         assert_non_null(cJSON_GetObjectItemCaseSensitive(it, "data"));
@@ -771,73 +776,77 @@ static void t_pg_query(void **state)
 #define RUNF "{\"EQ\":{\"run\":\"%s\"}}"
     seed_query(f, run, sizeof(run));
     /* EQ on a nested field; keys come back without the app prefix. */
-    assert_int_equal(run_query(f, Q("{\"filter\":{\"AND\":[" RUNF ",{\"EQ\":{\"person.org\":"
-                                    "\"Dev Ops\"}}]},\"sort\":[{\"key\":\"person.id\"}]}",
-                                    run),
+    assert_int_equal(run_query(f,
+                               Q("{\"filter\":{\"AND\":[" RUNF ",{\"EQ\":{\"person.org\":"
+                                 "\"Dev Ops\"}}]},\"sort\":[{\"key\":\"person.id\"}]}",
+                                 run),
                                keys, sizeof(keys), token, &eb),
                      DC_OK);
     assert_string_equal(keys, "q1,q4");
     assert_string_equal(token, "");
     /* EQ on a number compares its text. */
-    assert_int_equal(run_query(f, Q("{\"filter\":{\"AND\":[" RUNF
-                                    ",{\"EQ\":{\"person.id\":1071}}]}}",
-                                    run),
-                               keys, sizeof(keys), token, &eb),
-                     DC_OK);
+    assert_int_equal(
+        run_query(f, Q("{\"filter\":{\"AND\":[" RUNF ",{\"EQ\":{\"person.id\":1071}}]}}", run),
+                  keys, sizeof(keys), token, &eb),
+        DC_OK);
     assert_string_equal(keys, "q3");
     /* IN, sorted descending. */
-    assert_int_equal(run_query(f, Q("{\"filter\":{\"AND\":[" RUNF ",{\"IN\":{\"state\":[\"CA\","
-                                    "\"OR\"]}}]},\"sort\":[{\"key\":\"city\",\"order\":"
-                                    "\"DESC\"}]}",
-                                    run),
+    assert_int_equal(run_query(f,
+                               Q("{\"filter\":{\"AND\":[" RUNF ",{\"IN\":{\"state\":[\"CA\","
+                                 "\"OR\"]}}]},\"sort\":[{\"key\":\"city\",\"order\":"
+                                 "\"DESC\"}]}",
+                                 run),
                                keys, sizeof(keys), token, &eb),
                      DC_OK);
     assert_string_equal(keys, "q3,q2,q5,q6");
     /* OR of an EQ and an AND, two sort keys. */
     assert_int_equal(
-        run_query(f, Q("{\"filter\":{\"AND\":[" RUNF ",{\"OR\":[{\"EQ\":{\"person.org\":\"Dev "
-                       "Ops\"}},{\"AND\":[{\"EQ\":{\"person.org\":\"Finance\"}},{\"IN\":{"
-                       "\"state\":[\"CA\",\"WA\"]}}]}]}]},\"sort\":[{\"key\":\"state\",\"order\":"
-                       "\"DESC\"},{\"key\":\"person.id\"}]}",
-                       run),
+        run_query(f,
+                  Q("{\"filter\":{\"AND\":[" RUNF ",{\"OR\":[{\"EQ\":{\"person.org\":\"Dev "
+                    "Ops\"}},{\"AND\":[{\"EQ\":{\"person.org\":\"Finance\"}},{\"IN\":{"
+                    "\"state\":[\"CA\",\"WA\"]}}]}]}]},\"sort\":[{\"key\":\"state\",\"order\":"
+                    "\"DESC\"},{\"key\":\"person.id\"}]}",
+                    run),
                   keys, sizeof(keys), token, &eb),
         DC_OK);
     assert_string_equal(keys, "q1,q4,q3");
     /* Paging: limit and the continuation token. */
-    assert_int_equal(run_query(f, Q("{\"filter\":" RUNF ",\"sort\":[{\"key\":\"person.id\"}],"
-                                    "\"page\":{\"limit\":4}}",
-                                    run),
+    assert_int_equal(run_query(f,
+                               Q("{\"filter\":" RUNF ",\"sort\":[{\"key\":\"person.id\"}],"
+                                 "\"page\":{\"limit\":4}}",
+                                 run),
                                keys, sizeof(keys), token, &eb),
                      DC_OK);
     assert_string_equal(keys, "q5,q2,q1,q4");
     assert_string_equal(token, "4");
-    assert_int_equal(run_query(f, Q("{\"filter\":" RUNF ",\"sort\":[{\"key\":\"person.id\"}],"
-                                    "\"page\":{\"limit\":4,\"token\":\"%s\"}}",
-                                    run, token),
+    assert_int_equal(run_query(f,
+                               Q("{\"filter\":" RUNF ",\"sort\":[{\"key\":\"person.id\"}],"
+                                 "\"page\":{\"limit\":4,\"token\":\"%s\"}}",
+                                 run, token),
                                keys, sizeof(keys), token, &eb),
                      DC_OK);
     assert_string_equal(keys, "q3,q6");
     assert_string_equal(token, "6");
     /* Quotes in field names cannot break out of the SQL text. */
-    assert_int_equal(run_query(f, Q("{\"filter\":{\"AND\":[" RUNF ",{\"EQ\":{\"a'); DROP TABLE "
-                                    "state; --\":\"x\"}}]}}",
-                                    run),
+    assert_int_equal(run_query(f,
+                               Q("{\"filter\":{\"AND\":[" RUNF ",{\"EQ\":{\"a'); DROP TABLE "
+                                 "state; --\":\"x\"}}]}}",
+                                 run),
                                keys, sizeof(keys), token, &eb),
                      DC_OK);
     assert_string_equal(keys, "");
     /* Errors. */
-    assert_int_equal(run_query(f, "{\"filter\":{\"GT\":{\"a\":1}}}", keys, sizeof(keys), token,
-                               &eb),
-                     DC_EINVAL);
-    assert_int_equal(run_query(f, "{\"filter\":{\"EQ\":{\"a\":1,\"b\":2}}}", keys, sizeof(keys),
-                               token, &eb),
-                     DC_EINVAL);
+    assert_int_equal(
+        run_query(f, "{\"filter\":{\"GT\":{\"a\":1}}}", keys, sizeof(keys), token, &eb), DC_EINVAL);
+    assert_int_equal(
+        run_query(f, "{\"filter\":{\"EQ\":{\"a\":1,\"b\":2}}}", keys, sizeof(keys), token, &eb),
+        DC_EINVAL);
     assert_int_equal(run_query(f, "{\"sort\":[{\"key\":\"a\",\"order\":\"UP\"}]}", keys,
                                sizeof(keys), token, &eb),
                      DC_EINVAL);
-    assert_int_equal(run_query(f, "{\"page\":{\"limit\":1,\"token\":\"x\"}}", keys, sizeof(keys),
-                               token, &eb),
-                     DC_EINVAL);
+    assert_int_equal(
+        run_query(f, "{\"page\":{\"limit\":1,\"token\":\"x\"}}", keys, sizeof(keys), token, &eb),
+        DC_EINVAL);
     assert_int_equal(run_query(f, "not json", keys, sizeof(keys), token, &eb), DC_EPARSE);
 #undef Q
 #undef RUNF
@@ -897,18 +906,18 @@ static void t_md_errors(void **state)
     (void)state;
     assert_int_equal(open_store(&sdc_type_state_redis, &s, &eb, NULL), DC_EINVAL);
     assert_non_null(strstr(eb.msg, "redisHost"));
-    assert_int_equal(open_store(&sdc_type_state_redis, &s, &eb, "redisHost", "h:1", "enableTLS",
-                                "true", NULL),
-                     DC_EUNSUPPORTED);
+    assert_int_equal(
+        open_store(&sdc_type_state_redis, &s, &eb, "redisHost", "h:1", "enableTLS", "true", NULL),
+        DC_EUNSUPPORTED);
     assert_non_null(strstr(eb.msg, "enableTLS"));
     assert_int_equal(open_store(&sdc_type_state_redis, &s, &eb, "redisHost", "h:1", "redisType",
                                 "cluster", NULL),
                      DC_EUNSUPPORTED);
     assert_int_equal(open_store(&sdc_type_state_redis, &s, &eb, "redisHost", "h:99999", NULL),
                      DC_EINVAL);
-    assert_int_equal(open_store(&sdc_type_state_redis, &s, &eb, "redisHost", "h:1", "redisDB",
-                                "x", NULL),
-                     DC_EINVAL);
+    assert_int_equal(
+        open_store(&sdc_type_state_redis, &s, &eb, "redisHost", "h:1", "redisDB", "x", NULL),
+        DC_EINVAL);
     /* Nothing listens on port 1 of loopback: unavailable, promptly. */
     assert_int_equal(open_store(&sdc_type_state_redis, &s, &eb, "redisHost", "127.0.0.1:1", NULL),
                      DC_EUNAVAIL);
@@ -948,18 +957,12 @@ int main(void)
         cmocka_unit_test(t_redis_restart),
     };
     const struct CMUnitTest pg[] = {
-        cmocka_unit_test(t_basic),
-        cmocka_unit_test(t_json_and_bytes),
-        cmocka_unit_test(t_etag),
-        cmocka_unit_test(t_first_write),
-        cmocka_unit_test(t_ttl),
-        cmocka_unit_test(t_multi),
-        cmocka_unit_test(t_concurrent),
-        cmocka_unit_test(t_pg_layout),
-        cmocka_unit_test(t_pg_reinit),
-        cmocka_unit_test(t_pg_query),
-        cmocka_unit_test(t_pg_cleanup),
-        cmocka_unit_test(t_pg_restart),
+        cmocka_unit_test(t_basic),      cmocka_unit_test(t_json_and_bytes),
+        cmocka_unit_test(t_etag),       cmocka_unit_test(t_first_write),
+        cmocka_unit_test(t_ttl),        cmocka_unit_test(t_multi),
+        cmocka_unit_test(t_concurrent), cmocka_unit_test(t_pg_layout),
+        cmocka_unit_test(t_pg_reinit),  cmocka_unit_test(t_pg_query),
+        cmocka_unit_test(t_pg_cleanup), cmocka_unit_test(t_pg_restart),
     };
     int fails = 0;
 

@@ -36,7 +36,6 @@
 #include "dc/time.h"
 
 #define PG_MAX_KEYWORDS 64
-#define PG_MAX_QUERY_PARAMS 1024
 #define PG_MIGRATION_LEVEL 2
 
 struct pg_conn {
@@ -765,7 +764,7 @@ static int pg_multi(void *self, const struct sdc_state_op *ops, size_t n, struct
 
 struct qb {
     struct dc_buf sql;
-    char *params[PG_MAX_QUERY_PARAMS];
+    char *params[DC_STATE_MAX_QUERY_PARAMS];
     int nparams;
 };
 
@@ -824,7 +823,7 @@ static int qb_eq(struct qb *q, const char *key, const cJSON *v, struct dc_errbuf
 {
     int rv;
 
-    if (q->nparams >= PG_MAX_QUERY_PARAMS)
+    if (q->nparams >= DC_STATE_MAX_QUERY_PARAMS)
         return dc_err_set(eb, DC_ETOOBIG, "query: too many filter values");
     rv = scalar_text(v, &q->params[q->nparams], eb);
     if (rv != DC_OK)

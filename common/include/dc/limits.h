@@ -45,4 +45,9 @@
  * the exact decimal arithmetic of dc_quantity_parse on a small stack buffer. */
 #define DC_MAX_QUANTITY_LEN 128
 
+/* ---- state backends (sidecar/state_redis.c, sidecar/state_postgres.c) ---- */
+/* Values (EQ and IN members) in one state query translated to SQL parameters. */
+#define DC_STATE_MAX_QUERY_PARAMS 1024
+/* ---- end state backends ---- */
+
 #endif /* DC_LIMITS_H */

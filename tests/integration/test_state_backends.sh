@@ -188,6 +188,6 @@ fi
 
 kill -TERM "$DPID"
 # Not in $(...): a subshell cannot wait for the main shell's child (bash 5.2 reports -1).
-wait_exit "$DPID" 10 >"$T_TMP/rc"
-check "daprd exits cleanly" 0 "$(cat "$T_TMP/rc")"
+wait_exit "$DPID" 10
+check "daprd exits cleanly" 0 "$WAIT_RC"
 finish

@@ -104,7 +104,8 @@ run: deps
 	@$(MAKE) --no-print-directory $(BUILD)/bin/daprd
 	@./scripts/run.sh
 
-bench: deps all
+bench: all
+	@./scripts/deps.sh bench
 	@./bench/run.sh
 
 # libFuzzer targets: clang, the library rebuilt with coverage and sanitizers.

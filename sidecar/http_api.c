@@ -10,6 +10,8 @@
 #include "dc/str.h"
 #include "dc/time.h"
 
+#include "invoke.h"
+
 /* Every route goes through one trampoline that records upstream's HTTP server metrics. */
 struct route {
     struct sdc_runtime *rt;
@@ -122,21 +124,6 @@ static void on_shutdown(struct dc_http_request *req, struct dc_http_response *re
     sdc_runtime_request_shutdown(rt, force != NULL && dc_str_eq_ci(force, "true"));
 }
 
-/* Anything unmatched is a service invocation (§1.3); the invocation building block is not part
- * of this module yet, so only the upstream "no app id" answer exists. */
-static void on_fallback(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
-{
-    (void)ud;
-    if (dc_http_request_header(req, "dapr-app-id") == NULL) {
-        dc_http_response_error(resp, 404, "ERR_DIRECT_INVOKE",
-                               "failed getting app id either from the URL path or the header "
-                               "dapr-app-id");
-        return;
-    }
-    dc_http_response_error(resp, 501, "ERR_API_UNIMPLEMENTED",
-                           "service invocation is not implemented yet");
-}
-
 struct dc_http_router *sdc_http_api_router(struct sdc_runtime *rt)
 {
     struct dc_http_router *r = dc_http_router_new();
@@ -147,7 +134,8 @@ struct dc_http_router *sdc_http_api_router(struct sdc_runtime *rt)
     add(r, rt, "PUT", "/v1.0/metadata/{key}", on_metadata_put);
     add(r, rt, "POST", "/v1.0/shutdown", on_shutdown);
     /* Building blocks register their routes here, one line each. */
-    dc_http_router_set_fallback(r, on_fallback, rt);
+    /* Anything unmatched is a service invocation (§1.3). */
+    dc_http_router_set_fallback(r, sdc_invoke_http_handler, rt);
     return r;
 }
 

@@ -9,8 +9,11 @@
 #include "dc/str.h"
 #include "dc/time.h"
 
+#include "app_channel.h"
 #include "http_api.h"
+#include "invoke.h"
 #include "runtime.h"
+#include "stubs.h" /* TEMP: lead deletes with the *_stub.c files */
 
 #define MAX_LISTENERS 16
 
@@ -133,6 +136,12 @@ int sdc_sidecar_start(struct sdc_sidecar **out, const struct sdc_config *cfg,
     rv = sdc_components_load(&s->rt.comps, &s->rt, eb);
     if (rv != DC_OK)
         goto fail;
+    rv = sdc_app_channel_new(&s->rt.app, cfg, eb);
+    if (rv != DC_OK)
+        goto fail;
+    rv = sdc_invoke_new(&s->rt.invoke, &s->rt, eb);
+    if (rv != DC_OK)
+        goto fail;
     s->api_router = sdc_http_api_router(&s->rt);
     s->metrics_router = sdc_http_metrics_router(&s->rt);
     rv = start_aux(s, eb);
@@ -141,9 +150,17 @@ int sdc_sidecar_start(struct sdc_sidecar **out, const struct sdc_config *cfg,
     rv = start_api(s, eb);
     if (rv != DC_OK)
         goto fail;
+    rv = sdc_invoke_listen(s->rt.invoke, eb);
+    if (rv != DC_OK)
+        goto fail;
+    rv = sdc__stub_deps_init(&s->rt, sdc_invoke_internal_port(s->rt.invoke), eb); /* TEMP */
+    if (rv != DC_OK)
+        goto fail;
     atomic_store(&s->rt.outbound_ready, true);
-    /* No app channel yet (later issue): with no --app-port there is nothing to wait for. */
-    atomic_store(&s->rt.ready, true);
+    /* Ready once the app port is open (at once without --app-port), §17.3. */
+    rv = sdc_app_channel_start(s->rt.app, &s->rt.ready);
+    if (rv != DC_OK)
+        goto fail;
     DC_LOG(DC_LOG_INFO, "dapr initialized. Status: Running. Init Elapsed %.1fms",
            (double)(dc_mono_ns() - t0) / 1e6);
     *out = s;
@@ -184,6 +201,9 @@ void sdc_sidecar_free(struct sdc_sidecar *s)
     dc_http_server_free(s->metrics_srv);
     dc_http_router_free(s->api_router);
     dc_http_router_free(s->metrics_router);
+    sdc_invoke_free(s->rt.invoke);
+    sdc_app_channel_free(s->rt.app);
+    sdc__stub_deps_free(&s->rt); /* TEMP */
     sdc_runtime_cleanup(&s->rt);
     free(s);
 }

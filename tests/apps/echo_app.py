@@ -25,6 +25,7 @@ INSTANCE = sys.argv[2] if len(sys.argv) > 2 else "echo"
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
     def log_message(self, *args):
         pass

@@ -18,7 +18,7 @@ BUILD ?= build
 endif
 
 CC ?= cc
-PKGS := libmicrohttpd libcurl yaml-0.1 libcjson openssl
+PKGS := libmicrohttpd libcurl yaml-0.1 libcjson openssl sqlite3 hiredis libpq
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
@@ -54,6 +54,9 @@ FUZZ_TARGETS :=
 Q := $(if $(V),,@)
 include common/module.mk
 include sidecar/module.mk
+include bench/module.mk
+include injector/module.mk
+include e2e/module.mk
 
 # Generic rules: objects mirror the source tree under $(BUILD)/obj.
 $(BUILD)/obj/%.o: %.c
@@ -82,7 +85,7 @@ unit: $(UNIT_TESTS)
 unit-asan:
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined CC=$(CC) WERROR=$(WERROR) unit
 
-integration: all
+integration: all $(UNIT_TESTS)
 	@./tests/run-integration.sh
 
 e2e:
@@ -101,7 +104,8 @@ run: deps
 	@$(MAKE) --no-print-directory $(BUILD)/bin/daprd
 	@./scripts/run.sh
 
-bench: deps all
+bench: all
+	@./scripts/deps.sh bench
 	@./bench/run.sh
 
 # libFuzzer targets: clang, the library rebuilt with coverage and sanitizers.

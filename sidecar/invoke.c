@@ -75,19 +75,6 @@ static void internal_caller_identity(const struct dc_http_request *req, struct s
     out->app_id = dc_http_request_header(req, "dapr-caller-app-id");
 }
 
-/* TEMP until nameres.h provides sdc_internal_port(cfg) (name-resolution branch): the lead
- * replaces this with that call. Explicit port, else a stable port derived from the app id. */
-static int internal_port(const struct sdc_config *cfg)
-{
-    uint32_t h = 2166136261u; /* FNV-1a */
-
-    if (cfg->dapr_internal_grpc_port > 0)
-        return cfg->dapr_internal_grpc_port;
-    for (const char *p = cfg->app_id; p != NULL && *p != '\0'; p++)
-        h = (h ^ (unsigned char)*p) * 16777619u;
-    return 47300 + (int)(h % 10000u);
-}
-
 /* ---- setup -------------------------------------------------------------------------------- */
 
 static char *hline(const char *name, const char *value)
@@ -178,25 +165,19 @@ int sdc_invoke_listen(struct sdc_invoke *inv, struct dc_errbuf *eb)
 {
     const struct sdc_config *cfg = inv->cfg;
     struct dc_http_server_opts o = {0};
-    bool explicit_port = cfg->dapr_internal_grpc_port > 0;
     int rv;
 
     o.address = dc_str_empty(cfg->dapr_internal_grpc_listen_address)
                     ? NULL
                     : cfg->dapr_internal_grpc_listen_address;
-    o.port = (uint16_t)internal_port(cfg);
+    /* The port name resolution registered (explicit, stable or kernel-chosen). */
+    o.port = (uint16_t)sdc_internal_port(cfg);
     o.max_body = (size_t)cfg->max_body_size;
     /* The caller's headers plus what its sidecar adds. */
     o.max_header = 2 * ((size_t)cfg->read_buffer_size + 4096) + 4096;
     o.threads = 0; /* a thread per connection: handlers block on the app */
     internal_server_tls(&o);
     rv = dc_http_server_start(&inv->server, &o, inv->router, eb);
-    if (rv == DC_EEXIST && !explicit_port) {
-        /* Another instance of this app on the host holds the derived port. */
-        o.port = 0;
-        dc_err_clear(eb);
-        rv = dc_http_server_start(&inv->server, &o, inv->router, eb);
-    }
     if (rv != DC_OK) {
         dc_err_wrapf(eb, "internal server");
         return rv;
@@ -336,12 +317,11 @@ static int call_local(struct sdc_invoke *inv, struct dc_http_request *req,
 
     if (!sdc_app_channel_port_open(app)) {
         *status = 13;
-        return dc_err_set(eb, DC_EUNAVAIL,
-                          "cannot invoke local endpoint: app channel not initialized");
+        return dc_err_set(eb, DC_EIO, "cannot invoke local endpoint: app channel not initialized");
     }
     if (!sdc_app_channel_healthy(app)) {
         *status = 13;
-        return dc_err_set(eb, DC_EUNAVAIL, "app is not in a healthy state");
+        return dc_err_set(eb, DC_EIO, "app is not in a healthy state");
     }
     ac.method = verb;
     ac.path = dc_arena_sprintf(req->arena, "/%s", wire);
@@ -374,8 +354,8 @@ static int attempt_remote(struct call *c, int *status, struct dc_errbuf *eb)
     int rv = DC_EUNAVAIL;
 
     if (nr == NULL) {
-        *status = 14;
-        return dc_err_set(eb, DC_EUNAVAIL, "name resolver not initialized");
+        *status = 13;
+        return dc_err_set(eb, DC_EIO, "name resolver not initialized");
     }
     hc.method = c->verb;
     hc.headers = c->hdrs;
@@ -531,7 +511,8 @@ static int run(struct call *c, int *status, struct dc_errbuf *eb)
 
     if (r == NULL)
         return attempt(c, 0, status, eb);
-    p = sdc_resiliency_policy(r, SDC_RES_APP, c->target, SDC_CAT_COUNT);
+    p = sdc_resiliency_policy(r, c->kind == T_URL ? SDC_RES_HTTP_ENDPOINT : SDC_RES_APP,
+                              c->target, SDC_CAT_COUNT);
     return sdc_resiliency_run(p, c->target, attempt, c, status, eb);
 }
 

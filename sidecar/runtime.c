@@ -12,6 +12,9 @@
 #include "dc/str.h"
 #include "dc/time.h"
 
+#include "http_mw.h"
+#include "secrets.h"
+#include "resiliency.h"
 #include "state_store.h"
 
 #define MAX_EXTENDED 1000
@@ -158,6 +161,11 @@ void sdc_runtime_cleanup(struct sdc_runtime *rt)
     free(rt->http_endpoints);
     free(rt->resiliencies);
     sdc_components_close(&rt->comps);
+    if (rt->http_mw != NULL) {
+        sdc_http_mw_cleanup(rt->http_mw);
+        free(rt->http_mw);
+    }
+    sdc_resiliency_free(rt->resiliency);
     for (size_t i = 0; i < rt->nextended; i++) {
         free(rt->extended[i].key);
         free(rt->extended[i].value);
@@ -201,12 +209,7 @@ out:
 int sdc_runtime_secret_ref(struct sdc_runtime *rt, const char *store, const char *name,
                            const char *key, char **out, struct dc_errbuf *eb)
 {
-    (void)rt;
-    (void)key;
-    (void)out;
-    /* Replaced by the secrets building block. */
-    return dc_err_set(eb, DC_EUNSUPPORTED, "secretKeyRef %s in store %s: secret stores are not "
-                      "available yet", name, store != NULL ? store : "(default)");
+    return sdc_secrets_resolve_ref(rt, store, name, key, out, eb);
 }
 
 void sdc_runtime_request_shutdown(struct sdc_runtime *rt, bool force)
@@ -236,6 +239,12 @@ static void add_capabilities(cJSON *o, const struct sdc_component *sc)
     };
     cJSON *arr;
 
+    if (sc->type != NULL && sc->type->category == SDC_CAT_SECRETSTORES) {
+        if (sdc_secrets_features(sc) & SDC_SECRET_F_MULTIPLE_KEY_VALUES)
+            cJSON_AddItemToArray(cJSON_AddArrayToObject(o, "capabilities"),
+                                 cJSON_CreateString("MULTIPLE_KEY_VALUES_PER_SECRET"));
+        return;
+    }
     if (sc->type == NULL || sc->type->category != SDC_CAT_STATE)
         return;
     unsigned f = ((const struct sdc_state_ops *)sc->type->ops)->features;

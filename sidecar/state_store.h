@@ -100,6 +100,9 @@ struct sdc_state_ops {
      * body of the response ({"results":[...],"token":"..."}). NULL when unsupported. */
     int (*query)(void *self, const char *query, size_t len, const struct sdc_md *metadata,
                  struct dc_buf *out, struct dc_errbuf *eb);
+    /* Most operations one `multi` call accepts (upstream's TransactionalStoreMultiMaxSize);
+     * 0 = no limit. Larger transactions are refused by the API before the store sees them. */
+    size_t multi_max_size;
 };
 
 #endif /* SDC_STATE_STORE_H */

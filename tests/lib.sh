@@ -8,6 +8,10 @@ T_PASS=0
 T_FAIL=0
 T_PIDS=()
 T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/daprc-it.XXXXXX")
+# Each test gets its own $HOME: daprd's default name-resolution registry lives in
+# $HOME/.dapr/nr.db, and sidecars of one test must find each other but not another test's.
+export HOME=$T_TMP/home
+mkdir -p "$HOME"
 
 cleanup() {
   for p in "${T_PIDS[@]}"; do kill "$p" 2>/dev/null; done
@@ -40,14 +44,16 @@ wait_http() {
   return 1
 }
 
-# wait_exit PID SECONDS: wait until the process is gone; prints its exit status or "timeout".
+# wait_exit PID SECONDS: wait (in this shell, not a subshell: only the parent can reap) until
+# the process is gone; sets WAIT_RC to its exit status, or "timeout".
 wait_exit() {
-  local pid=$1 secs=$2 i
+  local pid=$1 secs=$2 i st
+  WAIT_RC=timeout
   for ((i = 0; i < secs * 20; i++)); do
-    if ! kill -0 "$pid" 2>/dev/null; then wait "$pid" 2>/dev/null; echo $?; return 0; fi
+    st=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)
+    if [ -z "$st" ] || [ "$st" = Z ]; then wait "$pid" 2>/dev/null; WAIT_RC=$?; return 0; fi
     sleep 0.05
   done
-  echo timeout
 }
 
 # http METHOD URL [curl args...]: prints "STATUS BODY".

@@ -17,9 +17,9 @@
 #include "dc/str.h"
 #include "dc/time.h"
 
-#include "app_channel.h"
-#include "config.h"
-#include "invoke.h"
+#include "../app_channel.h"
+#include "../config.h"
+#include "../invoke.h"
 
 static int setup_arena(void **state)
 {

@@ -85,7 +85,7 @@ check_contains "healthz appid mismatch" "ERR_HEALTH_APPID_NOT_MATCH" "$r"
 
 md=$(curl -s "http://127.0.0.1:$HP/v1.0/metadata")
 check "metadata id" itapp "$(json_get "$md" 'd["id"]')"
-check "metadata components (scoped)" "[{'name': 'mystore', 'type': 'state.in-memory', 'version': 'v1'}]" \
+check "metadata components (scoped)" "[{'name': 'mystore', 'type': 'state.in-memory', 'version': 'v1', 'capabilities': ['ETAG', 'TRANSACTIONAL', 'TTL', 'DELETE_WITH_PREFIX', 'KEYS_LIKE', 'ACTOR']}]" \
   "$(json_get "$md" 'd["components"]')"
 check "metadata subscription" "orders /widgets /orders poison DECLARATIVE" \
   "$(json_get "$md" '" ".join([d["subscriptions"][0]["topic"], d["subscriptions"][0]["rules"][0]["path"], d["subscriptions"][0]["rules"][1]["path"], d["subscriptions"][0]["deadLetterTopic"], d["subscriptions"][0]["type"]])')"
@@ -117,7 +117,7 @@ check "JSON log line parses" "info dapr.runtime itapp log" \
   "$(json_get "$line" '" ".join([d["level"], d["scope"], d["app_id"], d["type"]])')"
 
 kill -TERM "$PID"
-check "SIGTERM: clean exit 0" 0 "$(wait_exit "$PID" 5)"
+wait_exit "$PID" 5; check "SIGTERM: clean exit 0" 0 "$WAIT_RC"
 check_contains "shutdown logged" "shutdown gracefully" "$(cat "$T_TMP/daprd.log")"
 
 echo "# POST /v1.0/shutdown"
@@ -126,7 +126,7 @@ start_bg "$T_TMP/d2.log" "$DAPRD" --app-id itapp2 --dapr-http-port "$HP" --enabl
 PID=$BG_PID
 wait_http "http://127.0.0.1:$HP/v1.0/healthz" 10 || bad "second daprd came up"
 check "shutdown API 204" "204 " "$(http POST "http://127.0.0.1:$HP/v1.0/shutdown")"
-check "shutdown API: exit 0" 0 "$(wait_exit "$PID" 5)"
+wait_exit "$PID" 5; check "shutdown API: exit 0" 0 "$WAIT_RC"
 
 echo "# resources that must be rejected (one line naming file and line)"
 reject() { # NAME FILE-CONTENT-GENERATOR EXPECTED-IN-MESSAGE

@@ -1,0 +1,37 @@
+#ifndef INJ_INTERNAL_H
+#define INJ_INTERNAL_H
+
+/* Helpers shared by the files of injector/ only (house style: double underscore). */
+
+#include <stdbool.h>
+
+#include <cjson/cJSON.h>
+
+#include "injector.h"
+
+/* Fixed names and paths of §4.4-4.5. */
+#define INJ_SIDECAR_NAME "daprd"
+#define INJ_HTTP_PORT 3500
+#define INJ_PUBLIC_PORT 3501
+#define INJ_TOKEN_VOLUME "dapr-identity-token"
+#define INJ_TOKEN_MOUNT_PATH "/var/run/secrets/dapr.io/sentrytoken"
+#define INJ_UDS_VOLUME "dapr-unix-domain-socket"
+#define INJ_UDS_DAPRD_PATH "/var/run/dapr-sockets"
+#define INJ_COMPONENTS_VOLUME "dapr-components-unix-domain-socket"
+#define INJ_COMPONENTS_ENV "DAPR_COMPONENT_SOCKETS_FOLDER"
+
+/* An absolute mount path the API server accepts: no ".." element, no control characters. */
+bool inj__mount_path_ok(const char *p);
+
+/* The daprd mounts asked for by dapr.io/volume-mounts (read-only) then -rw, keeping only
+ * volumes the pod declares and paths that are usable and unique. New array. */
+cJSON *inj__annotation_mounts(const struct inj_sidecar *sc, const cJSON *pod,
+                              struct inj_warnings *w);
+
+/* {"name": name, "readOnly": true (only if ro), "mountPath": path} */
+cJSON *inj__mount(const char *name, const char *path, bool ro);
+
+/* The array `key` of `obj` when it is a non-empty array, else NULL. */
+const cJSON *inj__nonempty_array(const cJSON *obj, const char *key);
+
+#endif /* INJ_INTERNAL_H */

@@ -26,6 +26,7 @@
 #define INTERNAL_PREFIX "/dapr-internal/v1/invoke/"
 #define H_TRUST_DOMAIN "dapr-internal-caller-trust-domain"
 #define H_TIMEOUT "dapr-internal-timeout-ms"
+#define H_CALLEE_NS "dapr-internal-callee-namespace"
 #define H_ERROR "dapr-internal-error"
 /* Instances tried within one attempt when a connection is refused (the request was not sent,
  * so moving to another instance is always safe). */
@@ -264,6 +265,8 @@ static void build_headers(struct call *c, const struct dc_http_endpoint *ep)
         h[k++] = dc_arena_sprintf(req->arena, "dapr-callee-app-id: %s", c->app_id);
     if (c->kind == T_REMOTE) {
         h[k++] = inv->h_trust_domain;
+        h[k++] = dc_arena_sprintf(req->arena, H_CALLEE_NS ": %s",
+                                  c->ns != NULL ? c->ns : inv->own_ns);
         h[k++] = inv->h_xff;
         if (inv->h_xfh != NULL)
             h[k++] = inv->h_xfh;
@@ -622,7 +625,7 @@ static void internal_handler(struct dc_http_request *req, struct dc_http_respons
     struct dc_http_result res = {0};
     struct sdc_caller caller;
     struct dc_errbuf eb = {0};
-    const char *callee, *wire, *decoded, *tmo;
+    const char *callee, *callee_ns, *wire, *decoded, *tmo;
     int64_t deadline = 0, ms;
     char why[512];
     int status = -1, rv;
@@ -633,9 +636,11 @@ static void internal_handler(struct dc_http_request *req, struct dc_http_respons
     }
     internal_caller_identity(req, &caller);
     callee = dc_http_request_header(req, "dapr-callee-app-id");
-    if (!dc_str_eq(callee, rt->cfg->app_id)) {
-        /* A stale name-resolution entry pointing at a port another app now holds. */
-        internal_error(resp, 404, "app id mismatch: this sidecar serves another app");
+    callee_ns = dc_http_request_header(req, H_CALLEE_NS);
+    if (!dc_str_eq(callee, rt->cfg->app_id) || (callee_ns != NULL && !dc_str_eq(callee_ns, inv->own_ns))) {
+        /* A stale name-resolution entry pointing at a port another app now holds, or a
+         * resolver that matched another namespace. */
+        internal_error(resp, 404, "app id or namespace mismatch: this sidecar serves another app");
         return;
     }
     if (req->body_too_large) {

@@ -15,6 +15,7 @@
  * reported to name resolution and the call moves to another instance at once.
  * Internal protocol headers (never reach an app):
  *   dapr-internal-caller-trust-domain  caller's trust domain (identity, with the two below)
+ *   dapr-internal-callee-namespace     the namespace the caller addressed (checked)
  *   dapr-internal-timeout-ms           what is left of the caller's deadline
  *   dapr-internal-error                on a response: the callee sidecar itself failed (ACL
  *                                      denial, app unhealthy...); the value is the message.

@@ -14,6 +14,7 @@
 #include "dc/str.h"
 #include "dc/time.h"
 
+#include "invoke.h"
 #include "secrets.h"
 #include "state_api.h"
 
@@ -141,21 +142,6 @@ static void on_shutdown(struct dc_http_request *req, struct dc_http_response *re
     sdc_runtime_request_shutdown(rt, force != NULL && dc_str_eq_ci(force, "true"));
 }
 
-/* Anything unmatched is a service invocation (§1.3); the invocation building block is not part
- * of this module yet, so only the upstream "no app id" answer exists. */
-static void on_fallback(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
-{
-    (void)ud;
-    if (dc_http_request_header(req, "dapr-app-id") == NULL) {
-        dc_http_response_error(resp, 404, "ERR_DIRECT_INVOKE",
-                               "failed getting app id either from the URL path or the header "
-                               "dapr-app-id");
-        return;
-    }
-    dc_http_response_error(resp, 501, "ERR_API_UNIMPLEMENTED",
-                           "service invocation is not implemented yet");
-}
-
 struct dc_http_router *sdc_http_api_router(struct sdc_runtime *rt)
 {
     struct dc_http_router *r = dc_http_router_new();
@@ -169,7 +155,7 @@ struct dc_http_router *sdc_http_api_router(struct sdc_runtime *rt)
     sdc_secrets_api_routes(r, rt);
     sdc_state_api_routes(r, rt);
     /* Unmatched paths and methods are service invocations (§1.3). */
-    dc_http_router_set_fallback(r, handle_observed, new_route(rt, NULL, on_fallback));
+    dc_http_router_set_fallback(r, handle_observed, new_route(rt, NULL, sdc_invoke_http_handler));
     rt->http_mw = dc_xcalloc(1, sizeof(*rt->http_mw));
     sdc_http_mw_init(rt->http_mw, rt);
     dc_http_router_set_pre(r, sdc_http_mw_pre, rt->http_mw);

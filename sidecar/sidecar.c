@@ -10,7 +10,9 @@
 #include "dc/time.h"
 
 #include "acl.h"
+#include "app_channel.h"
 #include "http_api.h"
+#include "invoke.h"
 #include "nameres.h"
 #include "resiliency.h"
 #include "runtime.h"
@@ -147,6 +149,12 @@ int sdc_sidecar_start(struct sdc_sidecar **out, const struct sdc_config *cfg,
     rv = sdc_resiliency_new(&s->rt.resiliency, s->rt.resiliencies, s->rt.nresiliencies, eb);
     if (rv != DC_OK)
         goto fail;
+    rv = sdc_app_channel_new(&s->rt.app, cfg, eb);
+    if (rv != DC_OK)
+        goto fail;
+    rv = sdc_invoke_new(&s->rt.invoke, &s->rt, eb);
+    if (rv != DC_OK)
+        goto fail;
     s->api_router = sdc_http_api_router(&s->rt);
     s->metrics_router = sdc_http_metrics_router(&s->rt);
     rv = start_aux(s, eb);
@@ -155,9 +163,14 @@ int sdc_sidecar_start(struct sdc_sidecar **out, const struct sdc_config *cfg,
     rv = start_api(s, eb);
     if (rv != DC_OK)
         goto fail;
+    rv = sdc_invoke_listen(s->rt.invoke, eb);
+    if (rv != DC_OK)
+        goto fail;
     atomic_store(&s->rt.outbound_ready, true);
-    /* No app channel yet (later issue): with no --app-port there is nothing to wait for. */
-    atomic_store(&s->rt.ready, true);
+    /* Ready once the app port is open (at once without --app-port), §17.3. */
+    rv = sdc_app_channel_start(s->rt.app, &s->rt.ready);
+    if (rv != DC_OK)
+        goto fail;
     DC_LOG(DC_LOG_INFO, "dapr initialized. Status: Running. Init Elapsed %.1fms",
            (double)(dc_mono_ns() - t0) / 1e6);
     *out = s;
@@ -199,6 +212,8 @@ void sdc_sidecar_free(struct sdc_sidecar *s)
     dc_http_router_free(s->api_router);
     dc_http_router_free(s->metrics_router);
     dc_http_router_free(s->public_router);
+    sdc_invoke_free(s->rt.invoke);
+    sdc_app_channel_free(s->rt.app);
     sdc_nameres_free(s->rt.nameres);
     sdc_acl_free(s->rt.acl);
     sdc_runtime_cleanup(&s->rt);

@@ -31,6 +31,8 @@
 /* Instances tried within one attempt when a connection is refused (the request was not sent,
  * so moving to another instance is always safe). */
 #define MAX_INSTANCES_TRIED 3
+/* Added to the caller's remaining time for the callee's app call. */
+#define CALLEE_GRACE_MS 100
 /* Headers the sidecar adds to a forwarded request. */
 #define EXTRA_HEADERS 12
 
@@ -396,6 +398,10 @@ static int attempt_remote(struct call *c, int *status, struct dc_errbuf *eb)
         return rv;
     }
     ierr = dc_http_result_header(&c->res, H_ERROR);
+    if (ierr != NULL && c->deadline_ns != 0 && dc_mono_ns() >= c->deadline_ns) {
+        *status = 4;
+        return dc_err_set(eb, DC_ETIMEDOUT, "context deadline exceeded");
+    }
     if (ierr != NULL) {
         /* The target sidecar failed itself (ACL, app health...): not an app response. */
         bool denied = c->res.status == 403;
@@ -659,8 +665,9 @@ static void internal_handler(struct dc_http_request *req, struct dc_http_respons
         return;
     }
     tmo = dc_http_request_header(req, H_TIMEOUT);
-    if (tmo != NULL && dc_str_to_i64(tmo, 1, INT64_MAX / 1000000, &ms) == DC_OK)
-        deadline = dc_mono_ns() + ms * 1000000;
+    /* A safety net for the app call: the caller's own timeout should fire first. */
+    if (tmo != NULL && dc_str_to_i64(tmo, 1, INT64_MAX / 1000000 - CALLEE_GRACE_MS, &ms) == DC_OK)
+        deadline = dc_mono_ns() + (ms + CALLEE_GRACE_MS) * 1000000;
     resp->body.max = (size_t)rt->cfg->max_body_size;
     rv = call_local(inv, req, resp, &res, req->method, wire, app_headers(req), deadline, &status,
                     &eb);

@@ -46,8 +46,8 @@ static void check_method(const char *m, bool wire)
 static void check_id(const char *id, const char *ns)
 {
     for (const char *p = id; *p != '\0'; p++)
-        if (strchr("-_", *p) == NULL && !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                                         (*p >= '0' && *p <= '9')))
+        if (strchr("-_", *p) == NULL &&
+            !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
             abort();
     if (ns != NULL)
         check_id(ns, NULL);

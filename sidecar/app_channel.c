@@ -19,7 +19,7 @@
 #include "dc/str.h"
 #include "dc/time.h"
 
-#define DIAL_EVERY_MS 100  /* §17.3 step 2 */
+#define DIAL_EVERY_MS 100 /* §17.3 step 2 */
 #define DIAL_TIMEOUT_MS 500
 
 struct sdc_app_channel {
@@ -80,8 +80,8 @@ int sdc_app_channel_new(struct sdc_app_channel **out, const struct sdc_config *c
         snprintf(ch->token_header, n, "dapr-api-token: %s", cfg->app_api_token);
     }
     if (cfg->app_max_concurrency > 0) {
-        unsigned n = cfg->app_max_concurrency > 1000000 ? 1000000u
-                                                        : (unsigned)cfg->app_max_concurrency;
+        unsigned n =
+            cfg->app_max_concurrency > 1000000 ? 1000000u : (unsigned)cfg->app_max_concurrency;
         ch->limited = true;
         sem_init(&ch->slots, 0, n);
     }
@@ -195,8 +195,10 @@ static void *channel_thread(void *arg)
     const struct sdc_config *cfg = ch->cfg;
     int64_t failures = 0;
 
-    DC_LOG(DC_LOG_INFO, "application protocol: %s. waiting on port %d.  This will block until "
-           "the app is listening on that port.", cfg->app_protocol, cfg->app_port);
+    DC_LOG(DC_LOG_INFO,
+           "application protocol: %s. waiting on port %d.  This will block until "
+           "the app is listening on that port.",
+           cfg->app_protocol, cfg->app_port);
     while (!dial_app(ch)) {
         if (nap(ch, DIAL_EVERY_MS))
             return NULL;
@@ -299,8 +301,7 @@ static int acquire(struct sdc_app_channel *ch, int64_t deadline_ns)
 }
 
 int sdc_app_channel_call(struct sdc_app_channel *ch, const struct sdc_app_call *call,
-                         struct dc_arena *arena, struct dc_http_result *res,
-                         struct dc_errbuf *eb)
+                         struct dc_arena *arena, struct dc_http_result *res, struct dc_errbuf *eb)
 {
     struct dc_http_call c = {0};
     const char **hdrs;

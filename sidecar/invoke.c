@@ -31,6 +31,8 @@
 /* Instances tried within one attempt when a connection is refused (the request was not sent,
  * so moving to another instance is always safe). */
 #define MAX_INSTANCES_TRIED 3
+/* Added to the caller's remaining time for the callee's app call. */
+#define CALLEE_GRACE_MS 100
 /* Headers the sidecar adds to a forwarded request. */
 #define EXTRA_HEADERS 12
 
@@ -111,8 +113,7 @@ static void host_address(const struct sdc_config *cfg, char *out, size_t cap)
     freeifaddrs(ifs);
 }
 
-static void internal_handler(struct dc_http_request *req, struct dc_http_response *resp,
-                             void *ud);
+static void internal_handler(struct dc_http_request *req, struct dc_http_response *resp, void *ud);
 
 int sdc_invoke_new(struct sdc_invoke **out, struct sdc_runtime *rt, struct dc_errbuf *eb)
 {
@@ -230,11 +231,11 @@ struct call {
     const char *verb;
     const char *wire; /* normalised method, URL form */
     const char *decoded;
-    const char *base_url;  /* T_URL */
-    const char **hdrs;     /* forwarded headers, NULL-terminated */
-    size_t timeout_slot;   /* index in hdrs reserved for H_TIMEOUT (remote) */
+    const char *base_url; /* T_URL */
+    const char **hdrs;    /* forwarded headers, NULL-terminated */
+    size_t timeout_slot;  /* index in hdrs reserved for H_TIMEOUT (remote) */
     struct dc_http_result res;
-    int64_t deadline_ns;   /* of the current attempt */
+    int64_t deadline_ns; /* of the current attempt */
 };
 
 /* "Name: value" for curl; an empty value must be "Name;" (curl drops "Name:"). */
@@ -265,8 +266,8 @@ static void build_headers(struct call *c, const struct dc_http_endpoint *ep)
         h[k++] = dc_arena_sprintf(req->arena, "dapr-callee-app-id: %s", c->app_id);
     if (c->kind == T_REMOTE) {
         h[k++] = inv->h_trust_domain;
-        h[k++] = dc_arena_sprintf(req->arena, H_CALLEE_NS ": %s",
-                                  c->ns != NULL ? c->ns : inv->own_ns);
+        h[k++] =
+            dc_arena_sprintf(req->arena, H_CALLEE_NS ": %s", c->ns != NULL ? c->ns : inv->own_ns);
         h[k++] = inv->h_xff;
         if (inv->h_xfh != NULL)
             h[k++] = inv->h_xfh;
@@ -310,9 +311,9 @@ static void reset_attempt(struct call *c)
 /* Call the local app (self-invocation, or the callee side of the internal channel). Maps the
  * sidecar's own failures to gRPC-like codes in *status (13 Internal). */
 static int call_local(struct sdc_invoke *inv, struct dc_http_request *req,
-                      struct dc_http_response *resp, struct dc_http_result *res,
-                      const char *verb, const char *wire, const char *const *hdrs,
-                      int64_t deadline_ns, int *status, struct dc_errbuf *eb)
+                      struct dc_http_response *resp, struct dc_http_result *res, const char *verb,
+                      const char *wire, const char *const *hdrs, int64_t deadline_ns, int *status,
+                      struct dc_errbuf *eb)
 {
     struct sdc_app_channel *app = inv->rt->app;
     struct sdc_app_call ac = {0};
@@ -379,9 +380,8 @@ static int attempt_remote(struct call *c, int *status, struct dc_errbuf *eb)
             *status = 14;
             return rv;
         }
-        hc.url = dc_arena_sprintf(a, "%s://%s" INTERNAL_PREFIX "%s%s%s", inv->scheme, addr,
-                                  c->wire, dc_str_empty(c->req->query) ? "" : "?",
-                                  c->req->query);
+        hc.url = dc_arena_sprintf(a, "%s://%s" INTERNAL_PREFIX "%s%s%s", inv->scheme, addr, c->wire,
+                                  dc_str_empty(c->req->query) ? "" : "?", c->req->query);
         reset_attempt(c);
         rv = dc_http_client_do(inv->peers, &hc, &c->res, eb);
         if (rv != DC_EUNAVAIL)
@@ -396,6 +396,10 @@ static int attempt_remote(struct call *c, int *status, struct dc_errbuf *eb)
         return rv;
     }
     ierr = dc_http_result_header(&c->res, H_ERROR);
+    if (ierr != NULL && c->deadline_ns != 0 && dc_mono_ns() >= c->deadline_ns) {
+        *status = 4;
+        return dc_err_set(eb, DC_ETIMEDOUT, "context deadline exceeded");
+    }
     if (ierr != NULL) {
         /* The target sidecar failed itself (ACL, app health...): not an app response. */
         bool denied = c->res.status == 403;
@@ -442,8 +446,8 @@ static int attempt(void *ud, int64_t deadline_ns, int *status, struct dc_errbuf 
     switch (c->kind) {
     case T_LOCAL:
         reset_attempt(c);
-        return call_local(c->inv, c->req, c->resp, &c->res, c->verb, c->wire, c->hdrs,
-                          deadline_ns, status, eb);
+        return call_local(c->inv, c->req, c->resp, &c->res, c->verb, c->wire, c->hdrs, deadline_ns,
+                          status, eb);
     case T_REMOTE:
         return attempt_remote(c, status, eb);
     case T_URL:
@@ -514,8 +518,8 @@ static int run(struct call *c, int *status, struct dc_errbuf *eb)
 
     if (r == NULL)
         return attempt(c, 0, status, eb);
-    p = sdc_resiliency_policy(r, c->kind == T_URL ? SDC_RES_HTTP_ENDPOINT : SDC_RES_APP,
-                              c->target, SDC_CAT_COUNT);
+    p = sdc_resiliency_policy(r, c->kind == T_URL ? SDC_RES_HTTP_ENDPOINT : SDC_RES_APP, c->target,
+                              SDC_CAT_COUNT);
     return sdc_resiliency_run(p, c->target, attempt, c, status, eb);
 }
 
@@ -617,8 +621,7 @@ static const char **app_headers(struct dc_http_request *req)
     return h;
 }
 
-static void internal_handler(struct dc_http_request *req, struct dc_http_response *resp,
-                             void *ud)
+static void internal_handler(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
 {
     struct sdc_invoke *inv = ud;
     struct sdc_runtime *rt = inv->rt;
@@ -637,7 +640,8 @@ static void internal_handler(struct dc_http_request *req, struct dc_http_respons
     internal_caller_identity(req, &caller);
     callee = dc_http_request_header(req, "dapr-callee-app-id");
     callee_ns = dc_http_request_header(req, H_CALLEE_NS);
-    if (!dc_str_eq(callee, rt->cfg->app_id) || (callee_ns != NULL && !dc_str_eq(callee_ns, inv->own_ns))) {
+    if (!dc_str_eq(callee, rt->cfg->app_id) ||
+        (callee_ns != NULL && !dc_str_eq(callee_ns, inv->own_ns))) {
         /* A stale name-resolution entry pointing at a port another app now holds, or a
          * resolver that matched another namespace. */
         internal_error(resp, 404, "app id or namespace mismatch: this sidecar serves another app");
@@ -659,8 +663,9 @@ static void internal_handler(struct dc_http_request *req, struct dc_http_respons
         return;
     }
     tmo = dc_http_request_header(req, H_TIMEOUT);
-    if (tmo != NULL && dc_str_to_i64(tmo, 1, INT64_MAX / 1000000, &ms) == DC_OK)
-        deadline = dc_mono_ns() + ms * 1000000;
+    /* A safety net for the app call: the caller's own timeout should fire first. */
+    if (tmo != NULL && dc_str_to_i64(tmo, 1, INT64_MAX / 1000000 - CALLEE_GRACE_MS, &ms) == DC_OK)
+        deadline = dc_mono_ns() + (ms + CALLEE_GRACE_MS) * 1000000;
     resp->body.max = (size_t)rt->cfg->max_body_size;
     rv = call_local(inv, req, resp, &res, req->method, wire, app_headers(req), deadline, &status,
                     &eb);

@@ -44,8 +44,8 @@ struct sdc_invoke;
  * where <id> is query-unescaped. `raw_path` is the request path as received.
  * Returns DC_OK, or DC_ENOTFOUND when no (non-empty) target is given. */
 int sdc_invoke_find_target(struct dc_arena *a, const char *raw_path, const char *app_id_header,
-                           const char *authorization, const char **target, const char **method)
-    DC_MUST_CHECK;
+                           const char *authorization, const char **target,
+                           const char **method) DC_MUST_CHECK;
 
 /* Normalise a raw method (upstream's NormalizeMethod, applied to both the raw text and its
  * percent-decoding): '#', '?', NUL and control bytes are errors; "." and ".." segments (also
@@ -79,8 +79,8 @@ bool sdc_invoke_resp_header_dropped(const char *name, const char *connection);
 /* Set up invocation for `rt` (borrowed; outlives the module): clients for peers and external
  * URLs, the internal server's router, host address and name for X-Forwarded-*. Starts nothing.
  * `*out` is owned by the caller. Returns DC_OK or DC_EIO. */
-int sdc_invoke_new(struct sdc_invoke **out, struct sdc_runtime *rt, struct dc_errbuf *eb)
-    DC_MUST_CHECK;
+int sdc_invoke_new(struct sdc_invoke **out, struct sdc_runtime *rt,
+                   struct dc_errbuf *eb) DC_MUST_CHECK;
 
 /* Start the internal server on --dapr-internal-grpc-port (or the port derived from the app id;
  * when that derived port is taken, an ephemeral one) and

@@ -91,8 +91,9 @@ static int check_bytes(struct dc_arena *a, const char *s, size_t n, struct dc_er
             return dc_err_set(eb, DC_EINVAL, "method contains forbidden character: %s",
                               go_quote(a, s, n));
         if (c < 0x20 || c == 0x7f)
-            return dc_err_set(eb, DC_EINVAL, "method contains control character at position %zu: %s",
-                              i, go_quote(a, s, n));
+            return dc_err_set(eb, DC_EINVAL,
+                              "method contains control character at position %zu: %s", i,
+                              go_quote(a, s, n));
     }
     return DC_OK;
 }
@@ -359,8 +360,8 @@ bad:
 
 bool sdc_invoke_verb_ok(const char *verb)
 {
-    static const char *const ok[] = {"GET",     "HEAD",  "POST",  "PUT",
-                                     "DELETE",  "OPTIONS", "TRACE", "PATCH"};
+    static const char *const ok[] = {"GET",    "HEAD",    "POST",  "PUT",
+                                     "DELETE", "OPTIONS", "TRACE", "PATCH"};
 
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
         if (strcmp(verb, ok[i]) == 0)
@@ -395,9 +396,15 @@ static bool in_connection(const char *name, const char *connection)
 
 static bool hop_by_hop(const char *name, const char *connection)
 {
-    static const char *const hop[] = {"Connection",          "Keep-Alive",         "Proxy-Connection",
-                                      "Transfer-Encoding",   "Upgrade",            "HTTP2-Settings",
-                                      "TE",                  "Trailer",            "Proxy-Authorization",
+    static const char *const hop[] = {"Connection",
+                                      "Keep-Alive",
+                                      "Proxy-Connection",
+                                      "Transfer-Encoding",
+                                      "Upgrade",
+                                      "HTTP2-Settings",
+                                      "TE",
+                                      "Trailer",
+                                      "Proxy-Authorization",
                                       "Proxy-Authenticate"};
 
     for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
@@ -408,10 +415,14 @@ static bool hop_by_hop(const char *name, const char *connection)
 
 bool sdc_invoke_header_dropped(const char *name, const char *connection)
 {
-    static const char *const own[] = {"dapr-app-id",         "destination-app-id",
-                                      "dapr-api-token",      "dapr-caller-app-id",
-                                      "dapr-caller-namespace", "dapr-callee-app-id",
-                                      "Host",                "Content-Length",
+    static const char *const own[] = {"dapr-app-id",
+                                      "destination-app-id",
+                                      "dapr-api-token",
+                                      "dapr-caller-app-id",
+                                      "dapr-caller-namespace",
+                                      "dapr-callee-app-id",
+                                      "Host",
+                                      "Content-Length",
                                       "Expect"};
     size_t n = strlen(name);
 

@@ -69,15 +69,13 @@ static void test_find_target(void **state)
     expect_target(a, "/p", NULL, "Basic ZGFwci1hcHAtaWQ6Yg==", "b", "p");
     expect_target(a, "/p", NULL, "Basic REFQUi1BUFAtSUQ6Yg==", "b", "p");
     /* Basic with another user, two colons or bad base64 falls through to the URL form. */
-    assert_int_equal(sdc_invoke_find_target(a, "/p", NULL, "Basic dXNlcjpi", &t, &m),
-                     DC_ENOTFOUND);
+    assert_int_equal(sdc_invoke_find_target(a, "/p", NULL, "Basic dXNlcjpi", &t, &m), DC_ENOTFOUND);
     assert_int_equal(sdc_invoke_find_target(a, "/p", NULL, "Basic ZGFwci1hcHAtaWQ6Yjpj", &t, &m),
                      DC_ENOTFOUND);
     assert_int_equal(sdc_invoke_find_target(a, "/p", NULL, "Basic !!!!", &t, &m), DC_ENOTFOUND);
     expect_target(a, "/v1.0/invoke/z/method/m", NULL, "Basic dXNlcjpi", "z", "m");
     /* Missing pieces. */
-    assert_int_equal(sdc_invoke_find_target(a, "/v1.0/invoke/b", NULL, NULL, &t, &m),
-                     DC_ENOTFOUND);
+    assert_int_equal(sdc_invoke_find_target(a, "/v1.0/invoke/b", NULL, NULL, &t, &m), DC_ENOTFOUND);
     assert_int_equal(sdc_invoke_find_target(a, "/v1.0/invoke//method/x", NULL, NULL, &t, &m),
                      DC_ENOTFOUND);
     assert_int_equal(sdc_invoke_find_target(a, "/v1.0/invokex/b/method/x", NULL, NULL, &t, &m),
@@ -158,8 +156,8 @@ static void test_split_app_id(void **state)
     assert_int_equal(sdc_invoke_split_app_id(a, "my_app-2.prod", &id, &ns, &eb), DC_OK);
     assert_string_equal(id, "my_app-2");
     assert_string_equal(ns, "prod");
-    static const char *const bad[] = {"a.b.c", "..", "../b", "a/b", ".b", "b.", "",
-                                      "a b", "a%2Fb", "a\\b", "a\r\nX: y", "\xc3\xa9"};
+    static const char *const bad[] = {"a.b.c", "..",  "../b",  "a/b",  ".b",        "b.",
+                                      "",      "a b", "a%2Fb", "a\\b", "a\r\nX: y", "\xc3\xa9"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(sdc_invoke_split_app_id(a, bad[i], &id, &ns, &eb), DC_EINVAL);
         assert_non_null(strstr(eb.msg, "invalid app id"));

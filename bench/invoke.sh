@@ -54,8 +54,9 @@ echo "== B1 service invocation, 1 KB POST, fixed 1000 req/s over 16 connections,
 read -r d50 d90 d99 <<<"$(fixed "$URL_DIRECT" -m POST -b "$T_TMP/body1k")"
 read -r n50 n90 n99 <<<"$(fixed "$URL_NGINX" -m POST -b "$T_TMP/body1k")"
 peak_rss_mb "$A_PID" "$SECS" >"$T_TMP/peakA" &
+SAMPLER=$!
 read -r a50 a90 a99 <<<"$(fixed "$URL_DAPR" -m POST -b "$T_TMP/body1k")"
-wait
+wait "$SAMPLER"
 printf '%-34s p50 %7s ms  p90 %7s ms  p99 %7s ms\n' "direct app" "$d50" "$d90" "$d99"
 printf '%-34s p50 %7s ms  p90 %7s ms  p99 %7s ms\n' "nginx 2 hops" "$n50" "$n90" "$n99"
 printf '%-34s p50 %7s ms  p90 %7s ms  p99 %7s ms\n' "daprd 2 sidecars" "$a50" "$a90" "$a99"

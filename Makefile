@@ -18,7 +18,8 @@ BUILD ?= build
 endif
 
 CC ?= cc
-PKGS := libmicrohttpd libcurl yaml-0.1 libcjson openssl libnghttp2 libevent_core libevent_pthreads libevent_openssl libprotobuf-c
+PKGS := libmicrohttpd libcurl yaml-0.1 libcjson openssl sqlite3 hiredis libpq libnghttp2 \
+        libevent_core libevent_pthreads libevent_openssl libprotobuf-c
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
@@ -55,6 +56,7 @@ Q := $(if $(V),,@)
 include common/module.mk
 include proto/module.mk
 include sidecar/module.mk
+include bench/module.mk
 include injector/module.mk
 include sentry/module.mk
 include e2e/module.mk
@@ -86,7 +88,7 @@ unit: $(UNIT_TESTS)
 unit-asan:
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined CC=$(CC) WERROR=$(WERROR) unit
 
-integration: all
+integration: all $(UNIT_TESTS)
 	@./tests/run-integration.sh
 
 e2e:
@@ -105,7 +107,8 @@ run: deps
 	@$(MAKE) --no-print-directory $(BUILD)/bin/daprd
 	@./scripts/run.sh
 
-bench: deps all
+bench: all
+	@./scripts/deps.sh bench
 	@./bench/run.sh
 
 # libFuzzer targets: clang, the library rebuilt with coverage and sanitizers.

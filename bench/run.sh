@@ -37,3 +37,6 @@ echo "== memory (idle ${IDLE_SECS}s; upstream anchor: performance.md §1.2, 33-3
 idle_rss "no components"
 idle_rss "default resources" --resources-path sidecar/defaults/resources --config sidecar/defaults/config.yaml
 bash bench/injector.sh
+
+./bench/state.sh
+./bench/invoke.sh

@@ -5,11 +5,14 @@ set -euo pipefail
 
 PKGS=(
   build-essential pkg-config clang libclang-rt-14-dev clang-format
-  libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev libcjson-dev libssl-dev libcmocka-dev
+  libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev libcjson-dev libssl-dev libcmocka-dev libsqlite3-dev
   curl python3 procps unzip
   libnghttp2-dev libevent-dev libprotobuf-c-dev protobuf-c-compiler openssl
   python3-grpcio python3-protobuf
+  libhiredis-dev redis-server libpq-dev postgresql
 )
+# `scripts/deps.sh bench`: the load generators and peers of the benchmarks as well.
+[ "${1:-}" = bench ] && PKGS+=(wrk nginx-light redis-tools)
 # npm fetches kubectl and helm for the e2e tests; the machine's Node.js may already bring it.
 command -v npm >/dev/null 2>&1 || PKGS+=(npm)
 
@@ -19,10 +22,7 @@ for p in "${PKGS[@]}"; do
     missing+=("$p")
   fi
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  "$(dirname "$0")/e2e-tools.sh" >/dev/null
-  exit 0
-fi
+[ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "deps: installing ${missing[*]}"
 SUDO=
@@ -30,4 +30,3 @@ SUDO=
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-"$(dirname "$0")/e2e-tools.sh" >/dev/null

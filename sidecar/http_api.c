@@ -2,50 +2,70 @@
  * invocation fallback (building blocks add their routes in later modules). */
 #include "http_api.h"
 
+#include "http_mw.h"
+
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "dc/log.h"
+#include "dc/mem.h"
 #include "dc/str.h"
 #include "dc/time.h"
 
-/* Every route goes through one trampoline that records upstream's HTTP server metrics. */
+#include "invoke.h"
+#include "secrets.h"
+#include "state_api.h"
+
+/* Every route goes through one trampoline that runs the post-request middleware (metrics with
+ * the route template as the path label, API logging, trace context). */
 struct route {
     struct sdc_runtime *rt;
     dc_http_handler_fn *fn;
-    const char *metric_path; /* the route template: bounded label cardinality */
+    const char *metric_path; /* the route template; NULL for the invocation fallback */
 };
 
-static void handle_metered(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
+static void handle_observed(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
 {
     const struct route *r = ud;
     int64_t t0 = dc_mono_ns();
-    char status[8];
-    const char *labels[4];
 
     r->fn(req, resp, r->rt);
-    snprintf(status, sizeof(status), "%d", resp->status);
-    labels[0] = r->rt->cfg->app_id;
-    labels[1] = req->method;
-    labels[2] = r->metric_path;
-    labels[3] = status;
-    dc_metric_inc(r->rt->m_http_count, labels, 1);
-    dc_metric_observe(r->rt->m_http_latency, labels, (double)(dc_mono_ns() - t0) / 1e6);
+    sdc_http_mw_post(r->rt->http_mw, req, resp, r->metric_path, t0);
+}
+
+static struct route *new_route(struct sdc_runtime *rt, const char *pattern, dc_http_handler_fn *fn)
+{
+    /* Route records live as long as the process (routers are built once at startup; unit tests
+     * build a few). They stay reachable from this list, so leak checkers stay quiet. */
+    struct route_rec {
+        struct route_rec *next;
+        struct route r;
+    };
+    static struct route_rec *all;
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    struct route_rec *rec = dc_xcalloc(1, sizeof(*rec));
+
+    rec->r = (struct route){.rt = rt, .fn = fn, .metric_path = pattern};
+    pthread_mutex_lock(&mu);
+    rec->next = all;
+    all = rec;
+    pthread_mutex_unlock(&mu);
+    return &rec->r;
 }
 
 static void add(struct dc_http_router *router, struct sdc_runtime *rt, const char *method,
                 const char *pattern, dc_http_handler_fn *fn)
 {
-    /* Route records live as long as the process: the router is built once at startup. */
-    static struct route routes[32];
-    static size_t nroutes;
+    DC_ASSERT(dc_http_router_add(router, method, pattern, handle_observed,
+                                 new_route(rt, pattern, fn)) == DC_OK);
+}
 
-    DC_ASSERT(nroutes < sizeof(routes) / sizeof(routes[0]));
-    routes[nroutes] = (struct route){.rt = rt, .fn = fn, .metric_path = pattern};
-    DC_ASSERT(dc_http_router_add(router, method, pattern, handle_metered, &routes[nroutes]) ==
-              DC_OK);
-    nroutes++;
+void sdc_http_api_add(struct dc_http_router *router, struct sdc_runtime *rt, const char *method,
+                      const char *pattern, dc_http_handler_fn *fn)
+{
+    add(router, rt, method, pattern, fn);
 }
 
 /* GET /v1.0/healthz: 204 once the sidecar is fully ready (§2). */
@@ -122,21 +142,6 @@ static void on_shutdown(struct dc_http_request *req, struct dc_http_response *re
     sdc_runtime_request_shutdown(rt, force != NULL && dc_str_eq_ci(force, "true"));
 }
 
-/* Anything unmatched is a service invocation (§1.3); the invocation building block is not part
- * of this module yet, so only the upstream "no app id" answer exists. */
-static void on_fallback(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
-{
-    (void)ud;
-    if (dc_http_request_header(req, "dapr-app-id") == NULL) {
-        dc_http_response_error(resp, 404, "ERR_DIRECT_INVOKE",
-                               "failed getting app id either from the URL path or the header "
-                               "dapr-app-id");
-        return;
-    }
-    dc_http_response_error(resp, 501, "ERR_API_UNIMPLEMENTED",
-                           "service invocation is not implemented yet");
-}
-
 struct dc_http_router *sdc_http_api_router(struct sdc_runtime *rt)
 {
     struct dc_http_router *r = dc_http_router_new();
@@ -146,7 +151,27 @@ struct dc_http_router *sdc_http_api_router(struct sdc_runtime *rt)
     add(r, rt, "GET", "/v1.0/metadata", on_metadata_get);
     add(r, rt, "PUT", "/v1.0/metadata/{key}", on_metadata_put);
     add(r, rt, "POST", "/v1.0/shutdown", on_shutdown);
-    dc_http_router_set_fallback(r, on_fallback, rt);
+    /* Building blocks register their routes here, one line each. */
+    sdc_secrets_api_routes(r, rt);
+    sdc_state_api_routes(r, rt);
+    /* Unmatched paths and methods are service invocations (§1.3). */
+    dc_http_router_set_fallback(r, handle_observed, new_route(rt, NULL, sdc_invoke_http_handler));
+    rt->http_mw = dc_xcalloc(1, sizeof(*rt->http_mw));
+    sdc_http_mw_init(rt->http_mw, rt);
+    dc_http_router_set_pre(r, sdc_http_mw_pre, rt->http_mw);
+    return r;
+}
+
+struct dc_http_router *sdc_http_public_router(struct sdc_runtime *rt)
+{
+    struct dc_http_router *r = dc_http_router_new();
+
+    /* Only health and metadata, without token auth, CORS or body limit (§1.1). */
+    DC_ASSERT(dc_http_router_add(r, "GET", "/v1.0/healthz", on_healthz, rt) == DC_OK);
+    DC_ASSERT(dc_http_router_add(r, "GET", "/v1.0/healthz/outbound", on_healthz_outbound, rt) ==
+              DC_OK);
+    DC_ASSERT(dc_http_router_add(r, "GET", "/v1.0/metadata", on_metadata_get, rt) == DC_OK);
+    DC_ASSERT(dc_http_router_add(r, "PUT", "/v1.0/metadata/{key}", on_metadata_put, rt) == DC_OK);
     return r;
 }
 

@@ -12,6 +12,11 @@
 #include "dc/str.h"
 #include "dc/time.h"
 
+#include "http_mw.h"
+#include "secrets.h"
+#include "resiliency.h"
+#include "state_store.h"
+
 #define MAX_EXTENDED 1000
 
 const char *sdc_runtime_version(void)
@@ -155,6 +160,12 @@ void sdc_runtime_cleanup(struct sdc_runtime *rt)
     free(rt->subscriptions);
     free(rt->http_endpoints);
     free(rt->resiliencies);
+    sdc_components_close(&rt->comps);
+    if (rt->http_mw != NULL) {
+        sdc_http_mw_cleanup(rt->http_mw);
+        free(rt->http_mw);
+    }
+    sdc_resiliency_free(rt->resiliency);
     for (size_t i = 0; i < rt->nextended; i++) {
         free(rt->extended[i].key);
         free(rt->extended[i].value);
@@ -195,6 +206,12 @@ out:
     return rv;
 }
 
+int sdc_runtime_secret_ref(struct sdc_runtime *rt, const char *store, const char *name,
+                           const char *key, char **out, struct dc_errbuf *eb)
+{
+    return sdc_secrets_resolve_ref(rt, store, name, key, out, eb);
+}
+
 void sdc_runtime_request_shutdown(struct sdc_runtime *rt, bool force)
 {
     if (force)
@@ -205,17 +222,59 @@ void sdc_runtime_request_shutdown(struct sdc_runtime *rt, bool force)
 
 /* ---- GET /v1.0/metadata ------------------------------------------------------------------ */
 
+/* Capability strings of a loaded component (§3.1). */
+static void add_capabilities(cJSON *o, const struct sdc_component *sc)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } state_caps[] = {
+        {SDC_STATE_F_ETAG, "ETAG"},
+        {SDC_STATE_F_TRANSACTIONAL, "TRANSACTIONAL"},
+        {SDC_STATE_F_QUERY_API, "QUERY_API"},
+        {SDC_STATE_F_TTL, "TTL"},
+        {SDC_STATE_F_DELETE_WITH_PREFIX, "DELETE_WITH_PREFIX"},
+        {SDC_STATE_F_PARTITION_KEY, "PARTITION_KEY"},
+        {SDC_STATE_F_KEYS_LIKE, "KEYS_LIKE"},
+    };
+    cJSON *arr;
+
+    if (sc->type != NULL && sc->type->category == SDC_CAT_SECRETSTORES) {
+        if (sdc_secrets_features(sc) & SDC_SECRET_F_MULTIPLE_KEY_VALUES)
+            cJSON_AddItemToArray(cJSON_AddArrayToObject(o, "capabilities"),
+                                 cJSON_CreateString("MULTIPLE_KEY_VALUES_PER_SECRET"));
+        return;
+    }
+    if (sc->type == NULL || sc->type->category != SDC_CAT_STATE)
+        return;
+    unsigned f = ((const struct sdc_state_ops *)sc->type->ops)->features;
+    if (f == 0)
+        return;
+    arr = cJSON_AddArrayToObject(o, "capabilities");
+    for (size_t i = 0; i < sizeof(state_caps) / sizeof(state_caps[0]); i++)
+        if (f & state_caps[i].bit)
+            cJSON_AddItemToArray(arr, cJSON_CreateString(state_caps[i].name));
+    /* A store with ETags and transactions can hold actor state. */
+    if ((f & SDC_STATE_F_ETAG) && (f & SDC_STATE_F_TRANSACTIONAL))
+        cJSON_AddItemToArray(arr, cJSON_CreateString("ACTOR"));
+}
+
 static void add_components(cJSON *root, const struct sdc_runtime *rt)
 {
     cJSON *arr = cJSON_AddArrayToObject(root, "components");
 
-    for (size_t i = 0; i < rt->ncomponents; i++) {
-        const struct dc_component *c = rt->components[i];
-        cJSON *o = cJSON_CreateObject();
+    for (size_t i = 0; i < rt->comps.n; i++) {
+        const struct sdc_component *sc = &rt->comps.v[i];
+        const struct dc_component *c = sc->def;
+        cJSON *o;
 
+        if (!sc->ok)
+            continue;
+        o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "name", c->meta.name);
         cJSON_AddStringToObject(o, "type", c->type);
         cJSON_AddStringToObject(o, "version", c->version != NULL ? c->version : "");
+        add_capabilities(o, sc);
         cJSON_AddItemToArray(arr, o);
     }
 }

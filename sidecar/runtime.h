@@ -14,7 +14,15 @@
 #include "dc/metrics.h"
 #include "dc/resources.h"
 
+#include "component.h"
 #include "config.h"
+
+struct sdc_resiliency;
+struct sdc_acl;
+struct sdc_nameres;
+struct sdc_app_channel;
+struct sdc_invoke;
+struct sdc_http_mw;
 
 struct sdc_kv {
     char *key;
@@ -36,6 +44,15 @@ struct sdc_runtime {
     size_t nhttp_endpoints;
     const struct dc_resiliency **resiliencies;
     size_t nresiliencies;
+
+    /* Building blocks; each owned by its module and set up in sidecar.c. */
+    struct sdc_components comps;          /* initialised components (component.h) */
+    struct sdc_resiliency *resiliency;    /* resiliency.h */
+    struct sdc_acl *acl;                  /* acl.h: accessControl of the Configuration */
+    struct sdc_nameres *nameres;          /* nameres.h */
+    struct sdc_app_channel *app;          /* app_channel.h; NULL without --app-port */
+    struct sdc_invoke *invoke;            /* invoke.h */
+    struct sdc_http_mw *http_mw;          /* http_mw.h: set up with the API router */
 
     /* Attributes set with PUT /v1.0/metadata/{key}; guarded by `lock`. */
     pthread_mutex_t lock;
@@ -66,6 +83,11 @@ int sdc_runtime_metadata_json(struct sdc_runtime *rt, struct dc_buf *out) DC_MUS
  * read-only. Returns DC_OK, or DC_ETOOBIG past 1000 attributes. */
 int sdc_runtime_set_extended(struct sdc_runtime *rt, const char *key, const char *value,
                              size_t len) DC_MUST_CHECK;
+
+/* Resolve a component metadata secretKeyRef through the secret store `store` (NULL: the
+ * default for the mode). On success `*out` is a new string (caller frees). */
+int sdc_runtime_secret_ref(struct sdc_runtime *rt, const char *store, const char *name,
+                           const char *key, char **out, struct dc_errbuf *eb) DC_MUST_CHECK;
 
 /* POST /v1.0/shutdown: flag the request and wake the main thread (it waits for signals, so
  * the wake-up is a SIGTERM to the own process). `force` asks for an immediate exit(1). */

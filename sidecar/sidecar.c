@@ -9,7 +9,12 @@
 #include "dc/str.h"
 #include "dc/time.h"
 
+#include "acl.h"
+#include "app_channel.h"
 #include "http_api.h"
+#include "invoke.h"
+#include "nameres.h"
+#include "resiliency.h"
 #include "runtime.h"
 
 #define MAX_LISTENERS 16
@@ -19,6 +24,7 @@ struct sdc_sidecar {
     struct sdc_runtime rt;
     struct dc_http_router *api_router;
     struct dc_http_router *metrics_router;
+    struct dc_http_router *public_router;
     struct dc_http_server *api[MAX_LISTENERS];
     size_t napi;
     struct dc_http_server *public_srv;
@@ -98,7 +104,8 @@ static int start_aux(struct sdc_sidecar *s, struct dc_errbuf *eb)
                         : cfg->dapr_public_listen_address;
         o.port = (uint16_t)cfg->dapr_public_port;
         /* The public port serves health and metadata without token auth (§1.1). */
-        rv = dc_http_server_start(&s->public_srv, &o, s->api_router, eb);
+        s->public_router = sdc_http_public_router(&s->rt);
+        rv = dc_http_server_start(&s->public_srv, &o, s->public_router, eb);
         if (rv != DC_OK)
             return rv;
     }
@@ -130,9 +137,24 @@ int sdc_sidecar_start(struct sdc_sidecar **out, const struct sdc_config *cfg,
     rv = sdc_runtime_init(&s->rt, cfg, eb);
     if (rv != DC_OK)
         goto fail;
-    for (size_t i = 0; i < s->rt.ncomponents; i++)
-        DC_LOG(DC_LOG_INFO, "component loaded: %s (%s/%s)", s->rt.components[i]->meta.name,
-               s->rt.components[i]->type, s->rt.components[i]->version);
+    rv = sdc_components_load(&s->rt.comps, &s->rt, eb);
+    if (rv != DC_OK)
+        goto fail;
+    rv = sdc_acl_new(&s->rt.acl, s->rt.have_conf ? &s->rt.conf : NULL, eb);
+    if (rv != DC_OK)
+        goto fail;
+    rv = sdc_nameres_start(&s->rt, eb);
+    if (rv != DC_OK)
+        goto fail;
+    rv = sdc_resiliency_new(&s->rt.resiliency, s->rt.resiliencies, s->rt.nresiliencies, eb);
+    if (rv != DC_OK)
+        goto fail;
+    rv = sdc_app_channel_new(&s->rt.app, cfg, eb);
+    if (rv != DC_OK)
+        goto fail;
+    rv = sdc_invoke_new(&s->rt.invoke, &s->rt, eb);
+    if (rv != DC_OK)
+        goto fail;
     s->api_router = sdc_http_api_router(&s->rt);
     s->metrics_router = sdc_http_metrics_router(&s->rt);
     rv = start_aux(s, eb);
@@ -141,9 +163,14 @@ int sdc_sidecar_start(struct sdc_sidecar **out, const struct sdc_config *cfg,
     rv = start_api(s, eb);
     if (rv != DC_OK)
         goto fail;
+    rv = sdc_invoke_listen(s->rt.invoke, eb);
+    if (rv != DC_OK)
+        goto fail;
     atomic_store(&s->rt.outbound_ready, true);
-    /* No app channel yet (later issue): with no --app-port there is nothing to wait for. */
-    atomic_store(&s->rt.ready, true);
+    /* Ready once the app port is open (at once without --app-port), §17.3. */
+    rv = sdc_app_channel_start(s->rt.app, &s->rt.ready);
+    if (rv != DC_OK)
+        goto fail;
     DC_LOG(DC_LOG_INFO, "dapr initialized. Status: Running. Init Elapsed %.1fms",
            (double)(dc_mono_ns() - t0) / 1e6);
     *out = s;
@@ -184,6 +211,11 @@ void sdc_sidecar_free(struct sdc_sidecar *s)
     dc_http_server_free(s->metrics_srv);
     dc_http_router_free(s->api_router);
     dc_http_router_free(s->metrics_router);
+    dc_http_router_free(s->public_router);
+    sdc_invoke_free(s->rt.invoke);
+    sdc_app_channel_free(s->rt.app);
+    sdc_nameres_free(s->rt.nameres);
+    sdc_acl_free(s->rt.acl);
     sdc_runtime_cleanup(&s->rt);
     free(s);
 }

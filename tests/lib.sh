@@ -8,6 +8,10 @@ T_PASS=0
 T_FAIL=0
 T_PIDS=()
 T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/daprc-it.XXXXXX")
+# Each test gets its own $HOME: daprd's default name-resolution registry lives in
+# $HOME/.dapr/nr.db, and sidecars of one test must find each other but not another test's.
+export HOME=$T_TMP/home
+mkdir -p "$HOME"
 
 cleanup() {
   for p in "${T_PIDS[@]}"; do kill "$p" 2>/dev/null; done

@@ -395,6 +395,10 @@ static CURLcode set_options(struct dc_http_client *c, struct call_state *st,
         SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->o.max_response);
     if (call->unix_socket != NULL)
         SET(CURLOPT_UNIX_SOCKET_PATH, call->unix_socket);
+    if (c->o.insecure_skip_verify) {
+        SET(CURLOPT_SSL_VERIFYPEER, 0L);
+        SET(CURLOPT_SSL_VERIFYHOST, 0L);
+    }
 #undef SET
     if (rc == CURLE_OK)
         rc = set_method(h, call, m, body);

@@ -85,7 +85,7 @@ check_contains "healthz appid mismatch" "ERR_HEALTH_APPID_NOT_MATCH" "$r"
 
 md=$(curl -s "http://127.0.0.1:$HP/v1.0/metadata")
 check "metadata id" itapp "$(json_get "$md" 'd["id"]')"
-check "metadata components (scoped)" "[{'name': 'mystore', 'type': 'state.in-memory', 'version': 'v1'}]" \
+check "metadata components (scoped)" "[{'name': 'mystore', 'type': 'state.in-memory', 'version': 'v1', 'capabilities': ['ETAG', 'TRANSACTIONAL', 'TTL', 'DELETE_WITH_PREFIX', 'KEYS_LIKE', 'ACTOR']}]" \
   "$(json_get "$md" 'd["components"]')"
 check "metadata subscription" "orders /widgets /orders poison DECLARATIVE" \
   "$(json_get "$md" '" ".join([d["subscriptions"][0]["topic"], d["subscriptions"][0]["rules"][0]["path"], d["subscriptions"][0]["rules"][1]["path"], d["subscriptions"][0]["deadLetterTopic"], d["subscriptions"][0]["type"]])')"

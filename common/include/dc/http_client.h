@@ -25,6 +25,9 @@ struct dc_http_client_opts {
     int64_t timeout_ms;         /* whole call; 0 = none (a call may set its own) */
     size_t max_response;        /* buffered response bodies; 0 = DC_DEFAULT_MAX_BODY */
     unsigned max_idle_conns;    /* keep-alive connections kept in the cache; 0 = 64 */
+    /* https:// without certificate or host name verification (daprd's --app-protocol https
+     * talks to the app this way, as upstream does). Off by default. */
+    bool insecure_skip_verify;
 };
 
 struct dc_http_client;

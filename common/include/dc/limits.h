@@ -45,6 +45,19 @@
  * the exact decimal arithmetic of dc_quantity_parse on a small stack buffer. */
 #define DC_MAX_QUANTITY_LEN 128
 
+/* --- secrets (sidecar/secrets.c, secret_file.c) --- */
+/* Size of a secretstores.local.file JSON file, read whole at init. */
+#define DC_MAX_SECRETS_FILE (16u * 1024 * 1024)
+/* --- end secrets --- */
+/* --- sidecar resiliency (sidecar/resiliency.c, sidecar/trip_expr.c) --- */
+/* Bytes of one circuit-breaker trip expression; real ones are under 100. */
+#define DC_RES_MAX_TRIP_LEN 1024
+/* Nesting of parentheses and unary operators in a trip expression (bounds the recursion). */
+#define DC_RES_MAX_TRIP_DEPTH 32
+/* Breakers kept per component policy (keyed by component name; apps and actors use their
+ * circuitBreakerCacheSize). */
+#define DC_RES_COMPONENT_BREAKERS 1000
+/* --- end sidecar resiliency --- */
 /* ---- k8s (common/src/k8s*.c) ---- */
 /* One watch event (one NDJSON line); Kubernetes objects are at most ~1.5 MB in etcd. */
 #define DC_MAX_K8S_WATCH_EVENT (16u * 1024 * 1024)
@@ -67,6 +80,10 @@
 #define DC_MAX_INJ_WARNING_LEN 256
 /* The trust anchors PEM file the injector hands to every daprd. */
 #define DC_MAX_INJ_TRUST_ANCHORS (256u * 1024)
+/* ---- state backends (sidecar/state_redis.c, sidecar/state_postgres.c) ---- */
+/* Values (EQ and IN members) in one state query translated to SQL parameters. */
+#define DC_STATE_MAX_QUERY_PARAMS 1024
+/* ---- end state backends ---- */
 
 /* ---- grpc (common/src/grpc_*.c, dc/grpc.h) ------------------------------------------------- */
 /* Default largest message, both directions (grpc-go's and grpc-core's receive default). */

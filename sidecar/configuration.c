@@ -94,8 +94,8 @@ static int append_item(struct dc_buf *b, const struct sdc_cfg_item *it)
             /* A Go map holds each name once: the last value wins. */
             if (i + 1 < it->md.n && strcmp(it->md.names[idx[i]], it->md.names[idx[i + 1]]) == 0)
                 continue;
-            rv = dc_json_append_kv_string(b, it->md.names[idx[i]], it->md.values[idx[i]],
-                                          out++ > 0);
+            rv =
+                dc_json_append_kv_string(b, it->md.names[idx[i]], it->md.values[idx[i]], out++ > 0);
         }
         if (rv == DC_OK)
             rv = dc_buf_appendc(b, '}');
@@ -474,7 +474,8 @@ static void on_unsubscribe(struct dc_http_request *req, struct dc_http_response 
             id, id);
         dc_buf_init(&b, 0);
         if (dc_buf_appends(&b, "{\"message\":") == DC_OK &&
-            dc_json_append_string(&b, msg, strlen(msg)) == DC_OK && dc_buf_appendc(&b, '}') == DC_OK)
+            dc_json_append_string(&b, msg, strlen(msg)) == DC_OK &&
+            dc_buf_appendc(&b, '}') == DC_OK)
             respond_json(resp, 500, b.data, b.len);
         else
             resp->status = 500;

@@ -79,7 +79,7 @@ int sdc_configuration_event_json(const char *id, const struct sdc_cfg_item *item
                                  struct dc_buf *out) DC_MUST_CHECK;
 
 /* {"<key>":{...}...} for GET (Go's json.Marshal of map[string]*Item). Appends to `out`. */
-int sdc_configuration_items_json(const struct sdc_cfg_item *items, size_t n, struct dc_buf *out)
-    DC_MUST_CHECK;
+int sdc_configuration_items_json(const struct sdc_cfg_item *items, size_t n,
+                                 struct dc_buf *out) DC_MUST_CHECK;
 
 #endif /* SDC_CONFIGURATION_H */

@@ -73,7 +73,8 @@ static int pg_open(struct pcfg_store *s, PGconn **out, struct dc_errbuf *eb)
     PGconn *c;
 
     /* libpq wants whole seconds, at least 2. */
-    snprintf(tmo, sizeof(tmo), "%lld", (long long)(s->timeout_ms < 2000 ? 2 : s->timeout_ms / 1000));
+    snprintf(tmo, sizeof(tmo), "%lld",
+             (long long)(s->timeout_ms < 2000 ? 2 : s->timeout_ms / 1000));
     c = PQconnectdbParams(kw, val, 1);
     if (c == NULL)
         return dc_err_set(eb, DC_ENOMEM, "postgres: cannot allocate a connection");

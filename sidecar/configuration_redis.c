@@ -312,8 +312,7 @@ static void *listener(void *arg)
         if (wait_stop(sub, c->fd, -1))
             break;
         if (redisBufferRead(c) != REDIS_OK) {
-            DC_LOG(DC_LOG_WARN, "configuration.redis: subscription connection lost: %s",
-                   c->errstr);
+            DC_LOG(DC_LOG_WARN, "configuration.redis: subscription connection lost: %s", c->errstr);
             redisFree(c);
             c = NULL;
         }
@@ -427,8 +426,7 @@ static int rcfg_init(void **self, const struct sdc_md *md, const struct sdc_init
         rcfg_close(s);
         return rv;
     }
-    snprintf(s->prefix, sizeof(s->prefix), "__keyspace@%lld__:",
-             (long long)sdc__rconn_db(s->rc));
+    snprintf(s->prefix, sizeof(s->prefix), "__keyspace@%lld__:", (long long)sdc__rconn_db(s->rc));
     *self = s;
     return DC_OK;
 }

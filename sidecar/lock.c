@@ -28,15 +28,14 @@ int sdc_lock_check_component(const struct sdc_md *md, struct dc_errbuf *eb)
     return DC_OK;
 }
 
-int sdc_lock_key(struct dc_arena *a, const struct sdc_md *md, const char *store,
-                 const char *app_id, const char *resource_id, const char **out,
-                 struct dc_errbuf *eb)
+int sdc_lock_key(struct dc_arena *a, const struct sdc_md *md, const char *store, const char *app_id,
+                 const char *resource_id, const char **out, struct dc_errbuf *eb)
 {
     const char *strategy = sdc_md_get(md, "keyPrefix");
 
     if (strstr(resource_id, LOCK_SEP) != NULL)
-        return dc_err_set(eb, DC_EINVAL, "input key/keyPrefix '%s' can't contain '%s'",
-                          resource_id, LOCK_SEP);
+        return dc_err_set(eb, DC_EINVAL, "input key/keyPrefix '%s' can't contain '%s'", resource_id,
+                          LOCK_SEP);
     if (dc_str_empty(strategy) || dc_str_eq_ci(strategy, "appid")) {
         *out = dc_str_empty(app_id) ? dc_arena_sprintf(a, "lock||%s", resource_id)
                                     : dc_arena_sprintf(a, "lock||%s||%s", app_id, resource_id);
@@ -155,9 +154,8 @@ static struct sdc_component *validate(struct sdc_runtime *rt, struct dc_http_res
     }
     sc = sdc_components_find(&rt->comps, SDC_CAT_LOCK, lr->store);
     if (sc == NULL)
-        dc_http_response_error(
-            resp, 400, "ERR_LOCK_STORE_NOT_FOUND",
-            dc_arena_sprintf(resp->arena, "lock store %s not found", lr->store));
+        dc_http_response_error(resp, 400, "ERR_LOCK_STORE_NOT_FOUND",
+                               dc_arena_sprintf(resp->arena, "lock store %s not found", lr->store));
     return sc;
 }
 
@@ -180,10 +178,10 @@ static void on_lock(struct dc_http_request *req, struct dc_http_response *resp, 
     if (!decode_body(req, resp, &lr, &doc))
         goto out;
     if (lr.expiry <= 0) {
-        dc_http_response_error(
-            resp, 400, "ERR_MALFORMED_REQUEST",
-            dc_arena_sprintf(resp->arena, "ExpiryInSeconds is not positive in lock store %s",
-                             lr.store));
+        dc_http_response_error(resp, 400, "ERR_MALFORMED_REQUEST",
+                               dc_arena_sprintf(resp->arena,
+                                                "ExpiryInSeconds is not positive in lock store %s",
+                                                lr.store));
         goto out;
     }
     sc = validate(rt, resp, &lr);
@@ -223,9 +221,8 @@ static void on_unlock(struct dc_http_request *req, struct dc_http_response *resp
     if (sdc_lock_key(req->arena, &sc->md, lr.store, rt->cfg->app_id, lr.resource_id, &key, &eb) !=
             DC_OK ||
         ops_of(sc)->unlock(sc->self, key, lr.owner, &st, &eb) != DC_OK) {
-        dc_http_response_error(
-            resp, 500, "ERR_UNLOCK",
-            dc_arena_sprintf(resp->arena, "failed to release lock: %s", eb.msg));
+        dc_http_response_error(resp, 500, "ERR_UNLOCK",
+                               dc_arena_sprintf(resp->arena, "failed to release lock: %s", eb.msg));
         goto out;
     }
     /* lock.proto Status as a number, always present (§10). */

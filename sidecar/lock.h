@@ -60,8 +60,7 @@ int sdc_lock_check_component(const struct sdc_md *md, struct dc_errbuf *eb) DC_M
  * id), "name" -> "lock||<store>||<id>", "none" -> "lock||<id>", anything else v ->
  * "lock||<v>||<id>" (upstream lower-cases the strategy value). NUL-terminated in `a`.
  * Returns DC_OK, or DC_EINVAL when `resource_id` contains "||" (`eb` has upstream's text). */
-int sdc_lock_key(struct dc_arena *a, const struct sdc_md *md, const char *store,
-                 const char *app_id, const char *resource_id, const char **out,
-                 struct dc_errbuf *eb) DC_MUST_CHECK;
+int sdc_lock_key(struct dc_arena *a, const struct sdc_md *md, const char *store, const char *app_id,
+                 const char *resource_id, const char **out, struct dc_errbuf *eb) DC_MUST_CHECK;
 
 #endif /* SDC_LOCK_H */

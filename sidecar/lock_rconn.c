@@ -64,8 +64,10 @@ static int parse_host(struct sdc__rconn *rc, const char *v, struct dc_errbuf *eb
     size_t hlen;
 
     if (strchr(v, ',') != NULL)
-        return dc_err_set(eb, DC_EUNSUPPORTED, "%s: several hosts need redisType cluster, "
-                          "which is not supported", rc->what);
+        return dc_err_set(eb, DC_EUNSUPPORTED,
+                          "%s: several hosts need redisType cluster, "
+                          "which is not supported",
+                          rc->what);
     if (v[0] == '[') {
         const char *end = strchr(v, ']');
         if (end == NULL)
@@ -98,8 +100,7 @@ static int parse_metadata(struct sdc__rconn *rc, const struct sdc_md *md, struct
     if (dc_str_empty(host))
         return dc_err_set(eb, DC_EINVAL, "%s: redisHost is required", rc->what);
     if (!dc_str_empty(type) && strcasecmp(type, "node") != 0)
-        return dc_err_set(eb, DC_EUNSUPPORTED, "%s: redisType %s is not supported", rc->what,
-                          type);
+        return dc_err_set(eb, DC_EUNSUPPORTED, "%s: redisType %s is not supported", rc->what, type);
     if (dc_str_truthy(sdc_md_get(md, "failover")))
         return dc_err_set(eb, DC_EUNSUPPORTED, "%s: failover (Sentinel) is not supported",
                           rc->what);

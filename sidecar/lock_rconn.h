@@ -36,8 +36,7 @@ int sdc__rconn_cmd(struct sdc__rconn *rc, int argc, const char **argv, const siz
 
 /* A new dedicated connection (authenticated, database selected), without a read timeout, for
  * SUBSCRIBE. Owned by the caller (redisFree). DC_OK or DC_EUNAVAIL. Thread-safe. */
-int sdc__rconn_dial(struct sdc__rconn *rc, redisContext **out, struct dc_errbuf *eb)
-    DC_MUST_CHECK;
+int sdc__rconn_dial(struct sdc__rconn *rc, redisContext **out, struct dc_errbuf *eb) DC_MUST_CHECK;
 
 /* The redisDB number in use. */
 int64_t sdc__rconn_db(const struct sdc__rconn *rc);

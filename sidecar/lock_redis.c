@@ -36,8 +36,8 @@ static int rl_try_lock(void *self, const char *key, const char *owner, int32_t e
     return rv;
 }
 
-static int rl_unlock(void *self, const char *key, const char *owner,
-                     enum sdc_unlock_status *status, struct dc_errbuf *eb)
+static int rl_unlock(void *self, const char *key, const char *owner, enum sdc_unlock_status *status,
+                     struct dc_errbuf *eb)
 {
     const char *argv[5] = {"EVAL", unlock_script, "1", key, owner};
     redisReply *r = NULL;

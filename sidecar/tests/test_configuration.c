@@ -266,9 +266,10 @@ static void test_json_shapes(void **state)
     assert_int_equal(sdc_configuration_event_json("id-1", items, 4, &b), DC_OK);
     /* Keys sorted, one entry per key (the last wins), empty fields omitted, metadata sorted with
      * the last value of a repeated name, and json.Encoder's newline. */
-    assert_string_equal(dc_buf_cstr(&b), "{\"id\":\"id-1\",\"items\":{\"a\\\"q\":{},\"m\":{\"value\":"
-                                         "\"new\"},\"z\":{\"value\":\"zv\",\"version\":\"3\","
-                                         "\"metadata\":{\"a\":\"2\",\"b\":\"3\"}}}}\n");
+    assert_string_equal(dc_buf_cstr(&b),
+                        "{\"id\":\"id-1\",\"items\":{\"a\\\"q\":{},\"m\":{\"value\":"
+                        "\"new\"},\"z\":{\"value\":\"zv\",\"version\":\"3\","
+                        "\"metadata\":{\"a\":\"2\",\"b\":\"3\"}}}}\n");
     dc_buf_reset(&b);
     assert_int_equal(sdc_configuration_items_json(items, 0, &b), DC_OK);
     assert_string_equal(dc_buf_cstr(&b), "{}");

@@ -200,7 +200,8 @@ static void test_not_configured(void **state)
 {
     struct fx *f = *state;
 
-    expect(f, "/v1.0-alpha1/lock/mem", "{\"resourceId\":\"r\",\"lockOwner\":\"o\",\"expiryInSeconds\":5}",
+    expect(f, "/v1.0-alpha1/lock/mem",
+           "{\"resourceId\":\"r\",\"lockOwner\":\"o\",\"expiryInSeconds\":5}",
            "500 {\"errorCode\":\"ERR_LOCK_STORE_NOT_CONFIGURED\",\"message\":\"lock store is not "
            "configured\"}");
     /* Expiry is checked before anything else on lock, and not at all on unlock. */
@@ -216,7 +217,8 @@ static void test_validation(void **state)
 {
     struct fx *f = *state;
 
-    expect(f, "/v1.0-alpha1/lock/mem", "{\"resourceId\":\"r\",\"lockOwner\":\"o\",\"expiryInSeconds\":-1}",
+    expect(f, "/v1.0-alpha1/lock/mem",
+           "{\"resourceId\":\"r\",\"lockOwner\":\"o\",\"expiryInSeconds\":-1}",
            "400 {\"errorCode\":\"ERR_MALFORMED_REQUEST\",\"message\":\"ExpiryInSeconds is not "
            "positive in lock store mem\"}");
     expect(f, "/v1.0-alpha1/lock/mem", "{\"lockOwner\":\"o\",\"expiryInSeconds\":5}",
@@ -225,10 +227,12 @@ static void test_validation(void **state)
     expect(f, "/v1.0-alpha1/unlock/mem", "{\"resourceId\":\"r\"}",
            "400 {\"errorCode\":\"ERR_MALFORMED_REQUEST\",\"message\":\"LockOwner is empty in lock "
            "store mem\"}");
-    expect(f, "/v1.0-alpha1/lock/nope", "{\"resourceId\":\"r\",\"lockOwner\":\"o\",\"expiryInSeconds\":5}",
+    expect(f, "/v1.0-alpha1/lock/nope",
+           "{\"resourceId\":\"r\",\"lockOwner\":\"o\",\"expiryInSeconds\":5}",
            "400 {\"errorCode\":\"ERR_LOCK_STORE_NOT_FOUND\",\"message\":\"lock store nope not "
            "found\"}");
-    expect(f, "/v1.0-alpha1/lock/mem", "{\"resourceId\":\"a||b\",\"lockOwner\":\"o\",\"expiryInSeconds\":5}",
+    expect(f, "/v1.0-alpha1/lock/mem",
+           "{\"resourceId\":\"a||b\",\"lockOwner\":\"o\",\"expiryInSeconds\":5}",
            "500 {\"errorCode\":\"ERR_TRY_LOCK\",\"message\":\"failed to try acquiring lock: input "
            "key/keyPrefix 'a||b' can't contain '||'\"}");
     expect(f, "/v1.0-alpha1/unlock/mem", "{\"resourceId\":\"a||b\",\"lockOwner\":\"o\"}",
@@ -246,7 +250,8 @@ static void test_validation(void **state)
              "{\"resourceId\":1,\"lockOwner\":\"o\",\"expiryInSeconds\":5}", got, sizeof(got));
         assert_non_null(strstr(got, "400 {\"errorCode\":\"ERR_MALFORMED_REQUEST\""));
         call(f, "POST", "/v1.0-alpha1/lock/mem",
-             "{\"resourceId\":\"r\",\"lockOwner\":\"o\",\"expiryInSeconds\":1.5}", got, sizeof(got));
+             "{\"resourceId\":\"r\",\"lockOwner\":\"o\",\"expiryInSeconds\":1.5}", got,
+             sizeof(got));
         assert_non_null(strstr(got, "400 {\"errorCode\":\"ERR_MALFORMED_REQUEST\""));
         call(f, "POST", "/v1.0-alpha1/lock/mem",
              "{\"resourceId\":\"r\",\"lockOwner\":\"o\",\"expiryInSeconds\":3000000000}", got,
@@ -265,12 +270,15 @@ static void test_roundtrip(void **state)
 {
     struct fx *f = *state;
 
-    expect(f, "/v1.0-alpha1/lock/mem", "{\"resourceId\":\"r1\",\"lockOwner\":\"A\",\"expiryInSeconds\":30}",
+    expect(f, "/v1.0-alpha1/lock/mem",
+           "{\"resourceId\":\"r1\",\"lockOwner\":\"A\",\"expiryInSeconds\":30}",
            "200 {\"success\":true}");
-    expect(f, "/v1.0-alpha1/lock/mem", "{\"resourceId\":\"r1\",\"lockOwner\":\"B\",\"expiryInSeconds\":30}",
+    expect(f, "/v1.0-alpha1/lock/mem",
+           "{\"resourceId\":\"r1\",\"lockOwner\":\"B\",\"expiryInSeconds\":30}",
            "200 {\"success\":false}");
     /* The same owner cannot take it twice either (SET NX semantics). */
-    expect(f, "/v1.0-alpha1/lock/mem", "{\"resourceId\":\"r1\",\"lockOwner\":\"A\",\"expiryInSeconds\":30}",
+    expect(f, "/v1.0-alpha1/lock/mem",
+           "{\"resourceId\":\"r1\",\"lockOwner\":\"A\",\"expiryInSeconds\":30}",
            "200 {\"success\":false}");
     expect(f, "/v1.0-alpha1/unlock/mem", "{\"resourceId\":\"r1\",\"lockOwner\":\"B\"}",
            "200 {\"status\":2}");
@@ -290,9 +298,11 @@ static void test_store_failure(void **state)
 {
     struct fx *f = *state;
 
-    expect(f, "/v1.0-alpha1/lock/fail", "{\"resourceId\":\"r\",\"lockOwner\":\"o\",\"expiryInSeconds\":5}",
-           "500 {\"errorCode\":\"ERR_TRY_LOCK\",\"message\":\"failed to try acquiring lock: backend "
-           "down\"}");
+    expect(
+        f, "/v1.0-alpha1/lock/fail",
+        "{\"resourceId\":\"r\",\"lockOwner\":\"o\",\"expiryInSeconds\":5}",
+        "500 {\"errorCode\":\"ERR_TRY_LOCK\",\"message\":\"failed to try acquiring lock: backend "
+        "down\"}");
     expect(f, "/v1.0-alpha1/unlock/fail", "{\"resourceId\":\"r\",\"lockOwner\":\"o\"}",
            "500 {\"errorCode\":\"ERR_UNLOCK\",\"message\":\"failed to release lock: backend "
            "down\"}");
@@ -304,7 +314,8 @@ static void test_memory_expiry(void **state)
     int64_t t0 = dc_mono_ns();
     char got[256];
 
-    expect(f, "/v1.0-alpha1/lock/mem", "{\"resourceId\":\"e\",\"lockOwner\":\"A\",\"expiryInSeconds\":1}",
+    expect(f, "/v1.0-alpha1/lock/mem",
+           "{\"resourceId\":\"e\",\"lockOwner\":\"A\",\"expiryInSeconds\":1}",
            "200 {\"success\":true}");
     /* Bounded poll: B gets it once A's second is over, not before. */
     for (;;) {

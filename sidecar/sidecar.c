@@ -11,6 +11,7 @@
 
 #include "acl.h"
 #include "app_channel.h"
+#include "configuration.h"
 #include "http_api.h"
 #include "invoke.h"
 #include "nameres.h"
@@ -212,6 +213,7 @@ void sdc_sidecar_free(struct sdc_sidecar *s)
     dc_http_router_free(s->api_router);
     dc_http_router_free(s->metrics_router);
     dc_http_router_free(s->public_router);
+    sdc_configuration_stop(&s->rt);
     sdc_invoke_free(s->rt.invoke);
     sdc_app_channel_free(s->rt.app);
     sdc_nameres_free(s->rt.nameres);

@@ -1,0 +1,535 @@
+/* configuration.postgresql (alias configuration.postgres) v1 (sidecar-api.md §9, §22.7), as
+ * components-contrib configuration/postgres:
+ *
+ * - metadata: connectionString* (libpq URL or key=value), table* (must exist: checked at init),
+ *   notifyChannel (default channel for subscriptions), timeout (default 20s, connect timeout);
+ * - the table has the columns key, value, version and metadata (json object of strings);
+ * - get: SELECT key, value, version, metadata FROM <table> [WHERE key = ANY($1)];
+ * - subscribe: a dedicated connection per subscription LISTENs on the channel named by the
+ *   request metadata pgNotifyChannel (any case) or else the component's notifyChannel; a
+ *   user-made trigger pg_notify()s {"data":{"key":..,"value":..,"version":..,"metadata":{..}}};
+ *   notifications for keys outside the subscription's keys (when it has keys) are ignored;
+ * - a broken listener reconnects every 500 ms and LISTENs again.
+ * Queries share one connection under a mutex (configuration reads are rare), reopened when it
+ * breaks. */
+#include "configuration.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "dc/json.h"
+#include "dc/log.h"
+#include "dc/mem.h"
+#include "dc/str.h"
+#include "dc/time.h"
+
+#define PCFG_REDIAL_MS 500
+#define PCFG_MAX_PAYLOAD (64u * 1024) /* NOTIFY payloads are below 8000 bytes anyway */
+
+struct pcfg_sub;
+
+struct pcfg_store {
+    char *conninfo;
+    char table[128];
+    char *notify_channel; /* NULL: none */
+    int64_t timeout_ms;
+
+    pthread_mutex_t mu; /* guards `conn` and `subs` */
+    PGconn *conn;
+    struct pcfg_sub *subs;
+};
+
+struct pcfg_sub {
+    struct pcfg_sub *next;
+    struct pcfg_store *s;
+    char *channel;
+    char **keys;
+    size_t nkeys;
+    sdc_cfg_update_fn *fn;
+    void *ud;
+    int stop[2];
+    pthread_t th;
+};
+
+static void quiet_notices(void *arg, const char *msg)
+{
+    (void)arg;
+    (void)msg;
+}
+
+static int pg_open(struct pcfg_store *s, PGconn **out, struct dc_errbuf *eb)
+{
+    char tmo[24];
+    const char *kw[3] = {"dbname", "connect_timeout", NULL};
+    const char *val[3] = {s->conninfo, tmo, NULL};
+    PGconn *c;
+
+    /* libpq wants whole seconds, at least 2. */
+    snprintf(tmo, sizeof(tmo), "%lld",
+             (long long)(s->timeout_ms < 2000 ? 2 : s->timeout_ms / 1000));
+    c = PQconnectdbParams(kw, val, 1);
+    if (c == NULL)
+        return dc_err_set(eb, DC_ENOMEM, "postgres: cannot allocate a connection");
+    if (PQstatus(c) != CONNECTION_OK) {
+        int rv = dc_err_set(eb, DC_EUNAVAIL, "postgres: %s", PQerrorMessage(c));
+        size_t n = strlen(eb != NULL ? eb->msg : "");
+        if (eb != NULL && n > 0 && eb->msg[n - 1] == '\n')
+            eb->msg[n - 1] = '\0';
+        PQfinish(c);
+        return rv;
+    }
+    PQsetNoticeProcessor(c, quiet_notices, NULL);
+    *out = c;
+    return DC_OK;
+}
+
+static int pg_err(PGconn *c, PGresult *r, const char *what, struct dc_errbuf *eb)
+{
+    const char *m = r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(c);
+    int rv = dc_err_set(eb, PQstatus(c) == CONNECTION_OK ? DC_EIO : DC_EUNAVAIL, "postgres: %s: %s",
+                        what, m);
+    size_t n = eb != NULL ? strlen(eb->msg) : 0;
+
+    if (n > 0 && eb->msg[n - 1] == '\n')
+        eb->msg[n - 1] = '\0';
+    return rv;
+}
+
+/* Run `sql` with text params on the shared connection (opened or reopened as needed); a
+ * connection found broken is reopened and the query retried once. */
+static int pg_query(struct pcfg_store *s, const char *sql, int n, const char *const *vals,
+                    PGresult **out, struct dc_errbuf *eb)
+{
+    int rv = DC_OK;
+
+    pthread_mutex_lock(&s->mu);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        PGresult *r;
+        if (s->conn != NULL && PQstatus(s->conn) != CONNECTION_OK) {
+            PQfinish(s->conn);
+            s->conn = NULL;
+        }
+        if (s->conn == NULL) {
+            rv = pg_open(s, &s->conn, eb);
+            if (rv != DC_OK)
+                break;
+        }
+        r = PQexecParams(s->conn, sql, n, NULL, vals, NULL, NULL, 0);
+        if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK) {
+            *out = r;
+            rv = DC_OK;
+            break;
+        }
+        rv = pg_err(s->conn, r, "query", eb);
+        PQclear(r);
+        if (PQstatus(s->conn) == CONNECTION_OK)
+            break; /* an SQL error: no retry */
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rv;
+}
+
+/* A text[] literal {"a","b"} for `= ANY($1)`. */
+static char *array_literal(const char *const *keys, size_t n)
+{
+    struct dc_buf b;
+
+    dc_buf_init(&b, 0);
+    DC_ASSERT(dc_buf_appendc(&b, '{') == DC_OK);
+    for (size_t i = 0; i < n; i++) {
+        DC_ASSERT(dc_buf_appends(&b, i > 0 ? ",\"" : "\"") == DC_OK);
+        for (const char *p = keys[i]; *p != '\0'; p++) {
+            if (*p == '"' || *p == '\\')
+                DC_ASSERT(dc_buf_appendc(&b, '\\') == DC_OK);
+            DC_ASSERT(dc_buf_appendc(&b, *p) == DC_OK);
+        }
+        DC_ASSERT(dc_buf_appendc(&b, '"') == DC_OK);
+    }
+    DC_ASSERT(dc_buf_appendc(&b, '}') == DC_OK);
+    return dc_buf_take(&b, NULL);
+}
+
+/* Item metadata from a JSON object text: string members as they are, others printed. */
+static void parse_item_md(struct dc_arena *a, const char *text, size_t len, struct sdc_md *md)
+{
+    cJSON *doc = NULL;
+    size_t n = 0;
+
+    memset(md, 0, sizeof(*md));
+    if (len == 0 || dc_json_parse(text, len, PCFG_MAX_PAYLOAD, &doc, NULL) != DC_OK)
+        return;
+    if (cJSON_IsObject(doc)) {
+        for (const cJSON *m = doc->child; m != NULL; m = m->next)
+            n++;
+        md->names = dc_arena_alloc(a, (n + 1) * sizeof(*md->names));
+        md->values = dc_arena_alloc(a, (n + 1) * sizeof(*md->values));
+        for (const cJSON *m = doc->child; m != NULL; m = m->next) {
+            char *printed = cJSON_IsString(m) ? NULL : dc_json_print(m);
+            md->names[md->n] = dc_arena_strdup(a, m->string);
+            md->values[md->n] = dc_arena_strdup(a, printed != NULL ? printed : m->valuestring);
+            md->n++;
+            free(printed);
+        }
+    }
+    cJSON_Delete(doc);
+}
+
+static int pcfg_get(void *self, const char *const *keys, size_t nkeys, const struct sdc_md *md,
+                    struct dc_arena *a, struct sdc_cfg_item **items, size_t *n,
+                    struct dc_errbuf *eb)
+{
+    struct pcfg_store *s = self;
+    char sql[256];
+    char *arr = NULL;
+    const char *vals[1];
+    PGresult *r = NULL;
+    int rv, rows;
+
+    (void)md;
+    *items = NULL;
+    *n = 0;
+    if (nkeys == 0) {
+        snprintf(sql, sizeof(sql), "SELECT key, value, version, metadata FROM %s", s->table);
+        rv = pg_query(s, sql, 0, NULL, &r, eb);
+    } else {
+        snprintf(sql, sizeof(sql),
+                 "SELECT key, value, version, metadata FROM %s WHERE key = ANY($1::text[])",
+                 s->table);
+        arr = array_literal(keys, nkeys);
+        vals[0] = arr;
+        rv = pg_query(s, sql, 1, vals, &r, eb);
+        free(arr);
+    }
+    if (rv != DC_OK)
+        return rv;
+    rows = PQntuples(r);
+    *items = dc_arena_calloc(a, ((size_t)rows + 1) * sizeof(**items));
+    for (int i = 0; i < rows; i++) {
+        struct sdc_cfg_item *it = &(*items)[i];
+        it->key = dc_arena_strdup(a, PQgetvalue(r, i, 0));
+        it->value = dc_arena_strdup(a, PQgetvalue(r, i, 1));
+        it->version = dc_arena_strdup(a, PQgetvalue(r, i, 2));
+        if (!PQgetisnull(r, i, 3))
+            parse_item_md(a, PQgetvalue(r, i, 3), (size_t)PQgetlength(r, i, 3), &it->md);
+    }
+    *n = (size_t)rows;
+    PQclear(r);
+    return DC_OK;
+}
+
+/* ---- subscriptions ------------------------------------------------------------------------- */
+
+static bool subscribed(const struct pcfg_sub *sub, const char *key)
+{
+    if (sub->nkeys == 0)
+        return true;
+    for (size_t i = 0; i < sub->nkeys; i++)
+        if (strcmp(sub->keys[i], key) == 0)
+            return true;
+    return false;
+}
+
+/* Field `name` of `data` (case-insensitive, as upstream lower-cases the names) as text. */
+static const cJSON *field_ci(const cJSON *data, const char *name)
+{
+    for (const cJSON *m = data->child; m != NULL; m = m->next)
+        if (m->string != NULL && strcasecmp(m->string, name) == 0)
+            return m;
+    return NULL;
+}
+
+static void handle_notify(struct pcfg_sub *sub, const char *payload)
+{
+    cJSON *doc = NULL;
+    const cJSON *data, *k, *v, *ver, *m;
+    struct sdc_cfg_item it = {.value = "", .version = ""};
+    struct dc_arena a;
+
+    if (dc_json_parse(payload, strlen(payload), PCFG_MAX_PAYLOAD, &doc, NULL) != DC_OK) {
+        DC_LOG(DC_LOG_ERROR, "configuration.postgresql: notification is not JSON");
+        return;
+    }
+    data = cJSON_IsObject(doc) ? cJSON_GetObjectItemCaseSensitive(doc, "data") : NULL;
+    k = cJSON_IsObject(data) ? field_ci(data, "key") : NULL;
+    if (!cJSON_IsString(k) || !subscribed(sub, k->valuestring)) {
+        cJSON_Delete(doc);
+        return;
+    }
+    dc_arena_init(&a);
+    it.key = k->valuestring;
+    v = field_ci(data, "value");
+    ver = field_ci(data, "version");
+    m = field_ci(data, "metadata");
+    if (cJSON_IsString(v))
+        it.value = v->valuestring;
+    if (cJSON_IsString(ver))
+        it.version = ver->valuestring;
+    if (cJSON_IsObject(m)) {
+        char *t = dc_json_print(m);
+        parse_item_md(&a, t, strlen(t), &it.md);
+        free(t);
+    }
+    sub->fn(sub->ud, &it, 1);
+    dc_arena_cleanup(&a);
+    cJSON_Delete(doc);
+}
+
+static bool wait_stop(struct pcfg_sub *sub, int fd, int ms)
+{
+    struct pollfd p[2] = {{sub->stop[0], POLLIN, 0}, {fd, POLLIN, 0}};
+
+    if (poll(p, fd >= 0 ? 2 : 1, ms) < 0 && errno != EINTR)
+        return false;
+    return (p[0].revents & (POLLIN | POLLHUP)) != 0;
+}
+
+static int do_listen(struct pcfg_sub *sub, PGconn *c)
+{
+    char *ident = PQescapeIdentifier(c, sub->channel, strlen(sub->channel));
+    char *sql;
+    PGresult *r;
+    int rv;
+
+    if (ident == NULL)
+        return DC_EIO;
+    sql = dc_xmalloc(strlen(ident) + 8);
+    snprintf(sql, strlen(ident) + 8, "LISTEN %s", ident);
+    PQfreemem(ident);
+    r = PQexec(c, sql);
+    rv = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK ? DC_OK : DC_EIO;
+    PQclear(r);
+    free(sql);
+    return rv;
+}
+
+static void *listener(void *arg)
+{
+    struct pcfg_sub *sub = arg;
+    PGconn *c = NULL;
+
+    for (;;) {
+        PGnotify *nf;
+
+        if (c == NULL) {
+            if (pg_open(sub->s, &c, NULL) != DC_OK || do_listen(sub, c) != DC_OK) {
+                if (c != NULL) {
+                    PQfinish(c);
+                    c = NULL;
+                }
+                if (wait_stop(sub, -1, PCFG_REDIAL_MS))
+                    break;
+                continue;
+            }
+        }
+        while ((nf = PQnotifies(c)) != NULL) {
+            handle_notify(sub, nf->extra);
+            PQfreemem(nf);
+        }
+        if (wait_stop(sub, PQsocket(c), -1))
+            break;
+        if (PQconsumeInput(c) != 1 || PQstatus(c) != CONNECTION_OK) {
+            DC_LOG(DC_LOG_WARN, "configuration.postgresql: listen connection lost");
+            PQfinish(c);
+            c = NULL;
+        }
+    }
+    if (c != NULL)
+        PQfinish(c);
+    return NULL;
+}
+
+static void sub_free(struct pcfg_sub *sub)
+{
+    for (size_t i = 0; i < sub->nkeys; i++)
+        free(sub->keys[i]);
+    free(sub->keys);
+    free(sub->channel);
+    if (sub->stop[0] >= 0)
+        close(sub->stop[0]);
+    if (sub->stop[1] >= 0)
+        close(sub->stop[1]);
+    free(sub);
+}
+
+static int pcfg_subscribe(void *self, const char *const *keys, size_t nkeys,
+                          const struct sdc_md *md, sdc_cfg_update_fn *fn, void *ud, void **handle,
+                          struct dc_errbuf *eb)
+{
+    struct pcfg_store *s = self;
+    const char *channel = sdc_md_get(md, "pgNotifyChannel");
+    struct pcfg_sub *sub;
+
+    if (dc_str_empty(channel))
+        channel = s->notify_channel;
+    if (dc_str_empty(channel))
+        return dc_err_set(eb, DC_EINVAL,
+                          "notify channel is not set: use the notifyChannel metadata or the "
+                          "pgNotifyChannel request metadata");
+    sub = dc_xcalloc(1, sizeof(*sub));
+    sub->s = s;
+    sub->fn = fn;
+    sub->ud = ud;
+    sub->channel = dc_xstrdup(channel);
+    sub->stop[0] = sub->stop[1] = -1;
+    sub->nkeys = nkeys;
+    sub->keys = dc_xcalloc(nkeys + 1, sizeof(*sub->keys));
+    for (size_t i = 0; i < nkeys; i++)
+        sub->keys[i] = dc_xstrdup(keys[i]);
+    if (pipe(sub->stop) != 0) {
+        sub_free(sub);
+        return dc_err_set(eb, DC_EIO, "pipe: %s", strerror(errno));
+    }
+    if (pthread_create(&sub->th, NULL, listener, sub) != 0) {
+        sub_free(sub);
+        return dc_err_set(eb, DC_EIO, "cannot start the subscription thread");
+    }
+    pthread_mutex_lock(&s->mu);
+    sub->next = s->subs;
+    s->subs = sub;
+    pthread_mutex_unlock(&s->mu);
+    *handle = sub;
+    return DC_OK;
+}
+
+static void stop_sub(struct pcfg_sub *sub)
+{
+    ssize_t w;
+
+    do {
+        w = write(sub->stop[1], "x", 1);
+    } while (w < 0 && errno == EINTR);
+    pthread_join(sub->th, NULL);
+    sub_free(sub);
+}
+
+static void pcfg_unsubscribe(void *self, void *handle)
+{
+    struct pcfg_store *s = self;
+    struct pcfg_sub *found = NULL;
+
+    pthread_mutex_lock(&s->mu);
+    for (struct pcfg_sub **pp = &s->subs; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == handle) {
+            found = *pp;
+            *pp = found->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (found != NULL)
+        stop_sub(found);
+}
+
+static void pcfg_close(void *self)
+{
+    struct pcfg_store *s = self;
+
+    if (s == NULL)
+        return;
+    while (s->subs != NULL) {
+        struct pcfg_sub *sub = s->subs;
+        s->subs = sub->next;
+        stop_sub(sub);
+    }
+    if (s->conn != NULL)
+        PQfinish(s->conn);
+    pthread_mutex_destroy(&s->mu);
+    free(s->conninfo);
+    free(s->notify_channel);
+    free(s);
+}
+
+/* A table name: letters, digits, '_' and at most one '.' (schema.table), as upstream's
+ * IsValidSQLName. */
+static bool valid_table(const char *t)
+{
+    int dots = 0;
+
+    if (dc_str_empty(t) || strlen(t) >= 128)
+        return false;
+    for (const char *p = t; *p != '\0'; p++) {
+        if (*p == '.') {
+            if (++dots > 1 || p == t || p[1] == '\0')
+                return false;
+        } else if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                     (*p >= '0' && *p <= '9') || *p == '_')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int pcfg_init(void **self, const struct sdc_md *md, const struct sdc_init_ctx *ctx,
+                     struct dc_errbuf *eb)
+{
+    struct pcfg_store *s = dc_xcalloc(1, sizeof(*s));
+    const char *cs = sdc_md_get(md, "connectionString");
+    const char *table = sdc_md_get(md, "table");
+    const char *tmo = sdc_md_get(md, "timeout");
+    const char *vals[1];
+    PGresult *r = NULL;
+    int64_t ns;
+    int rv;
+
+    pthread_mutex_init(&s->mu, NULL);
+    s->timeout_ms = 20000;
+    if (dc_str_empty(cs)) {
+        rv = dc_err_set(eb, DC_EINVAL, "postgres configuration: connectionString is required");
+        goto fail;
+    }
+    if (!valid_table(table)) {
+        rv = dc_err_set(eb, DC_EINVAL, "postgres configuration: invalid or missing table name %s",
+                        table != NULL ? table : "");
+        goto fail;
+    }
+    if (!dc_str_empty(tmo)) {
+        if (dc_duration_parse_ms_or_go(tmo, &ns, NULL) != DC_OK || ns <= 0) {
+            rv = dc_err_set(eb, DC_EINVAL, "postgres configuration: invalid timeout %s", tmo);
+            goto fail;
+        }
+        s->timeout_ms = ns / 1000000;
+    }
+    if (ctx != NULL && ctx->timeout_ms > 0 && ctx->timeout_ms < s->timeout_ms)
+        s->timeout_ms = ctx->timeout_ms;
+    s->conninfo = dc_xstrdup(cs);
+    dc_strlcpy(s->table, table, sizeof(s->table));
+    if (!dc_str_empty(sdc_md_get(md, "notifyChannel")))
+        s->notify_channel = dc_xstrdup(sdc_md_get(md, "notifyChannel"));
+    /* Upstream refuses a table that does not exist. */
+    vals[0] = table;
+    rv = pg_query(s, "SELECT to_regclass($1) IS NOT NULL", 1, vals, &r, eb);
+    if (rv != DC_OK) {
+        dc_err_wrapf(eb, "postgres configuration");
+        goto fail;
+    }
+    if (strcmp(PQgetvalue(r, 0, 0), "t") != 0)
+        rv = dc_err_set(eb, DC_EINVAL, "postgres configuration: table %s does not exist", table);
+    PQclear(r);
+    if (rv != DC_OK)
+        goto fail;
+    *self = s;
+    return DC_OK;
+fail:
+    pcfg_close(s);
+    return rv;
+}
+
+static const struct sdc_configuration_ops pg_ops = {
+    .base = {.init = pcfg_init, .close = pcfg_close},
+    .get = pcfg_get,
+    .subscribe = pcfg_subscribe,
+    .unsubscribe = pcfg_unsubscribe,
+};
+
+const struct sdc_component_type sdc_type_configuration_postgresql = {
+    "configuration.postgresql", "v1", SDC_CAT_CONFIGURATION, &pg_ops.base};
+const struct sdc_component_type sdc_type_configuration_postgres = {
+    "configuration.postgres", "v1", SDC_CAT_CONFIGURATION, &pg_ops.base};

@@ -1,0 +1,91 @@
+/* lock.redis v1 (sidecar-api.md §10, §22.7), as components-contrib lock/redis/standalone.go:
+ * a lock is the string key holding its owner, taken with SET key owner NX PX <ms> (so Redis
+ * expires it), and released by a compare-and-delete script that answers -1 when the key does
+ * not exist and -2 when another owner holds it. Several daprd sharing one Redis exclude each
+ * other, since each check-and-set is one atomic server operation. */
+#include "lock.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lock_rconn.h"
+
+static const char unlock_script[] = "local v = redis.call('GET', KEYS[1])\n"
+                                    "if v == false then return -1 end\n"
+                                    "if v ~= ARGV[1] then return -2 end\n"
+                                    "return redis.call('DEL', KEYS[1])\n";
+
+static int rl_try_lock(void *self, const char *key, const char *owner, int32_t expiry_s,
+                       bool *acquired, struct dc_errbuf *eb)
+{
+    char ms[24];
+    const char *argv[6] = {"SET", key, owner, "NX", "PX", ms};
+    redisReply *r = NULL;
+    int rv;
+
+    snprintf(ms, sizeof(ms), "%lld", (long long)expiry_s * 1000);
+    rv = sdc__rconn_cmd(self, 6, argv, NULL, &r, eb);
+    if (rv != DC_OK)
+        return rv;
+    if (r->type == REDIS_REPLY_ERROR)
+        rv = dc_err_set(eb, DC_EIO, "redis: SET: %s", r->str);
+    else
+        *acquired = r->type == REDIS_REPLY_STATUS; /* "OK"; nil when the key exists */
+    freeReplyObject(r);
+    return rv;
+}
+
+static int rl_unlock(void *self, const char *key, const char *owner, enum sdc_unlock_status *status,
+                     struct dc_errbuf *eb)
+{
+    const char *argv[5] = {"EVAL", unlock_script, "1", key, owner};
+    redisReply *r = NULL;
+    int rv;
+
+    *status = SDC_UNLOCK_INTERNAL;
+    rv = sdc__rconn_cmd(self, 5, argv, NULL, &r, eb);
+    if (rv != DC_OK)
+        return rv;
+    if (r->type != REDIS_REPLY_INTEGER) {
+        rv = dc_err_set(eb, DC_EIO, "redis: unlock script: %s",
+                        r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    } else if (r->integer >= 0) {
+        *status = SDC_UNLOCK_SUCCESS;
+    } else if (r->integer == -1) {
+        *status = SDC_UNLOCK_NOT_EXIST;
+    } else if (r->integer == -2) {
+        *status = SDC_UNLOCK_OTHERS;
+    }
+    freeReplyObject(r);
+    return rv;
+}
+
+static void rl_close(void *self)
+{
+    sdc__rconn_free(self);
+}
+
+static int rl_init(void **self, const struct sdc_md *md, const struct sdc_init_ctx *ctx,
+                   struct dc_errbuf *eb)
+{
+    struct sdc__rconn *rc;
+    int rv = sdc_lock_check_component(md, eb);
+
+    if (rv != DC_OK)
+        return rv;
+    rv = sdc__rconn_new(&rc, md, "redis lock", ctx != NULL ? ctx->timeout_ms : 0, eb);
+    if (rv != DC_OK)
+        return rv;
+    *self = rc;
+    return DC_OK;
+}
+
+static const struct sdc_lock_ops redis_ops = {
+    .base = {.init = rl_init, .close = rl_close},
+    .try_lock = rl_try_lock,
+    .unlock = rl_unlock,
+};
+
+const struct sdc_component_type sdc_type_lock_redis = {"lock.redis", "v1", SDC_CAT_LOCK,
+                                                       &redis_ops.base};

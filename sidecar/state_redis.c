@@ -10,14 +10,13 @@
  * them, so a mismatch anywhere leaves nothing behind (upstream's MULTI/EXEC pipeline does not
  * roll back). A write is reported DC_OK only after Redis answered the script.
  *
- * Connections: a pool of blocking hiredis contexts (one thread per context at a time), opened
+ * Connections: a dc_pool of blocking hiredis contexts (one thread per context at a time), opened
  * lazily up to poolSize. A connection that fails is closed with every idle one (after a server
  * restart they are all dead), and the call is retried on a fresh connection; connection errors
  * are retried redisMaxRetries times with a short exponential backoff, then DC_EUNAVAIL. */
 #include "state_store.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +28,7 @@
 #include <openssl/sha.h>
 
 #include "dc/mem.h"
+#include "dc/pool.h"
 #include "dc/str.h"
 #include "dc/time.h"
 
@@ -120,11 +120,6 @@ enum rd_script { RD_SET = 0, RD_DEL, RD_MULTI, RD_NSCRIPTS };
 
 static const char *const scripts[RD_NSCRIPTS] = {set_script, del_script, multi_script};
 
-struct rd_conn {
-    redisContext *c;
-    struct rd_conn *next;
-};
-
 struct rd_store {
     char host[256];
     int port;
@@ -139,11 +134,7 @@ struct rd_store {
     int64_t default_ttl;
     size_t pool_size;
     char sha[RD_NSCRIPTS][41];
-
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct rd_conn *idle;
-    size_t nopen;
+    struct dc_pool *pool; /* of redisContext */
 };
 
 /* One command of a pipeline. */
@@ -380,88 +371,15 @@ fail:
     return rv;
 }
 
-static void deadline_after(struct timespec *ts, int64_t ms)
+static int pool_connect(void *ud, void **conn, struct dc_errbuf *eb)
 {
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += (time_t)(ms / 1000);
-    ts->tv_nsec += (long)((ms % 1000) * 1000000);
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
+    return rd_connect(ud, (redisContext **)conn, eb);
 }
 
-/* A pooled connection, or a new one when the pool has room. `*fresh` tells which. */
-static int pool_get(struct rd_store *s, struct rd_conn **out, bool *fresh, struct dc_errbuf *eb)
+static void pool_close(void *ud, void *conn)
 {
-    struct timespec until;
-    struct rd_conn *cn;
-    int rv;
-
-    deadline_after(&until, s->pool_wait_ms);
-    pthread_mutex_lock(&s->mu);
-    while (s->idle == NULL && s->nopen >= s->pool_size) {
-        if (pthread_cond_timedwait(&s->cv, &s->mu, &until) == ETIMEDOUT) {
-            pthread_mutex_unlock(&s->mu);
-            return dc_err_set(eb, DC_EUNAVAIL, "redis: connection pool timeout");
-        }
-    }
-    cn = s->idle;
-    if (cn != NULL) {
-        s->idle = cn->next;
-        pthread_mutex_unlock(&s->mu);
-        *out = cn;
-        *fresh = false;
-        return DC_OK;
-    }
-    s->nopen++;
-    pthread_mutex_unlock(&s->mu);
-
-    cn = dc_xcalloc(1, sizeof(*cn));
-    rv = rd_connect(s, &cn->c, eb);
-    if (rv != DC_OK) {
-        free(cn);
-        pthread_mutex_lock(&s->mu);
-        s->nopen--;
-        pthread_cond_signal(&s->cv);
-        pthread_mutex_unlock(&s->mu);
-        return rv;
-    }
-    *out = cn;
-    *fresh = true;
-    return DC_OK;
-}
-
-/* Return `cn`; a broken one is closed together with every idle connection, which after a
- * server restart are dead as well. */
-static void pool_put(struct rd_store *s, struct rd_conn *cn, bool broken)
-{
-    struct rd_conn *dead = NULL;
-
-    pthread_mutex_lock(&s->mu);
-    if (broken) {
-        dead = s->idle;
-        s->idle = NULL;
-        for (struct rd_conn *p = dead; p != NULL; p = p->next)
-            s->nopen--;
-        s->nopen--;
-        pthread_cond_broadcast(&s->cv);
-    } else {
-        cn->next = s->idle;
-        s->idle = cn;
-        pthread_cond_signal(&s->cv);
-    }
-    pthread_mutex_unlock(&s->mu);
-    if (broken) {
-        redisFree(cn->c);
-        free(cn);
-        while (dead != NULL) {
-            struct rd_conn *next = dead->next;
-            redisFree(dead->c);
-            free(dead);
-            dead = next;
-        }
-    }
+    (void)ud;
+    redisFree(conn);
 }
 
 static void sleep_ms(int64_t ms)
@@ -482,13 +400,13 @@ static int rd_run(struct rd_store *s, const struct rd_cmd *cmds, size_t n, redis
     int stale = 0;
 
     for (;;) {
-        struct rd_conn *cn = NULL;
+        void *c = NULL;
         bool fresh = false, broken = false;
-        int rv = pool_get(s, &cn, &fresh, eb);
+        int rv = dc_pool_get(s->pool, &c, &fresh, eb);
 
-        if (rv == DC_OK && cn != NULL) {
-            rv = roundtrip(cn->c, cmds, n, rep, &broken, eb);
-            pool_put(s, cn, broken);
+        if (rv == DC_OK) {
+            rv = roundtrip(c, cmds, n, rep, &broken, eb);
+            dc_pool_put(s->pool, c, broken);
             if (rv == DC_OK)
                 return DC_OK;
             /* A pooled connection that died while idle: try again at once on a new one. */
@@ -782,14 +700,7 @@ static void rd_close(void *self)
 
     if (s == NULL)
         return;
-    while (s->idle != NULL) {
-        struct rd_conn *next = s->idle->next;
-        redisFree(s->idle->c);
-        free(s->idle);
-        s->idle = next;
-    }
-    pthread_cond_destroy(&s->cv);
-    pthread_mutex_destroy(&s->mu);
+    dc_pool_free(s->pool);
     free(s->username);
     if (s->password != NULL) {
         memset(s->password, 0, strlen(s->password));
@@ -802,15 +713,10 @@ static int rd_init(void **self, const struct sdc_md *md, const struct sdc_init_c
                    struct dc_errbuf *eb)
 {
     struct rd_store *s = dc_xcalloc(1, sizeof(*s));
-    pthread_condattr_t ca;
+    struct dc_pool_config pc = {0, 0, pool_connect, pool_close, s};
     int64_t retries;
     int rv;
 
-    pthread_mutex_init(&s->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cv, &ca);
-    pthread_condattr_destroy(&ca);
     for (int i = 0; i < RD_NSCRIPTS; i++) {
         unsigned char md_[SHA_DIGEST_LENGTH];
         SHA1((const unsigned char *)scripts[i], strlen(scripts[i]), md_);
@@ -818,6 +724,11 @@ static int rd_init(void **self, const struct sdc_md *md, const struct sdc_init_c
             snprintf(&s->sha[i][2 * j], 3, "%02x", md_[j]);
     }
     rv = parse_metadata(s, md, eb);
+    if (rv != DC_OK)
+        goto fail;
+    pc.max_size = s->pool_size;
+    pc.wait_ms = s->pool_wait_ms;
+    rv = dc_pool_new(&s->pool, &pc, eb);
     if (rv != DC_OK)
         goto fail;
     /* The first connection within the init timeout; no retries beyond it. */

@@ -7,7 +7,7 @@ PKGS=(
   build-essential pkg-config clang libclang-rt-14-dev clang-format
   libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev libcjson-dev libssl-dev libcmocka-dev libsqlite3-dev
   curl python3 procps unzip
-  libhiredis-dev redis-server libpq-dev postgresql
+  libhiredis-dev redis-server libpq-dev postgresql libmosquitto-dev mosquitto
 )
 # `scripts/deps.sh bench`: the load generators and peers of the benchmarks as well.
 [ "${1:-}" = bench ] && PKGS+=(wrk nginx-light redis-tools)

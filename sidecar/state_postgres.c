@@ -11,7 +11,7 @@
  * TTLs set expiredate; reads ignore expired rows, and a cleanup thread deletes them every
  * cleanupInterval, coordinated through "last-cleanup" as upstream does.
  *
- * Connections: a pool of blocking libpq connections, opened lazily up to maxConns, each used by
+ * Connections: a dc_pool of blocking libpq connections, opened lazily up to maxConns, used by
  * one thread at a time. A connection found broken is closed with every idle one and the call is
  * retried once on a new connection; when the server cannot be reached, DC_EUNAVAIL. */
 #include "state_store.h"
@@ -32,16 +32,12 @@
 #include "dc/limits.h"
 #include "dc/log.h"
 #include "dc/mem.h"
+#include "dc/pool.h"
 #include "dc/str.h"
 #include "dc/time.h"
 
 #define PG_MAX_KEYWORDS 64
 #define PG_MIGRATION_LEVEL 2
-
-struct pg_conn {
-    PGconn *c;
-    struct pg_conn *next;
-};
 
 struct pg_store {
     /* Connection keywords for PQconnectdbParams; `expand` when kw[0] is a URL "dbname". */
@@ -54,12 +50,11 @@ struct pg_store {
     int64_t timeout_ms;
     int64_t cleanup_ms; /* 0: no cleanup */
     size_t max_conns;
+    struct dc_pool *pool; /* of PGconn */
 
+    /* The cleanup thread sleeps on cv; mu guards `stopping`. */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    struct pg_conn *idle;
-    size_t nopen;
-
     pthread_t gc;
     bool gc_started;
     bool stopping; /* under mu; wakes the cleanup thread through cv */
@@ -395,75 +390,15 @@ static void deadline_after(struct timespec *ts, int64_t ms)
     }
 }
 
-static struct pg_conn *pool_get(struct pg_store *s, bool *fresh, int *rv, struct dc_errbuf *eb)
+static int pool_connect(void *ud, void **conn, struct dc_errbuf *eb)
 {
-    struct timespec until;
-    struct pg_conn *cn;
-
-    deadline_after(&until, s->timeout_ms);
-    pthread_mutex_lock(&s->mu);
-    while (s->idle == NULL && s->nopen >= s->max_conns) {
-        if (pthread_cond_timedwait(&s->cv, &s->mu, &until) == ETIMEDOUT) {
-            pthread_mutex_unlock(&s->mu);
-            *rv = dc_err_set(eb, DC_EUNAVAIL, "postgres: connection pool timeout");
-            return NULL;
-        }
-    }
-    cn = s->idle;
-    if (cn != NULL) {
-        s->idle = cn->next;
-        pthread_mutex_unlock(&s->mu);
-        *fresh = false;
-        *rv = DC_OK;
-        return cn;
-    }
-    s->nopen++;
-    pthread_mutex_unlock(&s->mu);
-
-    cn = dc_xcalloc(1, sizeof(*cn));
-    *rv = pg_connect(s, &cn->c, eb);
-    if (*rv != DC_OK) {
-        free(cn);
-        pthread_mutex_lock(&s->mu);
-        s->nopen--;
-        pthread_cond_signal(&s->cv);
-        pthread_mutex_unlock(&s->mu);
-        return NULL;
-    }
-    *fresh = true;
-    return cn;
+    return pg_connect(ud, (PGconn **)conn, eb);
 }
 
-/* Return `cn`; a broken one is closed with every idle connection (a server restart kills
- * them all). */
-static void pool_put(struct pg_store *s, struct pg_conn *cn, bool broken)
+static void pool_close(void *ud, void *conn)
 {
-    struct pg_conn *dead = NULL;
-
-    pthread_mutex_lock(&s->mu);
-    if (broken) {
-        dead = s->idle;
-        s->idle = NULL;
-        for (struct pg_conn *p = dead; p != NULL; p = p->next)
-            s->nopen--;
-        s->nopen--;
-        pthread_cond_broadcast(&s->cv);
-    } else {
-        cn->next = s->idle;
-        s->idle = cn;
-        pthread_cond_signal(&s->cv);
-    }
-    pthread_mutex_unlock(&s->mu);
-    if (broken) {
-        PQfinish(cn->c);
-        free(cn);
-        while (dead != NULL) {
-            struct pg_conn *next = dead->next;
-            PQfinish(dead->c);
-            free(dead);
-            dead = next;
-        }
-    }
+    (void)ud;
+    PQfinish(conn);
 }
 
 typedef int pg_work_fn(struct pg_store *s, PGconn *c, void *ud, struct dc_errbuf *eb);
@@ -474,18 +409,20 @@ static int pg_run(struct pg_store *s, pg_work_fn *fn, void *ud, struct dc_errbuf
 {
     for (int attempt = 0;; attempt++) {
         bool fresh = false, broken;
-        int rv;
-        struct pg_conn *cn = pool_get(s, &fresh, &rv, eb);
+        void *cn = NULL;
+        PGconn *c;
+        int rv = dc_pool_get(s->pool, &cn, &fresh, eb);
 
-        if (cn == NULL)
+        if (rv != DC_OK)
             return rv;
-        rv = fn(s, cn->c, ud, eb);
-        broken = PQstatus(cn->c) == CONNECTION_BAD;
-        if (!broken && PQtransactionStatus(cn->c) != PQTRANS_IDLE) {
-            PQclear(PQexec(cn->c, "ROLLBACK"));
-            broken = PQtransactionStatus(cn->c) != PQTRANS_IDLE;
+        c = cn;
+        rv = fn(s, c, ud, eb);
+        broken = PQstatus(c) == CONNECTION_BAD;
+        if (!broken && PQtransactionStatus(c) != PQTRANS_IDLE) {
+            PQclear(PQexec(c, "ROLLBACK"));
+            broken = PQtransactionStatus(c) != PQTRANS_IDLE;
         }
-        pool_put(s, cn, broken);
+        dc_pool_put(s->pool, cn, broken);
         if (!broken || fresh || attempt > 0)
             return rv;
     }
@@ -1165,12 +1102,7 @@ static void pg_close(void *self)
         pthread_mutex_unlock(&s->mu);
         pthread_join(s->gc, NULL);
     }
-    while (s->idle != NULL) {
-        struct pg_conn *next = s->idle->next;
-        PQfinish(s->idle->c);
-        free(s->idle);
-        s->idle = next;
-    }
+    dc_pool_free(s->pool);
     for (size_t i = 0; i < s->nkw; i++) {
         free(s->kw[i]);
         if (s->val[i] != NULL)
@@ -1196,6 +1128,10 @@ static int pg_init(void **self, const struct sdc_md *md, const struct sdc_init_c
     pthread_cond_init(&s->cv, &ca);
     pthread_condattr_destroy(&ca);
     rv = parse_metadata(s, md, eb);
+    if (rv == DC_OK) {
+        struct dc_pool_config pc = {s->max_conns, s->timeout_ms, pool_connect, pool_close, s};
+        rv = dc_pool_new(&s->pool, &pc, eb);
+    }
     if (rv == DC_OK)
         rv = pg_run(s, do_migrate, NULL, eb);
     if (rv != DC_OK) {

@@ -10,20 +10,16 @@
  * them, so a mismatch anywhere leaves nothing behind (upstream's MULTI/EXEC pipeline does not
  * roll back). A write is reported DC_OK only after Redis answered the script.
  *
- * Connections: a pool of blocking hiredis contexts (one thread per context at a time), opened
- * lazily up to poolSize. A connection that fails is closed with every idle one (after a server
- * restart they are all dead), and the call is retried on a fresh connection; connection errors
- * are retried redisMaxRetries times with a short exponential backoff, then DC_EUNAVAIL. */
+ * Connections and connection metadata: the shared redis client of redis_conn.h (a dc_pool of
+ * blocking hiredis contexts opened lazily up to poolSize; a connection that fails is closed with
+ * every idle one and the call retried on a fresh connection; connection errors are retried
+ * redisMaxRetries times with a short exponential backoff, then DC_EUNAVAIL). */
 #include "state_store.h"
+#include "redis_conn.h"
 
-#include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 #include <openssl/sha.h>
@@ -32,10 +28,7 @@
 #include "dc/str.h"
 #include "dc/time.h"
 
-#define RD_DEFAULT_PORT 6379
-#define RD_BACKOFF_MIN_MS 8   /* go-redis MinRetryBackoff */
-#define RD_BACKOFF_MAX_MS 512 /* go-redis MaxRetryBackoff */
-#define RD_ARGS_PER_OP 5      /* kind, etag, data, first-write, ttl (multi script) */
+#define RD_ARGS_PER_OP 5 /* kind, etag, data, first-write, ttl (multi script) */
 
 /* KEYS[1]; ARGV: etag ("" = none), data, "1" for first-write, ttl ("" = keep, >0 EXPIRE, else
  * PERSIST). Returns the new version. A key of another type is replaced, as upstream does. */
@@ -120,409 +113,34 @@ enum rd_script { RD_SET = 0, RD_DEL, RD_MULTI, RD_NSCRIPTS };
 
 static const char *const scripts[RD_NSCRIPTS] = {set_script, del_script, multi_script};
 
-struct rd_conn {
-    redisContext *c;
-    struct rd_conn *next;
-};
-
 struct rd_store {
-    char host[256];
-    int port;
-    char *username; /* NULL: none */
-    char *password; /* NULL: none */
-    int64_t db;
-    struct timeval dial_tv;
-    struct timeval io_tv; /* all-zero: no timeout */
-    int64_t max_retries;
-    int64_t pool_wait_ms;
+    struct sdc_redis *r;
     bool has_default_ttl;
     int64_t default_ttl;
-    size_t pool_size;
     char sha[RD_NSCRIPTS][41];
-
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct rd_conn *idle;
-    size_t nopen;
 };
-
-/* One command of a pipeline. */
-struct rd_cmd {
-    int argc;
-    const char **argv;
-    const size_t *lens;
-};
-
-/* ---- metadata ---- */
-
-static int md_int(const struct sdc_md *md, const char *name, int64_t def, int64_t min, int64_t max,
-                  int64_t *out, struct dc_errbuf *eb)
-{
-    const char *v = sdc_md_get(md, name);
-
-    *out = def;
-    if (dc_str_empty(v))
-        return DC_OK;
-    if (dc_str_to_i64(v, min, max, out) != DC_OK)
-        return dc_err_set(eb, DC_EINVAL, "redis store: invalid %s %s", name, v);
-    return DC_OK;
-}
-
-/* go-redis durations: a bare integer is milliseconds, else a Go duration; negative = none. */
-static int md_duration_ms(const struct sdc_md *md, const char *name, int64_t def, int64_t *out,
-                          struct dc_errbuf *eb)
-{
-    const char *v = sdc_md_get(md, name);
-    int64_t ns;
-
-    *out = def;
-    if (dc_str_empty(v))
-        return DC_OK;
-    if (dc_duration_parse_ms_or_go(v, &ns, NULL) != DC_OK)
-        return dc_err_set(eb, DC_EINVAL, "redis store: invalid %s %s", name, v);
-    *out = ns < 0 ? -1 : ns / 1000000;
-    return DC_OK;
-}
-
-static struct timeval ms_tv(int64_t ms)
-{
-    struct timeval tv = {0, 0};
-
-    if (ms > 0) {
-        tv.tv_sec = (time_t)(ms / 1000);
-        tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
-    }
-    return tv;
-}
-
-static bool md_true(const struct sdc_md *md, const char *name)
-{
-    return dc_str_truthy(sdc_md_get(md, name));
-}
-
-/* "host:port", "[v6]:port" or "host" (port 6379). */
-static int parse_host(struct rd_store *s, const char *v, struct dc_errbuf *eb)
-{
-    const char *colon;
-    int64_t port = RD_DEFAULT_PORT;
-    size_t hlen;
-
-    if (strchr(v, ',') != NULL)
-        return dc_err_set(eb, DC_EUNSUPPORTED,
-                          "redis store: several hosts in redisHost need redisType cluster, "
-                          "which is not supported");
-    if (v[0] == '[') {
-        const char *end = strchr(v, ']');
-        if (end == NULL)
-            return dc_err_set(eb, DC_EINVAL, "redis store: invalid redisHost %s", v);
-        hlen = (size_t)(end - v - 1);
-        v++;
-        colon = end[1] == ':' ? end + 1 : NULL;
-    } else {
-        colon = strrchr(v, ':');
-        hlen = colon != NULL ? (size_t)(colon - v) : strlen(v);
-    }
-    if (colon != NULL && dc_str_to_i64(colon + 1, 1, 65535, &port) != DC_OK)
-        return dc_err_set(eb, DC_EINVAL, "redis store: invalid port in redisHost %s", v);
-    if (hlen == 0 || hlen >= sizeof(s->host))
-        return dc_err_set(eb, DC_EINVAL, "redis store: invalid redisHost %s", v);
-    memcpy(s->host, v, hlen);
-    s->host[hlen] = '\0';
-    s->port = (int)port;
-    return DC_OK;
-}
-
-static int parse_metadata(struct rd_store *s, const struct sdc_md *md, struct dc_errbuf *eb)
-{
-    const char *host = sdc_md_get(md, "redisHost");
-    const char *type = sdc_md_get(md, "redisType");
-    int64_t dial, rd, wr, pool;
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    int rv;
-
-    if (dc_str_empty(host))
-        return dc_err_set(eb, DC_EINVAL, "redis store: redisHost is required");
-    if (!dc_str_empty(type) && strcasecmp(type, "node") != 0)
-        return dc_err_set(eb, DC_EUNSUPPORTED, "redis store: redisType %s is not supported", type);
-    if (md_true(md, "failover"))
-        return dc_err_set(eb, DC_EUNSUPPORTED, "redis store: failover (Sentinel) is not supported");
-    if (md_true(md, "enableTLS"))
-        return dc_err_set(eb, DC_EUNSUPPORTED,
-                          "redis store: enableTLS is not supported: Debian's hiredis 0.14 "
-                          "has no TLS (hiredis_ssl)");
-    if (!dc_str_empty(sdc_md_get(md, "queryIndexes")))
-        return dc_err_set(eb, DC_EUNSUPPORTED,
-                          "redis store: queryIndexes needs RediSearch, which is not available");
-    rv = parse_host(s, host, eb);
-    if (rv == DC_OK)
-        rv = md_int(md, "redisDB", 0, 0, 1 << 20, &s->db, eb);
-    if (rv == DC_OK)
-        rv = md_int(md, "redisMaxRetries", 3, -1, 100, &s->max_retries, eb);
-    if (rv == DC_OK)
-        rv = md_duration_ms(md, "dialTimeout", 5000, &dial, eb);
-    if (rv == DC_OK)
-        rv = md_duration_ms(md, "readTimeout", 3000, &rd, eb);
-    if (rv == DC_OK)
-        rv = md_duration_ms(md, "writeTimeout", rd, &wr, eb);
-    if (rv == DC_OK)
-        rv = md_int(md, "poolSize", 10 * (ncpu > 0 ? ncpu : 1), 1, 100000, &pool, eb);
-    if (rv == DC_OK && !dc_str_empty(sdc_md_get(md, "ttlInSeconds"))) {
-        rv = md_int(md, "ttlInSeconds", 0, -1, INT32_MAX, &s->default_ttl, eb);
-        s->has_default_ttl = true;
-    }
-    if (rv != DC_OK)
-        return rv;
-    if (s->max_retries < 0)
-        s->max_retries = 0;
-    s->dial_tv = ms_tv(dial > 0 ? dial : 5000);
-    /* hiredis has one socket timeout for both directions: the larger one applies. */
-    s->io_tv = ms_tv(rd < 0 || wr < 0 ? 0 : (rd > wr ? rd : wr));
-    s->pool_wait_ms = (rd > 0 ? rd : 3000) + 1000; /* go-redis PoolTimeout */
-    s->pool_size = (size_t)pool;
-    if (!dc_str_empty(sdc_md_get(md, "redisPassword")))
-        s->password = dc_xstrdup(sdc_md_get(md, "redisPassword"));
-    if (!dc_str_empty(sdc_md_get(md, "redisUsername")))
-        s->username = dc_xstrdup(sdc_md_get(md, "redisUsername"));
-    return DC_OK;
-}
-
-/* ---- connections ---- */
-
-static bool reply_is_err(const redisReply *r, const char *prefix)
-{
-    return r != NULL && r->type == REDIS_REPLY_ERROR && r->str != NULL &&
-           strncmp(r->str, prefix, strlen(prefix)) == 0;
-}
-
-/* Error replies that mean "the server is there but cannot serve yet". */
-static bool reply_unavailable(const redisReply *r)
-{
-    return reply_is_err(r, "LOADING") || reply_is_err(r, "MASTERDOWN") ||
-           reply_is_err(r, "TRYAGAIN") || reply_is_err(r, "BUSY ");
-}
-
-/* Append all commands, then read one reply each. On an I/O error `*broken` is set and the
- * context must be discarded. */
-static int roundtrip(redisContext *c, const struct rd_cmd *cmds, size_t n, redisReply **rep,
-                     bool *broken, struct dc_errbuf *eb)
-{
-    size_t got = 0;
-
-    for (size_t i = 0; i < n; i++)
-        if (redisAppendCommandArgv(c, cmds[i].argc, cmds[i].argv, cmds[i].lens) != REDIS_OK)
-            goto io;
-    for (; got < n; got++) {
-        void *r = NULL;
-        if (redisGetReply(c, &r) != REDIS_OK)
-            goto io;
-        rep[got] = r;
-    }
-    return DC_OK;
-io:
-    for (size_t i = 0; i < got; i++)
-        freeReplyObject(rep[i]);
-    *broken = true;
-    return dc_err_set(eb, DC_EUNAVAIL, "redis: %s",
-                      c->err == REDIS_ERR_IO && errno == EAGAIN ? "i/o timeout" : c->errstr);
-}
-
-static int simple_cmd(redisContext *c, int argc, const char **argv, struct dc_errbuf *eb)
-{
-    struct rd_cmd cmd = {argc, argv, NULL};
-    redisReply *r = NULL;
-    bool broken = false;
-    int rv = roundtrip(c, &cmd, 1, &r, &broken, eb);
-
-    if (rv != DC_OK)
-        return rv;
-    if (r->type == REDIS_REPLY_ERROR)
-        rv = dc_err_set(eb, reply_unavailable(r) ? DC_EUNAVAIL : DC_EIO, "redis: %s %s", argv[0],
-                        r->str);
-    freeReplyObject(r);
-    return rv;
-}
-
-static int rd_connect(struct rd_store *s, redisContext **out, struct dc_errbuf *eb)
-{
-    redisContext *c = redisConnectWithTimeout(s->host, s->port, s->dial_tv);
-    char db[24];
-    int rv;
-
-    if (c == NULL)
-        return dc_err_set(eb, DC_ENOMEM, "redis: cannot allocate a context");
-    if (c->err != 0) {
-        rv = dc_err_set(eb, DC_EUNAVAIL, "redis: dial tcp %s:%d: %s", s->host, s->port, c->errstr);
-        redisFree(c);
-        return rv;
-    }
-    if ((s->io_tv.tv_sec != 0 || s->io_tv.tv_usec != 0) && redisSetTimeout(c, s->io_tv) != REDIS_OK)
-        goto io;
-    (void)redisEnableKeepAlive(c);
-    if (s->password != NULL) {
-        const char *argv[3] = {"AUTH", s->username, s->password};
-        rv = s->username != NULL ? simple_cmd(c, 3, argv, eb)
-                                 : simple_cmd(c, 2, (const char *[]){"AUTH", s->password}, eb);
-        if (rv != DC_OK)
-            goto fail;
-    }
-    if (s->db != 0) {
-        snprintf(db, sizeof(db), "%lld", (long long)s->db);
-        rv = simple_cmd(c, 2, (const char *[]){"SELECT", db}, eb);
-        if (rv != DC_OK)
-            goto fail;
-    }
-    *out = c;
-    return DC_OK;
-io:
-    rv = dc_err_set(eb, DC_EUNAVAIL, "redis: %s", c->errstr);
-fail:
-    redisFree(c);
-    return rv;
-}
-
-static void deadline_after(struct timespec *ts, int64_t ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += (time_t)(ms / 1000);
-    ts->tv_nsec += (long)((ms % 1000) * 1000000);
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
-/* A pooled connection, or a new one when the pool has room. `*fresh` tells which. */
-static int pool_get(struct rd_store *s, struct rd_conn **out, bool *fresh, struct dc_errbuf *eb)
-{
-    struct timespec until;
-    struct rd_conn *cn;
-    int rv;
-
-    deadline_after(&until, s->pool_wait_ms);
-    pthread_mutex_lock(&s->mu);
-    while (s->idle == NULL && s->nopen >= s->pool_size) {
-        if (pthread_cond_timedwait(&s->cv, &s->mu, &until) == ETIMEDOUT) {
-            pthread_mutex_unlock(&s->mu);
-            return dc_err_set(eb, DC_EUNAVAIL, "redis: connection pool timeout");
-        }
-    }
-    cn = s->idle;
-    if (cn != NULL) {
-        s->idle = cn->next;
-        pthread_mutex_unlock(&s->mu);
-        *out = cn;
-        *fresh = false;
-        return DC_OK;
-    }
-    s->nopen++;
-    pthread_mutex_unlock(&s->mu);
-
-    cn = dc_xcalloc(1, sizeof(*cn));
-    rv = rd_connect(s, &cn->c, eb);
-    if (rv != DC_OK) {
-        free(cn);
-        pthread_mutex_lock(&s->mu);
-        s->nopen--;
-        pthread_cond_signal(&s->cv);
-        pthread_mutex_unlock(&s->mu);
-        return rv;
-    }
-    *out = cn;
-    *fresh = true;
-    return DC_OK;
-}
-
-/* Return `cn`; a broken one is closed together with every idle connection, which after a
- * server restart are dead as well. */
-static void pool_put(struct rd_store *s, struct rd_conn *cn, bool broken)
-{
-    struct rd_conn *dead = NULL;
-
-    pthread_mutex_lock(&s->mu);
-    if (broken) {
-        dead = s->idle;
-        s->idle = NULL;
-        for (struct rd_conn *p = dead; p != NULL; p = p->next)
-            s->nopen--;
-        s->nopen--;
-        pthread_cond_broadcast(&s->cv);
-    } else {
-        cn->next = s->idle;
-        s->idle = cn;
-        pthread_cond_signal(&s->cv);
-    }
-    pthread_mutex_unlock(&s->mu);
-    if (broken) {
-        redisFree(cn->c);
-        free(cn);
-        while (dead != NULL) {
-            struct rd_conn *next = dead->next;
-            redisFree(dead->c);
-            free(dead);
-            dead = next;
-        }
-    }
-}
-
-static void sleep_ms(int64_t ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)((ms % 1000) * 1000000)};
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-/* Run a pipeline of `n` commands; on DC_OK `rep[0..n)` are replies the caller frees (error
- * replies included). Connection failures are retried (see the file comment). */
-static int rd_run(struct rd_store *s, const struct rd_cmd *cmds, size_t n, redisReply **rep,
-                  struct dc_errbuf *eb)
-{
-    int64_t backoff = RD_BACKOFF_MIN_MS;
-    int64_t retries = 0;
-    int stale = 0;
-
-    for (;;) {
-        struct rd_conn *cn = NULL;
-        bool fresh = false, broken = false;
-        int rv = pool_get(s, &cn, &fresh, eb);
-
-        if (rv == DC_OK && cn != NULL) {
-            rv = roundtrip(cn->c, cmds, n, rep, &broken, eb);
-            pool_put(s, cn, broken);
-            if (rv == DC_OK)
-                return DC_OK;
-            /* A pooled connection that died while idle: try again at once on a new one. */
-            if (!fresh && stale++ < 2)
-                continue;
-        }
-        if (rv != DC_EUNAVAIL || retries++ >= s->max_retries)
-            return rv;
-        sleep_ms(backoff);
-        backoff = backoff * 2 > RD_BACKOFF_MAX_MS ? RD_BACKOFF_MAX_MS : backoff * 2;
-    }
-}
 
 /* EVALSHA a script, loading it with EVAL when the server does not know it (after a restart).
  * `argv[0]` and `argv[1]` are filled here. On DC_OK `*out` is the reply (maybe an error). */
 static int rd_eval(struct rd_store *s, enum rd_script which, int argc, const char **argv,
                    size_t *lens, redisReply **out, struct dc_errbuf *eb)
 {
-    struct rd_cmd cmd = {argc, argv, lens};
+    struct sdc_redis_cmd cmd = {argc, argv, lens};
     int rv;
 
     argv[0] = "EVALSHA";
     lens[0] = 7;
     argv[1] = s->sha[which];
     lens[1] = 40;
-    rv = rd_run(s, &cmd, 1, out, eb);
-    if (rv != DC_OK || !reply_is_err(*out, "NOSCRIPT"))
+    rv = sdc_redis_run(s->r, &cmd, 1, out, eb);
+    if (rv != DC_OK || !sdc_redis_reply_is_err(*out, "NOSCRIPT"))
         return rv;
     freeReplyObject(*out);
     argv[0] = "EVAL";
     lens[0] = 4;
     argv[1] = scripts[which];
     lens[1] = strlen(scripts[which]);
-    return rd_run(s, &cmd, 1, out, eb);
+    return sdc_redis_run(s->r, &cmd, 1, out, eb);
 }
 
 /* ---- operations ---- */
@@ -576,7 +194,7 @@ static int script_result(redisReply *r, const char *key, struct dc_errbuf *eb)
         if (etag_mismatch(r) > 0)
             rv = dc_err_set(eb, DC_ECONFLICT, "etag mismatch for key %s", key);
         else
-            rv = dc_err_set(eb, reply_unavailable(r) ? DC_EUNAVAIL : DC_EIO,
+            rv = dc_err_set(eb, sdc_redis_reply_unavailable(r) ? DC_EUNAVAIL : DC_EIO,
                             "redis: failed to write key %s: %s", key, r->str);
     }
     freeReplyObject(r);
@@ -662,9 +280,9 @@ static int direct_get(struct rd_store *s, const char *key, struct sdc_state_valu
                       struct dc_errbuf *eb)
 {
     const char *argv[2] = {"GET", key};
-    struct rd_cmd cmd = {2, argv, NULL};
+    struct sdc_redis_cmd cmd = {2, argv, NULL};
     redisReply *r;
-    int rv = rd_run(s, &cmd, 1, &r, eb);
+    int rv = sdc_redis_run(s->r, &cmd, 1, &r, eb);
 
     if (rv != DC_OK)
         return rv;
@@ -685,7 +303,7 @@ static int rd_get(void *self, const struct sdc_state_get *req, struct sdc_state_
 {
     struct rd_store *s = self;
     const char *a1[2] = {"HGETALL", req->key}, *a2[2] = {"PTTL", req->key};
-    struct rd_cmd cmds[2] = {{2, a1, NULL}, {2, a2, NULL}};
+    struct sdc_redis_cmd cmds[2] = {{2, a1, NULL}, {2, a2, NULL}};
     redisReply *rep[2];
     int rv;
 
@@ -693,13 +311,13 @@ static int rd_get(void *self, const struct sdc_state_get *req, struct sdc_state_
     out->etag[0] = '\0';
     out->content_type[0] = '\0';
     out->expire_unix_ms = 0;
-    rv = rd_run(s, cmds, 2, rep, eb);
+    rv = sdc_redis_run(s->r, cmds, 2, rep, eb);
     if (rv != DC_OK)
         return rv;
-    if (reply_is_err(rep[0], "WRONGTYPE")) {
+    if (sdc_redis_reply_is_err(rep[0], "WRONGTYPE")) {
         rv = direct_get(s, req->key, out, eb);
     } else if (rep[0]->type == REDIS_REPLY_ERROR) {
-        rv = dc_err_set(eb, reply_unavailable(rep[0]) ? DC_EUNAVAIL : DC_EIO, "redis: %s",
+        rv = dc_err_set(eb, sdc_redis_reply_unavailable(rep[0]) ? DC_EUNAVAIL : DC_EIO, "redis: %s",
                         rep[0]->str);
     } else if (rep[0]->type == REDIS_REPLY_ARRAY && rep[0]->elements > 0) {
         rv = from_hash(rep[0], out, eb);
@@ -762,7 +380,7 @@ static int rd_multi(void *self, const struct sdc_state_op *ops, size_t n, struct
             rv = dc_err_set(eb, DC_ECONFLICT, "etag mismatch for key %s",
                             idx >= 1 && (size_t)idx <= n ? argv[3 + idx - 1] : "?");
         } else {
-            rv = dc_err_set(eb, reply_unavailable(rep) ? DC_EUNAVAIL : DC_EIO,
+            rv = dc_err_set(eb, sdc_redis_reply_unavailable(rep) ? DC_EUNAVAIL : DC_EIO,
                             "redis: transaction failed: %s", rep->str);
         }
     }
@@ -782,19 +400,7 @@ static void rd_close(void *self)
 
     if (s == NULL)
         return;
-    while (s->idle != NULL) {
-        struct rd_conn *next = s->idle->next;
-        redisFree(s->idle->c);
-        free(s->idle);
-        s->idle = next;
-    }
-    pthread_cond_destroy(&s->cv);
-    pthread_mutex_destroy(&s->mu);
-    free(s->username);
-    if (s->password != NULL) {
-        memset(s->password, 0, strlen(s->password));
-        free(s->password);
-    }
+    sdc_redis_close(s->r);
     free(s);
 }
 
@@ -802,53 +408,29 @@ static int rd_init(void **self, const struct sdc_md *md, const struct sdc_init_c
                    struct dc_errbuf *eb)
 {
     struct rd_store *s = dc_xcalloc(1, sizeof(*s));
-    pthread_condattr_t ca;
-    int64_t retries;
-    int rv;
+    int rv = DC_OK;
 
-    pthread_mutex_init(&s->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cv, &ca);
-    pthread_condattr_destroy(&ca);
     for (int i = 0; i < RD_NSCRIPTS; i++) {
         unsigned char md_[SHA_DIGEST_LENGTH];
         SHA1((const unsigned char *)scripts[i], strlen(scripts[i]), md_);
         for (int j = 0; j < SHA_DIGEST_LENGTH; j++)
             snprintf(&s->sha[i][2 * j], 3, "%02x", md_[j]);
     }
-    rv = parse_metadata(s, md, eb);
+    if (!dc_str_empty(sdc_md_get(md, "queryIndexes"))) {
+        rv = dc_err_set(eb, DC_EUNSUPPORTED,
+                        "redis store: queryIndexes needs RediSearch, which is not available");
+        goto fail;
+    }
+    if (!dc_str_empty(sdc_md_get(md, "ttlInSeconds"))) {
+        rv = sdc_redis_md_int(md, "ttlInSeconds", 0, -1, INT32_MAX, &s->default_ttl, "redis store",
+                              eb);
+        if (rv != DC_OK)
+            goto fail;
+        s->has_default_ttl = true;
+    }
+    rv = sdc_redis_open(&s->r, md, "redis store", ctx != NULL ? ctx->timeout_ms : 0, false, eb);
     if (rv != DC_OK)
         goto fail;
-    /* The first connection within the init timeout; no retries beyond it. */
-    if (ctx != NULL && ctx->timeout_ms > 0) {
-        int64_t dial = s->dial_tv.tv_sec * 1000 + s->dial_tv.tv_usec / 1000;
-        if (ctx->timeout_ms < dial)
-            s->dial_tv = ms_tv(ctx->timeout_ms);
-    }
-    retries = s->max_retries;
-    s->max_retries = 0;
-    {
-        const char *argv[1] = {"PING"};
-        struct rd_cmd cmd = {1, argv, NULL};
-        redisReply *r;
-        rv = rd_run(s, &cmd, 1, &r, eb);
-        if (rv == DC_OK) {
-            if (r->type == REDIS_REPLY_ERROR)
-                rv = dc_err_set(eb, DC_EIO, "redis: PING: %s", r->str);
-            freeReplyObject(r);
-        }
-    }
-    s->max_retries = retries;
-    if (rv != DC_OK) {
-        dc_err_wrapf(eb, "redis store: error connecting to redis at %s:%d", s->host, s->port);
-        goto fail;
-    }
-    {
-        int64_t dial;
-        if (md_duration_ms(md, "dialTimeout", 5000, &dial, NULL) == DC_OK)
-            s->dial_tv = ms_tv(dial > 0 ? dial : 5000);
-    }
     *self = s;
     return DC_OK;
 fail:

@@ -59,7 +59,7 @@ static int parse_args(int argc, char **argv)
 {
     int i;
 
-    for (i = 2; i < argc; i++) {
+    for (i = 2; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         const char **s = NULL;
         int *n = NULL;
@@ -100,7 +100,6 @@ static int parse_args(int argc, char **argv)
             *s = v;
         else
             *n = (int)strtol(v, NULL, 10);
-        i++;
     }
     if (o.address == NULL || o.anchors == NULL || o.threads < 1 || o.conns < 1 || o.secs < 1)
         return usage();

@@ -14,6 +14,7 @@
 #include "dc/str.h"
 #include "dc/time.h"
 
+#include "crypto.h"
 #include "invoke.h"
 #include "secrets.h"
 #include "state_api.h"
@@ -152,6 +153,7 @@ struct dc_http_router *sdc_http_api_router(struct sdc_runtime *rt)
     add(r, rt, "PUT", "/v1.0/metadata/{key}", on_metadata_put);
     add(r, rt, "POST", "/v1.0/shutdown", on_shutdown);
     /* Building blocks register their routes here, one line each. */
+    sdc_crypto_api_routes(r, rt);
     sdc_secrets_api_routes(r, rt);
     sdc_state_api_routes(r, rt);
     /* Unmatched paths and methods are service invocations (§1.3). */

@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
   build-essential pkg-config clang libclang-rt-14-dev clang-format
   libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev libcjson-dev libssl-dev libcmocka-dev libsqlite3-dev
-  curl python3 procps unzip
+  curl python3 python3-cryptography procps unzip
   libhiredis-dev redis-server libpq-dev postgresql
 )
 # `scripts/deps.sh bench`: the load generators and peers of the benchmarks as well.

@@ -62,9 +62,8 @@ static struct sdc_component *find_provider(struct sdc_runtime *rt, struct dc_htt
     }
     c = sdc_components_find(&rt->comps, SDC_CAT_CRYPTO, name);
     if (c == NULL)
-        dc_http_response_error(
-            resp, 400, "ERR_CRYPTO_PROVIDER_NOT_FOUND",
-            dc_arena_sprintf(resp->arena, "crypto provider %s not found", name));
+        dc_http_response_error(resp, 400, "ERR_CRYPTO_PROVIDER_NOT_FOUND",
+                               dc_arena_sprintf(resp->arena, "crypto provider %s not found", name));
     return c;
 }
 

@@ -54,8 +54,8 @@ struct ls_key {
     struct dc_buf oct; /* symmetric key bytes */
     EVP_PKEY *pkey;    /* RSA keys */
     bool priv;
-    char *alg; /* JWK "alg", NULL when absent */
-    char *use; /* JWK "use" */
+    char *alg;  /* JWK "alg", NULL when absent */
+    char *use;  /* JWK "use" */
     char **ops; /* JWK "key_ops" */
     size_t nops;
 };
@@ -234,8 +234,8 @@ static size_t curve_size(const char *crv)
         const char *name;
         size_t size;
     } curves[] = {
-        {"P-256", 32}, {"P-384", 48}, {"P-521", 66},
-        {"Ed25519", 32}, {"X25519", 32}, {"Ed448", 57}, {"X448", 56},
+        {"P-256", 32},  {"P-384", 48}, {"P-521", 66}, {"Ed25519", 32},
+        {"X25519", 32}, {"Ed448", 57}, {"X448", 56},
     };
 
     for (size_t i = 0; crv != NULL && i < sizeof(curves) / sizeof(curves[0]); i++)
@@ -289,8 +289,7 @@ static char *opt_string(const cJSON *jwk, const char *name, int *rv)
     return v->valuestring[0] != '\0' ? dc_xstrdup(v->valuestring) : NULL;
 }
 
-static int parse_jwk(const char *data, size_t len, struct ls_key *k,
-                                 struct dc_errbuf *eb)
+static int parse_jwk(const char *data, size_t len, struct ls_key *k, struct dc_errbuf *eb)
 {
     cJSON *jwk = NULL;
     const cJSON *kty, *ops;
@@ -345,8 +344,7 @@ out:
 
 /* ---- PEM ------------------------------------------------------------------------------------ */
 
-static int parse_pem(const char *data, size_t len, struct ls_key *k,
-                                 struct dc_errbuf *eb)
+static int parse_pem(const char *data, size_t len, struct ls_key *k, struct dc_errbuf *eb)
 {
     static const char cert[] = "-----BEGIN CERTIFICATE-----";
     OSSL_DECODER_CTX *dctx = NULL;
@@ -396,8 +394,8 @@ out:
 /* ---- loading -------------------------------------------------------------------------------- */
 
 /* kit crypto.ParseKey: by content type (from the extension), else by a guess. */
-static int parse_key(const char *data, size_t len, const char *ext,
-                                 struct ls_key *k, struct dc_errbuf *eb)
+static int parse_key(const char *data, size_t len, const char *ext, struct ls_key *k,
+                     struct dc_errbuf *eb)
 {
     if (len == 0)
         return dc_err_set(eb, DC_EPARSE, "key is empty");
@@ -455,8 +453,8 @@ static int load_key(const struct ls_store *st, const char *name, struct ls_key *
         goto out;
     }
     if (sb.st_size > (off_t)DC_CRYPTO_MAX_KEY_FILE) {
-        rv = dc_err_set(eb, DC_ETOOBIG, "failed to load key '%s': file larger than %u bytes",
-                        name, DC_CRYPTO_MAX_KEY_FILE);
+        rv = dc_err_set(eb, DC_ETOOBIG, "failed to load key '%s': file larger than %u bytes", name,
+                        DC_CRYPTO_MAX_KEY_FILE);
         goto out;
     }
     dc_buf_init(&data, DC_CRYPTO_MAX_KEY_FILE);
@@ -549,8 +547,8 @@ static int aes_op(const struct ls_key *k, bool kw, bool enc, const uint8_t *iv, 
         goto out;
     o = (uint8_t *)out->data + out->len;
     EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
-    if (EVP_CipherInit_ex(ctx, aes_cipher(k->oct.len, kw), NULL,
-                          (const unsigned char *)k->oct.data, iv, enc ? 1 : 0) != 1 ||
+    if (EVP_CipherInit_ex(ctx, aes_cipher(k->oct.len, kw), NULL, (const unsigned char *)k->oct.data,
+                          iv, enc ? 1 : 0) != 1 ||
         EVP_CIPHER_CTX_set_padding(ctx, 0) != 1 ||
         EVP_CipherUpdate(ctx, o, &outl, in, (int)len) != 1 ||
         EVP_CipherFinal_ex(ctx, o + outl, &finl) != 1) {
@@ -599,12 +597,11 @@ out:
 }
 
 /* kit crypto.Encrypt/Decrypt for the algorithms the scheme uses. */
-static int key_op(const struct ls_key *k, bool enc, const char *alg, const uint8_t *in,
-                  size_t len, const uint8_t *nonce, size_t nonce_len, struct dc_buf *out,
-                  struct dc_errbuf *eb)
+static int key_op(const struct ls_key *k, bool enc, const char *alg, const uint8_t *in, size_t len,
+                  const uint8_t *nonce, size_t nonce_len, struct dc_buf *out, struct dc_errbuf *eb)
 {
-    bool kw = strcmp(alg, "A256KW") == 0 || strcmp(alg, "A128KW") == 0 ||
-              strcmp(alg, "A192KW") == 0;
+    bool kw =
+        strcmp(alg, "A256KW") == 0 || strcmp(alg, "A128KW") == 0 || strcmp(alg, "A192KW") == 0;
     bool cbc = strcmp(alg, "A128CBC-NOPAD") == 0 || strcmp(alg, "A192CBC-NOPAD") == 0 ||
                strcmp(alg, "A256CBC-NOPAD") == 0;
 

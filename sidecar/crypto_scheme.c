@@ -45,7 +45,7 @@ struct sdc_enc_stream {
     size_t hdr_scanned; /* bytes of `hdr` already scanned for newlines */
     size_t nl[3];       /* offsets of the newlines found */
     unsigned nnl;
-    char *key_name;                /* decrypt: override from the options (owned) */
+    char *key_name; /* decrypt: override from the options (owned) */
     sdc_enc_unwrap_fn *unwrap;
     void *ud;
     /* The segment being filled: plaintext (encrypt) or ciphertext (decrypt). */
@@ -240,10 +240,10 @@ static int header_mac(uint8_t mac[MAC_LEN], const uint8_t *fk, size_t fk_len, co
     size_t outlen = 0;
     int rv = hkdf(hk, fk, fk_len, NULL, 0, "header");
 
-    if (rv == DC_OK && (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, hk, sizeof(hk),
-                                  (const unsigned char *)msg, msg_len, mac, MAC_LEN,
-                                  &outlen) == NULL ||
-                        outlen != MAC_LEN))
+    if (rv == DC_OK &&
+        (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, hk, sizeof(hk), (const unsigned char *)msg,
+                   msg_len, mac, MAC_LEN, &outlen) == NULL ||
+         outlen != MAC_LEN))
         rv = DC_EINTERNAL;
     OPENSSL_cleanse(hk, sizeof(hk));
     return rv;
@@ -267,8 +267,8 @@ static void segment_nonce(const struct sdc_enc_stream *s, bool last, uint8_t non
 /* Derive the payload key and set up the AEAD context of `s`. */
 static int stream_keys(struct sdc_enc_stream *s, const uint8_t *fk, size_t fk_len)
 {
-    int rv = hkdf(s->payload_key, fk, fk_len, s->nonce_prefix, SDC_ENC_NONCE_PREFIX_SIZE,
-                  "payload");
+    int rv =
+        hkdf(s->payload_key, fk, fk_len, s->nonce_prefix, SDC_ENC_NONCE_PREFIX_SIZE, "payload");
 
     if (rv != DC_OK)
         return rv;
@@ -302,8 +302,8 @@ static int process_segment(struct sdc_enc_stream *s, bool last, struct dc_buf *d
         return dc_err_set(eb, DC_EINTERNAL, "failed to create cipher");
     if (s->decrypt) {
         size_t ct_len = in_len - SDC_ENC_TAG_SIZE;
-        if (EVP_CIPHER_CTX_ctrl(s->ctx, EVP_CTRL_AEAD_SET_TAG, SDC_ENC_TAG_SIZE,
-                                s->seg + ct_len) != 1 ||
+        if (EVP_CIPHER_CTX_ctrl(s->ctx, EVP_CTRL_AEAD_SET_TAG, SDC_ENC_TAG_SIZE, s->seg + ct_len) !=
+                1 ||
             EVP_CipherUpdate(s->ctx, o, &outl, s->seg, (int)ct_len) != 1 ||
             EVP_CipherFinal_ex(s->ctx, o + outl, &finl) != 1) {
             OPENSSL_cleanse(o, ct_len);
@@ -469,11 +469,11 @@ int sdc_enc_encrypt_new(struct sdc_enc_stream **out, const struct sdc_enc_encryp
         rv = dc_err_set(eb, DC_EINVAL, "failed to wrap the file key: %s", web.msg);
         goto fail;
     }
-    name = o->omit_key_name                       ? ""
+    name = o->omit_key_name                        ? ""
            : !dc_str_empty(o->decryption_key_name) ? o->decryption_key_name
                                                    : o->key_name;
-    rv = write_header(dst, name, kw, (const uint8_t *)wfk.data, wfk.len, s->cipher,
-                      s->nonce_prefix, rnd, eb);
+    rv = write_header(dst, name, kw, (const uint8_t *)wfk.data, wfk.len, s->cipher, s->nonce_prefix,
+                      rnd, eb);
     if (rv == DC_OK)
         rv = stream_keys(s, rnd, SDC_ENC_FILE_KEY_SIZE);
     if (rv != DC_OK)
@@ -541,14 +541,12 @@ static int manifest_bytes(const cJSON *v, struct dc_buf *b)
 
 /* Parse and validate the manifest (json.Unmarshal then Manifest.Validate). Keys match
  * case-insensitively and the last duplicate wins, as encoding/json; unknown keys are ignored. */
-static int manifest_parse(const char *text, size_t len, struct manifest *m,
-                                       cJSON **root)
+static int manifest_parse(const char *text, size_t len, struct manifest *m, cJSON **root)
 {
     const cJSON *c;
     int id, rv;
 
-    if (dc_json_parse(text, len, SDC_ENC_MAX_HEADER, root, NULL) != DC_OK ||
-        !cJSON_IsObject(*root))
+    if (dc_json_parse(text, len, SDC_ENC_MAX_HEADER, root, NULL) != DC_OK || !cJSON_IsObject(*root))
         return DC_EPARSE;
     cJSON_ArrayForEach(c, *root)
     {
@@ -607,8 +605,9 @@ static int header_accept(struct sdc_enc_stream *s, struct dc_errbuf *eb)
     }
     key_name = s->key_name != NULL ? s->key_name : m.key_name;
     if (dc_str_empty(key_name)) {
-        rv = dc_err_set(eb, DC_ENOTFOUND, "document's manifest does not contain a key name, "
-                                          "and no key name was provided");
+        rv = dc_err_set(eb, DC_ENOTFOUND,
+                        "document's manifest does not contain a key name, "
+                        "and no key name was provided");
         goto out;
     }
     s->cipher = m.cph;
@@ -665,8 +664,8 @@ static int header_scan(struct sdc_enc_stream *s, bool *done, struct dc_errbuf *e
             continue;
         if (i <= start)
             return dc_err_set(eb, DC_EPARSE, "invalid header: invalid format");
-        if (s->nnl == 0 && (i != strlen(SDC_ENC_SCHEME) ||
-                            memcmp(h, SDC_ENC_SCHEME, strlen(SDC_ENC_SCHEME)) != 0))
+        if (s->nnl == 0 &&
+            (i != strlen(SDC_ENC_SCHEME) || memcmp(h, SDC_ENC_SCHEME, strlen(SDC_ENC_SCHEME)) != 0))
             return dc_err_set(eb, DC_EPARSE, "invalid header: unsupported scheme");
         s->nl[s->nnl++] = i;
     }
@@ -687,8 +686,8 @@ static int header_incomplete(const struct sdc_enc_stream *s, struct dc_errbuf *e
 
 /* ---- streaming ------------------------------------------------------------------------------ */
 
-static int body_update(struct sdc_enc_stream *s, const uint8_t *in, size_t len,
-                       struct dc_buf *dst, struct dc_errbuf *eb)
+static int body_update(struct sdc_enc_stream *s, const uint8_t *in, size_t len, struct dc_buf *dst,
+                       struct dc_errbuf *eb)
 {
     size_t cap = s->decrypt ? SEG_CT : SEG_PT;
 
@@ -735,8 +734,8 @@ int sdc_enc_update(struct sdc_enc_stream *s, const void *in, size_t len, struct 
             goto out;
         s->phase = PH_BODY;
         /* What followed the header in this chunk and the rest of the input are segments. */
-        rv = body_update(s, (const uint8_t *)s->hdr.data + s->nl[2] + 1,
-                         s->hdr.len - s->nl[2] - 1, dst, eb);
+        rv = body_update(s, (const uint8_t *)s->hdr.data + s->nl[2] + 1, s->hdr.len - s->nl[2] - 1,
+                         dst, eb);
         p += take;
         len -= take;
         dc_buf_cleanup(&s->hdr);

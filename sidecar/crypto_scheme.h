@@ -72,9 +72,8 @@ typedef int sdc_enc_wrap_fn(void *ud, const char *alg, const char *key_name, con
 /* Unwraps `wfk` with the key `key_name` and `alg`, appending the file key to `out`. Failures
  * are deliberately not reported to the caller of the scheme (upstream hides them behind the
  * header MAC check), but `eb` is kept for the stream's debug message. */
-typedef int sdc_enc_unwrap_fn(void *ud, const char *alg, const char *key_name,
-                              const uint8_t *wfk, size_t wfk_len, struct dc_buf *out,
-                              struct dc_errbuf *eb);
+typedef int sdc_enc_unwrap_fn(void *ud, const char *alg, const char *key_name, const uint8_t *wfk,
+                              size_t wfk_len, struct dc_buf *out, struct dc_errbuf *eb);
 
 struct sdc_enc_encrypt_opts {
     const char *key_name;            /* required: the wrapping key */
@@ -119,8 +118,7 @@ int sdc_enc_update(struct sdc_enc_stream *s, const void *in, size_t len, struct 
 
 /* End of input: seal or open the last segment into `dst`. Same errors as sdc_enc_update; a
  * decryption stream that ends inside its header fails with DC_EPARSE. */
-int sdc_enc_final(struct sdc_enc_stream *s, struct dc_buf *dst, struct dc_errbuf *eb)
-    DC_MUST_CHECK;
+int sdc_enc_final(struct sdc_enc_stream *s, struct dc_buf *dst, struct dc_errbuf *eb) DC_MUST_CHECK;
 
 /* True once a decryption stream has accepted its header (then later failures are segment
  * failures, which upstream reports differently); always true for encryption streams. */

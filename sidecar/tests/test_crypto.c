@@ -151,10 +151,12 @@ static int setup(void **state)
     dc_strlcpy(tmpdir, "/tmp/test_crypto_XXXXXX", sizeof(tmpdir));
     assert_non_null(mkdtemp(tmpdir));
     /* bytes 0..31 and 32..63 as oct JWKs; the first is what crypto_vectors.py uses. */
-    write_str("oct256.json", "{\"kty\":\"oct\",\"k\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\"}");
+    write_str("oct256.json",
+              "{\"kty\":\"oct\",\"k\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\"}");
     write_str("caf\xc3\xa9.json",
               "{\"kty\":\"oct\",\"k\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\"}");
-    write_str("other.json", "{\"kty\":\"oct\",\"k\":\"ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8\"}");
+    write_str("other.json",
+              "{\"kty\":\"oct\",\"k\":\"ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8\"}");
     write_str("oct128.json", "{\"kty\":\"oct\",\"k\":\"AAECAwQFBgcICQoLDA0ODw\"}");
     write_str("kwonly.json", "{\"kty\":\"oct\",\"alg\":\"A128KW\","
                              "\"k\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\"}");
@@ -279,8 +281,7 @@ static size_t header_len(const struct dc_buf *b)
     return (size_t)(p - b->data);
 }
 
-static void round_trip(const char *key, const char *alg, const char *cipher, size_t n,
-                       size_t chunk)
+static void round_trip(const char *key, const char *alg, const char *cipher, size_t n, size_t chunk)
 {
     struct sdc_enc_encrypt_opts eo = {
         .key_name = key, .algorithm = alg, .cipher = cipher, .wrap = ls_wrap, .ud = store};
@@ -451,8 +452,7 @@ static void test_tampering(void **state)
     t.len = h;
     expect_decrypt(&t, DC_OK, true, NULL);
     t.len = h - 1;
-    expect_decrypt(&t, DC_EPARSE, false,
-                   "invalid header: message authentication code not found");
+    expect_decrypt(&t, DC_EPARSE, false, "invalid header: message authentication code not found");
 
     /* Two full segments swapped. */
     dc_buf_reset(&t);
@@ -479,8 +479,7 @@ static void test_header_errors(void **state)
         {"dapr.io/enc/v1\n\n", DC_EPARSE, "invalid header: invalid format"},
         {"dapr.io/enc/v1\n{}", DC_EPARSE, "invalid header: manifest not found"},
         {"dapr.io/enc/v1\nnotjson\nAAAA\n", DC_EPARSE, "invalid header: invalid manifest"},
-        {"dapr.io/enc/v1\n{\"wk\":\"foo\"}\nAAAA\n", DC_EPARSE,
-         "invalid header: invalid manifest"},
+        {"dapr.io/enc/v1\n{\"wk\":\"foo\"}\nAAAA\n", DC_EPARSE, "invalid header: invalid manifest"},
         /* Unknown ids, a 6-byte nonce prefix, an empty wfk, a string id. */
         {"dapr.io/enc/v1\n{\"kw\":6,\"wfk\":\"AA==\",\"cph\":1,\"np\":\"AAAAAAAAAA==\"}\nA\n",
          DC_EPARSE, "invalid header: invalid manifest"},
@@ -493,8 +492,9 @@ static void test_header_errors(void **state)
         {"dapr.io/enc/v1\n{\"kw\":\"1\",\"wfk\":\"AA==\",\"cph\":1,\"np\":\"AAAAAAAAAA==\"}\nA\n",
          DC_EPARSE, "invalid header: invalid manifest"},
         {"dapr.io/enc/v1\n{\"kw\":1,\"wfk\":\"AA==\",\"cph\":1,\"np\":\"AAAAAAAAAA==\"}\nA\n",
-         DC_ENOTFOUND, "document's manifest does not contain a key name, and no key name was "
-                       "provided"},
+         DC_ENOTFOUND,
+         "document's manifest does not contain a key name, and no key name was "
+         "provided"},
         /* Keys match case-insensitively, as Go's decoder; a MAC that is not base64. */
         {"dapr.io/enc/v1\n{\"K\":\"x\",\"KW\":1,\"WFK\":\"AA==\",\"Cph\":1,\"nP\":\"AAAAAAAAAA==\"}"
          "\n!!!!\n",
@@ -617,9 +617,15 @@ static void test_base64(void **state)
         const char *in, *out;
         int rv;
     } cases[] = {
-        {"", "", DC_OK},         {"Zg==", "f", DC_OK},      {"Zm8=", "fo", DC_OK},
-        {"Zm9v", "foo", DC_OK},  {"Zm\r\n9v\n", "foo", DC_OK}, {"Zg", NULL, DC_EPARSE},
-        {"Zg=", NULL, DC_EPARSE}, {"Zg==Zg==", NULL, DC_EPARSE}, {"Z===", NULL, DC_EPARSE},
+        {"", "", DC_OK},
+        {"Zg==", "f", DC_OK},
+        {"Zm8=", "fo", DC_OK},
+        {"Zm9v", "foo", DC_OK},
+        {"Zm\r\n9v\n", "foo", DC_OK},
+        {"Zg", NULL, DC_EPARSE},
+        {"Zg=", NULL, DC_EPARSE},
+        {"Zg==Zg==", NULL, DC_EPARSE},
+        {"Z===", NULL, DC_EPARSE},
         {"Zm9v!", NULL, DC_EPARSE},
     };
     struct dc_buf b = {0};
@@ -646,16 +652,11 @@ static void test_base64(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_upstream_vectors),
-        cmocka_unit_test(test_python_vector),
-        cmocka_unit_test(test_round_trips),
-        cmocka_unit_test(test_manifest_and_key_names),
-        cmocka_unit_test(test_tampering),
-        cmocka_unit_test(test_header_errors),
-        cmocka_unit_test(test_header_limit),
-        cmocka_unit_test(test_options_and_keys),
-        cmocka_unit_test(test_localstorage_init),
-        cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_upstream_vectors),  cmocka_unit_test(test_python_vector),
+        cmocka_unit_test(test_round_trips),       cmocka_unit_test(test_manifest_and_key_names),
+        cmocka_unit_test(test_tampering),         cmocka_unit_test(test_header_errors),
+        cmocka_unit_test(test_header_limit),      cmocka_unit_test(test_options_and_keys),
+        cmocka_unit_test(test_localstorage_init), cmocka_unit_test(test_base64),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -15,6 +15,7 @@
 #include "dc/time.h"
 
 #include "configuration.h"
+#include "crypto.h"
 #include "invoke.h"
 #include "lock.h"
 #include "secrets.h"
@@ -154,6 +155,7 @@ struct dc_http_router *sdc_http_api_router(struct sdc_runtime *rt)
     add(r, rt, "PUT", "/v1.0/metadata/{key}", on_metadata_put);
     add(r, rt, "POST", "/v1.0/shutdown", on_shutdown);
     /* Building blocks register their routes here, one line each. */
+    sdc_crypto_api_routes(r, rt);
     sdc_secrets_api_routes(r, rt);
     sdc_state_api_routes(r, rt);
     sdc_lock_api_routes(r, rt);

@@ -114,5 +114,10 @@
 #define DC_MAX_SNT_JWKS (1u * 1024 * 1024)
 #define DC_MAX_SNT_JWKS_KEYS 256
 /* ---- end sentry ---- */
+/* ---- crypto (sidecar/crypto_*.c) ---- */
+/* One key file of crypto.dapr.localstorage, read on every use: a 16384-bit RSA private key in
+ * PEM is about 13 KiB, a JWK of it about 17 KiB. */
+#define DC_CRYPTO_MAX_KEY_FILE (64u * 1024)
+/* ---- end crypto ---- */
 
 #endif /* DC_LIMITS_H */

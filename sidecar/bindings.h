@@ -115,6 +115,9 @@ bool sdc_binding_is_output(const struct sdc_component *sc);
  * Appends to `out`; DC_OK or DC_ETOOBIG. */
 struct cJSON;
 int sdc_binding_json_marshal(const struct cJSON *v, struct dc_buf *out) DC_MUST_CHECK;
+/* Append the NUL-terminated UTF-8 string `s` as a JSON string literal the way Go's encoder
+ * writes it (HTML-safe escapes as above). DC_OK or DC_ETOOBIG. */
+int sdc_binding_json_string(struct dc_buf *out, const char *s) DC_MUST_CHECK;
 
 /* ---- cron schedules (cron.c) ----
  *

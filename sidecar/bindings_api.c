@@ -101,6 +101,8 @@ const char *sdc_binding_route(const struct sdc_component *sc)
 {
     const char *r = sdc_md_get(&sc->md, "route");
 
+    while (r != NULL && *r == '/')
+        r++; /* the app path is "/" + route */
     return dc_str_empty(r) ? sc->def->meta.name : r;
 }
 

@@ -487,7 +487,17 @@ static int op_delete(struct ls *l, const char *name, struct dc_errbuf *eb)
         dc_err_wrapf(eb, "error deleting file %s", abs);
         goto out;
     }
-    /* unlinkat never follows a link: removing one removes the link itself. */
+    /* unlinkat never follows a link, so a link could only ever be removed itself; links are
+     * refused anyway, as for every other operation. */
+    {
+        struct stat st;
+        if (fstatat(dfd, p->segs[p->n - 1], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISLNK(st.st_mode)) {
+            rv = open_err(ELOOP, p->segs[p->n - 1], eb);
+            dc_err_wrapf(eb, "error deleting file %s", abs);
+            goto out;
+        }
+    }
     if (unlinkat(dfd, p->segs[p->n - 1], 0) != 0) {
         int e = errno;
         if (e == EISDIR) {

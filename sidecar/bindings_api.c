@@ -411,9 +411,19 @@ static void on_output(struct dc_http_request *req, struct dc_http_response *resp
     if (!parse_request(req, resp, &op, &data, &md, &mdcap))
         goto out;
     /* metadata.* query parameters are merged in and win (§1.4). */
-    while (dc_http_request_query_next(req, &it, &qp))
-        if (dc_str_has_prefix(qp->name, METADATA_PREFIX) && qp->name[9] != '\0')
-            md_put(req->arena, &md, &mdcap, qp->name + 9, qp->value);
+    while (dc_http_request_query_next(req, &it, &qp)) {
+        if (!dc_str_has_prefix(qp->name, METADATA_PREFIX) || qp->name[9] == '\0')
+            continue;
+        /* A decoded %00 would silently cut the value short (file names!): refuse it. */
+        if (strlen(qp->value) != qp->value_len || strlen(qp->name) < 9) {
+            dc_http_response_error(resp, 400, "ERR_MALFORMED_REQUEST",
+                                   dc_arena_sprintf(req->arena,
+                                                    "query parameter %s contains a NUL byte",
+                                                    qp->name));
+            goto out;
+        }
+        md_put(req->arena, &md, &mdcap, qp->name + 9, qp->value);
+    }
     /* The trace context of this request travels in the metadata (§7.1). */
     tp = dc_http_response_header_get(resp, "traceparent");
     if (tp != NULL)

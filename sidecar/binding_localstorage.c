@@ -221,7 +221,7 @@ struct lpath {
 };
 
 /* Split and check `name` (see the file comment). */
-DC_TESTABLE int ls_clean(const char *name, struct lpath *p, struct dc_errbuf *eb)
+static int ls_clean(const char *name, struct lpath *p, struct dc_errbuf *eb)
 {
     size_t len = strlen(name), o = 0;
     const char *s = name;

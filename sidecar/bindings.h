@@ -141,4 +141,11 @@ int sdc_cron_parse(const char *spec, struct sdc_cron *out, struct dc_errbuf *eb)
  * when no time in the next five years matches (robfig then never fires). Pure; thread-safe. */
 int sdc_cron_next(const struct sdc_cron *c, int64_t after, bool force_utc, int64_t *next);
 
+#ifdef DC_TESTING
+/* Internals visible to the unit tests (DC_TESTABLE). */
+long ls_unquote(const char *s, size_t n, unsigned char *out);
+long ls_b64(const unsigned char *s, size_t n, unsigned char *out);
+void cron_go_time_string(int64_t ns, char *out, size_t cap);
+#endif
+
 #endif /* SDC_BINDINGS_H */

@@ -78,8 +78,7 @@ static void *cron_thread(void *arg)
         struct timespec until;
 
         if (sdc_cron_next(&c->spec, dc_now_ns() / DC_NS_PER_SEC, false, &next) != DC_OK) {
-            DC_LOG(DC_LOG_WARN, "cron binding %s: schedule %s never fires", c->name,
-                   c->schedule);
+            DC_LOG(DC_LOG_WARN, "cron binding %s: schedule %s never fires", c->name, c->schedule);
             while (!c->stopping)
                 pthread_cond_wait(&c->cv, &c->mu);
             break;

@@ -41,19 +41,46 @@ static const char *status_text(long code)
         long code;
         const char *text;
     } t[] = {
-        {100, "Continue"}, {101, "Switching Protocols"}, {200, "OK"}, {201, "Created"},
-        {202, "Accepted"}, {203, "Non-Authoritative Information"}, {204, "No Content"},
-        {205, "Reset Content"}, {206, "Partial Content"}, {300, "Multiple Choices"},
-        {301, "Moved Permanently"}, {302, "Found"}, {303, "See Other"}, {304, "Not Modified"},
-        {307, "Temporary Redirect"}, {308, "Permanent Redirect"}, {400, "Bad Request"},
-        {401, "Unauthorized"}, {402, "Payment Required"}, {403, "Forbidden"},
-        {404, "Not Found"}, {405, "Method Not Allowed"}, {406, "Not Acceptable"},
-        {408, "Request Timeout"}, {409, "Conflict"}, {410, "Gone"}, {411, "Length Required"},
-        {412, "Precondition Failed"}, {413, "Request Entity Too Large"},
-        {415, "Unsupported Media Type"}, {418, "I'm a teapot"}, {422, "Unprocessable Entity"},
-        {425, "Too Early"}, {428, "Precondition Required"}, {429, "Too Many Requests"},
-        {500, "Internal Server Error"}, {501, "Not Implemented"}, {502, "Bad Gateway"},
-        {503, "Service Unavailable"}, {504, "Gateway Timeout"},
+        {100, "Continue"},
+        {101, "Switching Protocols"},
+        {200, "OK"},
+        {201, "Created"},
+        {202, "Accepted"},
+        {203, "Non-Authoritative Information"},
+        {204, "No Content"},
+        {205, "Reset Content"},
+        {206, "Partial Content"},
+        {300, "Multiple Choices"},
+        {301, "Moved Permanently"},
+        {302, "Found"},
+        {303, "See Other"},
+        {304, "Not Modified"},
+        {307, "Temporary Redirect"},
+        {308, "Permanent Redirect"},
+        {400, "Bad Request"},
+        {401, "Unauthorized"},
+        {402, "Payment Required"},
+        {403, "Forbidden"},
+        {404, "Not Found"},
+        {405, "Method Not Allowed"},
+        {406, "Not Acceptable"},
+        {408, "Request Timeout"},
+        {409, "Conflict"},
+        {410, "Gone"},
+        {411, "Length Required"},
+        {412, "Precondition Failed"},
+        {413, "Request Entity Too Large"},
+        {415, "Unsupported Media Type"},
+        {418, "I'm a teapot"},
+        {422, "Unprocessable Entity"},
+        {425, "Too Early"},
+        {428, "Precondition Required"},
+        {429, "Too Many Requests"},
+        {500, "Internal Server Error"},
+        {501, "Not Implemented"},
+        {502, "Bad Gateway"},
+        {503, "Service Unavailable"},
+        {504, "Gateway Timeout"},
         {505, "HTTP Version Not Supported"},
     };
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
@@ -102,8 +129,8 @@ static bool valid_header(const char *name, const char *value)
     return name[0] != '\0' && strpbrk(value, "\r\n") == NULL;
 }
 
-static int http_invoke(void *self, const struct sdc_binding_req *req,
-                       struct sdc_binding_resp *resp, struct dc_errbuf *eb)
+static int http_invoke(void *self, const struct sdc_binding_req *req, struct sdc_binding_resp *resp,
+                       struct dc_errbuf *eb)
 {
     struct httpb *h = self;
     const struct sdc_md *md = req->metadata;
@@ -122,8 +149,8 @@ static int http_invoke(void *self, const struct sdc_binding_req *req,
         *p = (char)toupper((unsigned char)*p);
     if (strcmp(method, "CREATE") == 0)
         dc_strlcpy(method, "POST", sizeof(method));
-    body = strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0 ||
-           strcmp(method, "PATCH") == 0;
+    body =
+        strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0;
     if (!body && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
         strcmp(method, "DELETE") != 0 && strcmp(method, "OPTIONS") != 0 &&
         strcmp(method, "TRACE") != 0) {
@@ -242,8 +269,7 @@ static int http_init(void **self, const struct sdc_md *md, const struct sdc_init
     if (dc_str_empty(url))
         return dc_err_set(eb, DC_EINVAL, "http binding: url is required");
     if (!dc_str_has_prefix(url, "http://") && !dc_str_has_prefix(url, "https://"))
-        return dc_err_set(eb, DC_EINVAL, "http binding: url must be http:// or https://: %s",
-                          url);
+        return dc_err_set(eb, DC_EINVAL, "http binding: url must be http:// or https://: %s", url);
     if (!dc_str_empty(sdc_md_get(md, "MTLSRootCA")) ||
         !dc_str_empty(sdc_md_get(md, "MTLSClientCert")) ||
         !dc_str_empty(sdc_md_get(md, "MTLSClientKey")) ||
@@ -282,7 +308,7 @@ static int http_init(void **self, const struct sdc_md *md, const struct sdc_init
     return DC_OK;
 }
 
-static const char *const http_operations[] = {"create", "get",    "head",  "post", "put",
+static const char *const http_operations[] = {"create", "get",    "head",    "post",  "put",
                                               "patch",  "delete", "options", "trace", NULL};
 
 static const struct sdc_binding_ops http_ops = {

@@ -102,18 +102,42 @@ DC_TESTABLE long ls_unquote(const char *s, size_t n, unsigned char *out)
         c = (unsigned char)s[i + 1];
         i += 2;
         switch (c) {
-        case 'a': out[o++] = '\a'; continue;
-        case 'b': out[o++] = '\b'; continue;
-        case 'f': out[o++] = '\f'; continue;
-        case 'n': out[o++] = '\n'; continue;
-        case 'r': out[o++] = '\r'; continue;
-        case 't': out[o++] = '\t'; continue;
-        case 'v': out[o++] = '\v'; continue;
-        case '\\': out[o++] = '\\'; continue;
-        case '"': out[o++] = '"'; continue;
-        case 'x': digits = 2; break;
-        case 'u': digits = 4; break;
-        case 'U': digits = 8; break;
+        case 'a':
+            out[o++] = '\a';
+            continue;
+        case 'b':
+            out[o++] = '\b';
+            continue;
+        case 'f':
+            out[o++] = '\f';
+            continue;
+        case 'n':
+            out[o++] = '\n';
+            continue;
+        case 'r':
+            out[o++] = '\r';
+            continue;
+        case 't':
+            out[o++] = '\t';
+            continue;
+        case 'v':
+            out[o++] = '\v';
+            continue;
+        case '\\':
+            out[o++] = '\\';
+            continue;
+        case '"':
+            out[o++] = '"';
+            continue;
+        case 'x':
+            digits = 2;
+            break;
+        case 'u':
+            digits = 4;
+            break;
+        case 'U':
+            digits = 8;
+            break;
         default:
             if (c >= '0' && c <= '7') {
                 if (i + 2 > n - 1)
@@ -272,8 +296,7 @@ static int open_err(int e, const char *what, struct dc_errbuf *eb)
 
 /* Open the folder holding the last segment (the root for a 0- or 1-segment path), creating
  * missing folders when `create`. Returns a descriptor or a negative DC_E* code. */
-static int open_parent(const struct ls *l, const struct lpath *p, bool create,
-                       struct dc_errbuf *eb)
+static int open_parent(const struct ls *l, const struct lpath *p, bool create, struct dc_errbuf *eb)
 {
     int fd = dup(l->rootfd);
 
@@ -377,8 +400,8 @@ static int op_create(struct ls *l, const char *name, const struct sdc_binding_re
         dc_err_wrapf(eb, "error creating directory for %s", abs);
         goto out;
     }
-    fd = openat(dfd, p->segs[p->n - 1], O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-                0666);
+    fd =
+        openat(dfd, p->segs[p->n - 1], O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
     if (fd < 0) {
         rv = open_err(errno, p->segs[p->n - 1], eb);
         dc_err_wrapf(eb, "error creating file %s", abs);
@@ -491,8 +514,7 @@ static int op_delete(struct ls *l, const char *name, struct dc_errbuf *eb)
      * refused anyway, as for every other operation. */
     {
         struct stat st;
-        if (fstatat(dfd, p->segs[p->n - 1], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-            S_ISLNK(st.st_mode)) {
+        if (fstatat(dfd, p->segs[p->n - 1], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
             rv = open_err(ELOOP, p->segs[p->n - 1], eb);
             dc_err_wrapf(eb, "error deleting file %s", abs);
             goto out;
@@ -543,7 +565,8 @@ static int walk(int fd, const char *path, int depth, size_t *count, struct dc_bu
         }
         names[n++] = dc_xstrdup(de->d_name);
     }
-    qsort(names, n, sizeof(*names), cmp_str);
+    if (n > 1)
+        qsort(names, n, sizeof(*names), cmp_str);
     for (size_t i = 0; i < n && rv == DC_OK; i++) {
         size_t plen = strlen(path) + strlen(names[i]) + 2;
         char *child = dc_xmalloc(plen);
@@ -671,8 +694,7 @@ static int ls_invoke(void *self, const struct sdc_binding_req *req, struct sdc_b
 
 static bool disallowed(const char *root)
 {
-    static const char *const bad[] = {"/proc", "/sys", "/boot", "/var/run/secrets",
-                                      "/run/secrets"};
+    static const char *const bad[] = {"/proc", "/sys", "/boot", "/var/run/secrets", "/run/secrets"};
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         size_t n = strlen(bad[i]);
@@ -766,5 +788,5 @@ static const struct sdc_binding_ops ls_ops = {
     .invoke = ls_invoke,
 };
 
-const struct sdc_component_type sdc_type_bindings_localstorage = {
-    "bindings.localstorage", "v1", SDC_CAT_BINDINGS, &ls_ops.base};
+const struct sdc_component_type sdc_type_bindings_localstorage = {"bindings.localstorage", "v1",
+                                                                  SDC_CAT_BINDINGS, &ls_ops.base};

@@ -191,7 +191,8 @@ static int params_parse(const char *s, struct params *ps, struct dc_errbuf *eb)
         return DC_OK;
     rv = dc_json_parse(s, strlen(s), DC_MAX_JSON_BODY, &root, &pe);
     if (rv == DC_OK && !cJSON_IsArray(root))
-        rv = dc_err_set(&pe, DC_EINVAL, "json: cannot unmarshal into Go value of type []interface {}");
+        rv = dc_err_set(&pe, DC_EINVAL,
+                        "json: cannot unmarshal into Go value of type []interface {}");
     if (rv == DC_OK && cJSON_GetArraySize(root) > PG_MAX_PARAMS)
         rv = dc_err_set(&pe, DC_ETOOBIG, "more than %d parameters", PG_MAX_PARAMS);
     for (const cJSON *c = root != NULL && rv == DC_OK ? root->child : NULL; c != NULL;
@@ -206,8 +207,9 @@ static int params_parse(const char *s, struct params *ps, struct dc_errbuf *eb)
     cJSON_Delete(root);
     if (rv != DC_OK) {
         params_free(ps);
-        return dc_err_set(eb, DC_EINVAL, "invalid metadata property params: failed to unserialize "
-                                         "into an array: %s",
+        return dc_err_set(eb, DC_EINVAL,
+                          "invalid metadata property params: failed to unserialize "
+                          "into an array: %s",
                           pe.msg);
     }
     return DC_OK;
@@ -397,8 +399,8 @@ static int pg_invoke(void *self, const struct sdc_binding_req *req, struct sdc_b
             pool_put(p, cn);
             continue; /* a connection that died while idle: once more on a new one */
         }
-        if (r == NULL || (PQresultStatus(r) != PGRES_COMMAND_OK &&
-                          PQresultStatus(r) != PGRES_TUPLES_OK)) {
+        if (r == NULL ||
+            (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)) {
             const char *m = r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(cn->c);
             size_t ml = strlen(m);
             while (ml > 0 && (m[ml - 1] == '\n' || m[ml - 1] == ' '))
@@ -487,7 +489,7 @@ static const struct sdc_binding_ops pg_ops = {
     .invoke = pg_invoke,
 };
 
-const struct sdc_component_type sdc_type_bindings_postgresql = {
-    "bindings.postgresql", "v1", SDC_CAT_BINDINGS, &pg_ops.base};
+const struct sdc_component_type sdc_type_bindings_postgresql = {"bindings.postgresql", "v1",
+                                                                SDC_CAT_BINDINGS, &pg_ops.base};
 const struct sdc_component_type sdc_type_bindings_postgres = {"bindings.postgres", "v1",
                                                               SDC_CAT_BINDINGS, &pg_ops.base};

@@ -200,8 +200,8 @@ static int reply_error(redisReply *rep, struct dc_errbuf *eb)
     return rv;
 }
 
-static int expire_if_requested(struct redisb *r, const struct sdc_binding_req *req,
-                               const char *key, struct dc_errbuf *eb)
+static int expire_if_requested(struct redisb *r, const struct sdc_binding_req *req, const char *key,
+                               struct dc_errbuf *eb)
 {
     const char *ttl = sdc_md_get(req->metadata, "ttlInSeconds");
     redisReply *rep;
@@ -258,9 +258,8 @@ static int redis_invoke(void *self, const struct sdc_binding_req *req,
         return rv == DC_OK ? reply_error(rep, eb) : rv;
     }
     if (strcmp(op, "get") == 0) {
-        const char *argv[2] = {dc_str_eq(sdc_md_get(req->metadata, "delete"), "true") ? "GETDEL"
-                                                                                    : "GET",
-                               key};
+        const char *argv[2] = {
+            dc_str_eq(sdc_md_get(req->metadata, "delete"), "true") ? "GETDEL" : "GET", key};
         rv = command(r, 2, argv, NULL, &rep, eb);
         if (rv != DC_OK)
             return rv;
@@ -362,5 +361,5 @@ static const struct sdc_binding_ops redis_ops = {
     .invoke = redis_invoke,
 };
 
-const struct sdc_component_type sdc_type_bindings_redis = {"bindings.redis", "v1",
-                                                           SDC_CAT_BINDINGS, &redis_ops.base};
+const struct sdc_component_type sdc_type_bindings_redis = {"bindings.redis", "v1", SDC_CAT_BINDINGS,
+                                                           &redis_ops.base};

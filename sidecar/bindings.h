@@ -28,8 +28,8 @@
 
 /* One output-binding call. Everything is borrowed for the call. */
 struct sdc_binding_req {
-    const char *operation;         /* never NULL or "": the API refuses those */
-    const void *data;              /* the re-encoded JSON of the request's `data` ("null") */
+    const char *operation; /* never NULL or "": the API refuses those */
+    const void *data;      /* the re-encoded JSON of the request's `data` ("null") */
     size_t data_len;
     const struct sdc_md *metadata; /* request metadata (trace headers added); never NULL */
 };
@@ -93,8 +93,8 @@ void sdc_bindings_api_routes(struct dc_http_router *r, struct sdc_runtime *rt);
  * until the app channel is up, probes each input binding's route with OPTIONS and starts the
  * subscribed ones. Without an app channel (no --app-port) no input binding is started.
  * `*out` is owned by the caller (sdc_bindings_free). Returns DC_OK or DC_EIO. */
-int sdc_bindings_start(struct sdc_bindings **out, struct sdc_runtime *rt, struct dc_errbuf *eb)
-    DC_MUST_CHECK;
+int sdc_bindings_start(struct sdc_bindings **out, struct sdc_runtime *rt,
+                       struct dc_errbuf *eb) DC_MUST_CHECK;
 /* Stop every input binding (their `stop`), then the runner thread, and free. NULL is a no-op.
  * Must run before the app channel and the components are freed. */
 void sdc_bindings_free(struct sdc_bindings *b);

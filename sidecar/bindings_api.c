@@ -352,19 +352,22 @@ static bool parse_request(struct dc_http_request *req, struct dc_http_response *
 
     rv = dc_json_parse(req->body, req->body_len, DC_MAX_JSON_BODY, &root, &eb);
     if (rv == DC_OK && !cJSON_IsObject(root))
-        rv = dc_err_set(&eb, DC_EINVAL, "json: cannot unmarshal %s into Go value of type "
-                                        "http.OutputBindingRequest",
-                        cJSON_IsArray(root) ? "array" : cJSON_IsString(root) ? "string"
-                                                      : cJSON_IsNumber(root) ? "number"
-                                                                              : "value");
+        rv = dc_err_set(&eb, DC_EINVAL,
+                        "json: cannot unmarshal %s into Go value of type "
+                        "http.OutputBindingRequest",
+                        cJSON_IsArray(root)    ? "array"
+                        : cJSON_IsString(root) ? "string"
+                        : cJSON_IsNumber(root) ? "number"
+                                               : "value");
     if (rv == DC_OK)
         rv = dc_json_get_string(root, "operation", false, &o, &eb);
     if (rv == DC_OK)
         rv = dc_json_get_object(root, "metadata", false, &m, &eb);
     for (const cJSON *c = m != NULL ? m->child : NULL; rv == DC_OK && c != NULL; c = c->next) {
         if (!cJSON_IsString(c) && !cJSON_IsNull(c)) {
-            rv = dc_err_set(&eb, DC_EINVAL, "json: cannot unmarshal into Go struct field "
-                                            "OutputBindingRequest.metadata of type string");
+            rv = dc_err_set(&eb, DC_EINVAL,
+                            "json: cannot unmarshal into Go struct field "
+                            "OutputBindingRequest.metadata of type string");
             break;
         }
         md_put(req->arena, md, mdcap, dc_arena_strdup(req->arena, c->string),
@@ -416,10 +419,9 @@ static void on_output(struct dc_http_request *req, struct dc_http_response *resp
             continue;
         /* A decoded %00 would silently cut the value short (file names!): refuse it. */
         if (strlen(qp->value) != qp->value_len || strlen(qp->name) < 9) {
-            dc_http_response_error(resp, 400, "ERR_MALFORMED_REQUEST",
-                                   dc_arena_sprintf(req->arena,
-                                                    "query parameter %s contains a NUL byte",
-                                                    qp->name));
+            dc_http_response_error(
+                resp, 400, "ERR_MALFORMED_REQUEST",
+                dc_arena_sprintf(req->arena, "query parameter %s contains a NUL byte", qp->name));
             goto out;
         }
         md_put(req->arena, &md, &mdcap, qp->name + 9, qp->value);
@@ -546,8 +548,8 @@ static int deliver_attempt(void *ud, int64_t deadline_ns, int *status, struct dc
         *status = (int)res.status;
         if (d->reply != NULL) {
             dc_buf_reset(d->reply);
-            if (dc_buf_append(d->reply, res.body.data != NULL ? res.body.data : "",
-                              res.body.len) != DC_OK)
+            if (dc_buf_append(d->reply, res.body.data != NULL ? res.body.data : "", res.body.len) !=
+                DC_OK)
                 dc_buf_reset(d->reply);
         }
         if (res.status != 200)
@@ -614,8 +616,8 @@ static bool probe(struct sdc_bindings *b, struct in_binding *ib)
     if (rv == DC_OK)
         ok = (res.status >= 200 && res.status < 300) || res.status == 405;
     else
-        DC_LOG(DC_LOG_WARN, "binding %s: OPTIONS %s failed: %s", ib->sc->def->meta.name,
-               ib->path, eb.msg);
+        DC_LOG(DC_LOG_WARN, "binding %s: OPTIONS %s failed: %s", ib->sc->def->meta.name, ib->path,
+               eb.msg);
     dc_http_result_cleanup(&res);
     dc_arena_cleanup(&a);
     return ok;
@@ -701,8 +703,8 @@ int sdc_bindings_start(struct sdc_bindings **out, struct sdc_runtime *rt, struct
         ib->path = dc_xmalloc(strlen(sdc_binding_route(sc)) + 2);
         ib->path[0] = '/';
         memcpy(ib->path + 1, sdc_binding_route(sc), strlen(sdc_binding_route(sc)) + 1);
-        ib->policy = sdc_resiliency_policy(rt->resiliency, SDC_RES_COMPONENT_IN,
-                                           sc->def->meta.name, SDC_CAT_BINDINGS);
+        ib->policy = sdc_resiliency_policy(rt->resiliency, SDC_RES_COMPONENT_IN, sc->def->meta.name,
+                                           SDC_CAT_BINDINGS);
     }
     if (b->n > 0 && rt->app == NULL)
         DC_LOG(DC_LOG_INFO, "no app channel: %zu input binding(s) not started", b->n);

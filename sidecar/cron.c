@@ -69,8 +69,7 @@ static int parse_int(const char *s, size_t n, int *out, struct dc_errbuf *eb)
             goto bad;
     }
     if (neg && v != 0)
-        return dc_err_set(eb, DC_EPARSE, "negative number (-%ld) not allowed: %.*s", v, (int)n,
-                          s);
+        return dc_err_set(eb, DC_EPARSE, "negative number (-%ld) not allowed: %.*s", v, (int)n, s);
     *out = (int)v;
     return DC_OK;
 bad:
@@ -137,17 +136,17 @@ static int parse_range(const char *s, size_t n, const struct bounds *r, uint64_t
             extra = 0;
     }
     if (start < r->min)
-        return dc_err_set(eb, DC_EPARSE, "beginning of range (%d) below minimum (%d): %.*s",
-                          start, r->min, (int)n, s);
+        return dc_err_set(eb, DC_EPARSE, "beginning of range (%d) below minimum (%d): %.*s", start,
+                          r->min, (int)n, s);
     if (end > r->max)
-        return dc_err_set(eb, DC_EPARSE, "end of range (%d) above maximum (%d): %.*s", end,
-                          r->max, (int)n, s);
+        return dc_err_set(eb, DC_EPARSE, "end of range (%d) above maximum (%d): %.*s", end, r->max,
+                          (int)n, s);
     if (start > end)
         return dc_err_set(eb, DC_EPARSE, "beginning of range (%d) beyond end of range (%d): %.*s",
                           start, end, (int)n, s);
     if (step == 0)
-        return dc_err_set(eb, DC_EPARSE, "step of range should be a positive number: %.*s",
-                          (int)n, s);
+        return dc_err_set(eb, DC_EPARSE, "step of range should be a positive number: %.*s", (int)n,
+                          s);
     *out = bits(start, end, step) | extra;
     return DC_OK;
 }
@@ -225,8 +224,8 @@ int sdc_cron_parse(const char *spec, struct sdc_cron *out, struct dc_errbuf *eb)
         const char *z = strchr(p, '=') + 1;
         size_t zl = strcspn(z, " \t\n\v\f\r");
         if (z[zl] == '\0')
-            return dc_err_set(eb, DC_EPARSE, "provided bad location %.*s: missing spec",
-                              (int)zl, z);
+            return dc_err_set(eb, DC_EPARSE, "provided bad location %.*s: missing spec", (int)zl,
+                              z);
         if (!(zl == 3 && strncmp(z, "UTC", 3) == 0) && !(zl == 7 && strncmp(z, "Etc/UTC", 7) == 0))
             return dc_err_set(eb, DC_EPARSE, "provided bad location %.*s: only UTC is supported",
                               (int)zl, z);
@@ -341,8 +340,8 @@ wrap:
             t = mkdate(tm.tm_year + 1900, tm.tm_mon, 1, 0, 0, 0, utc);
             breakdown(t, utc, &tm);
         }
-        t = mkdate(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                   tm.tm_sec, utc);
+        t = mkdate(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                   utc);
         breakdown(t, utc, &tm);
         if (tm.tm_mon == 0)
             goto wrap;
@@ -353,13 +352,12 @@ wrap:
             t = mkdate(tm.tm_year + 1900, tm.tm_mon, tm.tm_mday, 0, 0, 0, utc);
             breakdown(t, utc, &tm);
         }
-        t = mkdate(tm.tm_year + 1900, tm.tm_mon, tm.tm_mday + 1, tm.tm_hour, tm.tm_min,
-                   tm.tm_sec, utc);
+        t = mkdate(tm.tm_year + 1900, tm.tm_mon, tm.tm_mday + 1, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                   utc);
         breakdown(t, utc, &tm);
         /* A DST change may leave us off midnight: go back to it (robfig does the same). */
         if (tm.tm_hour != 0) {
-            t += tm.tm_hour > 12 ? (int64_t)(24 - tm.tm_hour) * 3600
-                                 : -(int64_t)tm.tm_hour * 3600;
+            t += tm.tm_hour > 12 ? (int64_t)(24 - tm.tm_hour) * 3600 : -(int64_t)tm.tm_hour * 3600;
             breakdown(t, utc, &tm);
         }
         if (tm.tm_mday == 1)

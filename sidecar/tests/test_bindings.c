@@ -25,9 +25,8 @@ extern const struct sdc_component_type sdc_type_bindings_localstorage;
 extern const struct sdc_component_type sdc_type_bindings_cron;
 extern const struct sdc_component_type sdc_type_bindings_http;
 
-
 struct fx {
-    char dir[128];     /* temp dir holding root/ and outside/ */
+    char dir[128]; /* temp dir holding root/ and outside/ */
     char root[192];
     char outside[192];
     const struct sdc_binding_ops *ops;
@@ -144,8 +143,9 @@ static void test_ls_roundtrip(void **state)
     sdc_binding_resp_cleanup(&r);
     /* list: absolute paths, lexical order; links are listed, not followed. */
     assert_int_equal(call(f, "list", "null", NULL, &r, &eb), DC_OK);
-    snprintf(want, sizeof(want), "[\"%s/b64\",\"%s/d/e/a.txt\",\"%s/dirlink\",\"%s/filelink\",\"%s/obj\"]",
-             f->root, f->root, f->root, f->root, f->root);
+    snprintf(want, sizeof(want),
+             "[\"%s/b64\",\"%s/d/e/a.txt\",\"%s/dirlink\",\"%s/filelink\",\"%s/obj\"]", f->root,
+             f->root, f->root, f->root, f->root);
     assert_string_equal(dc_buf_cstr(&r.data), want);
     sdc_binding_resp_cleanup(&r);
     assert_int_equal(call(f, "list", "null", "d", &r, &eb), DC_OK);
@@ -173,8 +173,16 @@ static void test_ls_escapes(void **state)
     static const char *const ops[] = {"create", "get", "delete", "list"};
     char abs[300];
     const char *names[] = {
-        "..", "../outside/secret.txt", "a/../../outside/secret.txt", "a/b/../../..",
-        "/etc/passwd", abs, "dirlink/secret.txt", "dirlink", "filelink", "./../x",
+        "..",
+        "../outside/secret.txt",
+        "a/../../outside/secret.txt",
+        "a/b/../../..",
+        "/etc/passwd",
+        abs,
+        "dirlink/secret.txt",
+        "dirlink",
+        "filelink",
+        "./../x",
     };
     struct sdc_binding_resp r;
     struct dc_errbuf eb = {0};
@@ -249,7 +257,10 @@ static void test_unquote_b64(void **state)
         n = ls_unquote(q, strlen(q), out);
     }
     assert_int_equal(n, 7);
-    assert_memory_equal(out, "a\n\xc3\xa9" "AA\"", 7);
+    assert_memory_equal(out,
+                        "a\n\xc3\xa9"
+                        "AA\"",
+                        7);
     assert_int_equal(ls_unquote("\"abc", 4, out), -1);
     assert_int_equal(ls_unquote("\"a\"b\"", 5, out), -1);
     assert_int_equal(ls_unquote("\"\\ud800\"", 8, out), -1);

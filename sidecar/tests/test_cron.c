@@ -138,18 +138,18 @@ static void test_next_basic(void **state)
 static void test_next_descriptors(void **state)
 {
     (void)state;
-    expect_seq("@every 1s", "2024-01-01T00:00:00Z", "2024-01-01T00:00:01Z",
-               "2024-01-01T00:00:02Z", NULL);
+    expect_seq("@every 1s", "2024-01-01T00:00:00Z", "2024-01-01T00:00:01Z", "2024-01-01T00:00:02Z",
+               NULL);
     expect_seq("@every 1h", "2024-01-01T00:10:00Z", "2024-01-01T01:10:00Z", NULL);
-    expect_seq("@hourly", "2024-01-01T00:10:00Z", "2024-01-01T01:00:00Z",
-               "2024-01-01T02:00:00Z", NULL);
+    expect_seq("@hourly", "2024-01-01T00:10:00Z", "2024-01-01T01:00:00Z", "2024-01-01T02:00:00Z",
+               NULL);
     expect_seq("@daily", "2024-03-10T12:00:00Z", "2024-03-11T00:00:00Z", NULL);
     expect_seq("@midnight", "2024-03-10T00:00:00Z", "2024-03-11T00:00:00Z", NULL);
     /* 2024-01-03 is a Wednesday; Sundays follow. */
-    expect_seq("@weekly", "2024-01-03T10:00:00Z", "2024-01-07T00:00:00Z",
-               "2024-01-14T00:00:00Z", NULL);
-    expect_seq("@monthly", "2024-01-31T10:00:00Z", "2024-02-01T00:00:00Z",
-               "2024-03-01T00:00:00Z", NULL);
+    expect_seq("@weekly", "2024-01-03T10:00:00Z", "2024-01-07T00:00:00Z", "2024-01-14T00:00:00Z",
+               NULL);
+    expect_seq("@monthly", "2024-01-31T10:00:00Z", "2024-02-01T00:00:00Z", "2024-03-01T00:00:00Z",
+               NULL);
     expect_seq("@yearly", "2024-01-01T00:00:00Z", "2025-01-01T00:00:00Z", NULL);
     expect_seq("@annually", "2023-12-31T23:59:59Z", "2024-01-01T00:00:00Z", NULL);
 }
@@ -185,10 +185,8 @@ static void test_next_days(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_errors),
-        cmocka_unit_test(test_parse_ok),
-        cmocka_unit_test(test_next_basic),
-        cmocka_unit_test(test_next_descriptors),
+        cmocka_unit_test(test_parse_errors), cmocka_unit_test(test_parse_ok),
+        cmocka_unit_test(test_next_basic),   cmocka_unit_test(test_next_descriptors),
         cmocka_unit_test(test_next_days),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

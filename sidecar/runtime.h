@@ -52,6 +52,7 @@ struct sdc_runtime {
     struct sdc_nameres *nameres;          /* nameres.h */
     struct sdc_app_channel *app;          /* app_channel.h; NULL without --app-port */
     struct sdc_invoke *invoke;            /* invoke.h */
+    struct sdc_bindings *bindings;        /* bindings.h: the input-binding runner */
     struct sdc_http_mw *http_mw;          /* http_mw.h: set up with the API router */
 
     /* Attributes set with PUT /v1.0/metadata/{key}; guarded by `lock`. */

@@ -12,6 +12,7 @@
 #include "acl.h"
 #include "app_channel.h"
 #include "configuration.h"
+#include "bindings.h"
 #include "http_api.h"
 #include "invoke.h"
 #include "nameres.h"
@@ -172,6 +173,9 @@ int sdc_sidecar_start(struct sdc_sidecar **out, const struct sdc_config *cfg,
     rv = sdc_app_channel_start(s->rt.app, &s->rt.ready);
     if (rv != DC_OK)
         goto fail;
+    rv = sdc_bindings_start(&s->rt.bindings, &s->rt, eb);
+    if (rv != DC_OK)
+        goto fail;
     DC_LOG(DC_LOG_INFO, "dapr initialized. Status: Running. Init Elapsed %.1fms",
            (double)(dc_mono_ns() - t0) / 1e6);
     *out = s;
@@ -214,6 +218,7 @@ void sdc_sidecar_free(struct sdc_sidecar *s)
     dc_http_router_free(s->metrics_router);
     dc_http_router_free(s->public_router);
     sdc_configuration_stop(&s->rt);
+    sdc_bindings_free(s->rt.bindings);
     sdc_invoke_free(s->rt.invoke);
     sdc_app_channel_free(s->rt.app);
     sdc_nameres_free(s->rt.nameres);

@@ -119,5 +119,14 @@
  * PEM is about 13 KiB, a JWK of it about 17 KiB. */
 #define DC_CRYPTO_MAX_KEY_FILE (64u * 1024)
 /* ---- end crypto ---- */
+/* ---- bindings (sidecar/bindings_api.c, sidecar/binding_*.c) ---- */
+/* Bytes of one output-binding response kept in memory (the HTTP binding's default
+ * maxResponseBodySize is 100Mi; localstorage and redis get are bounded by it too). */
+#define DC_BND_MAX_RESPONSE (128u * 1024 * 1024)
+/* bindings.localstorage: directory depth walked by `list` and of one file name, and entries
+ * listed by one `list` call. */
+#define DC_BND_LS_MAX_DEPTH 64
+#define DC_BND_LS_MAX_LIST 100000
+/* ---- end bindings ---- */
 
 #endif /* DC_LIMITS_H */

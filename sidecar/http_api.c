@@ -15,6 +15,7 @@
 #include "dc/time.h"
 
 #include "invoke.h"
+#include "pubsub_api.h"
 #include "secrets.h"
 #include "state_api.h"
 
@@ -154,6 +155,7 @@ struct dc_http_router *sdc_http_api_router(struct sdc_runtime *rt)
     /* Building blocks register their routes here, one line each. */
     sdc_secrets_api_routes(r, rt);
     sdc_state_api_routes(r, rt);
+    sdc_pubsub_api_routes(r, rt);
     /* Unmatched paths and methods are service invocations (§1.3). */
     dc_http_router_set_fallback(r, handle_observed, new_route(rt, NULL, sdc_invoke_http_handler));
     rt->http_mw = dc_xcalloc(1, sizeof(*rt->http_mw));

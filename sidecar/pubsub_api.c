@@ -741,8 +741,15 @@ int sdc_pubsub_init(struct sdc_runtime *rt, struct dc_errbuf *eb)
             s->rules[s->nrules++].path = dc_xstrdup(def);
         rv = sdc__ps_sub_compile(s, eb);
         if (rv != DC_OK) {
-            dc_err_wrapf(eb, "%s:%d: Subscription %s", d->meta.file ? d->meta.file : "",
-                         d->meta.line, d->meta.name ? d->meta.name : "");
+            int line = d->meta.line;
+            /* Point at the rule that failed when there is one. */
+            for (size_t k = 0; k < s->nrules && k < d->nrules; k++)
+                if (s->rules[k].match != NULL && s->rules[k].m == NULL) {
+                    line = d->rules[k].line > 0 ? d->rules[k].line : line;
+                    break;
+                }
+            dc_err_wrapf(eb, "%s:%d: Subscription %s", d->meta.file ? d->meta.file : "", line,
+                         d->meta.name ? d->meta.name : "");
             sdc__ps_sub_free(s);
             return rv;
         }

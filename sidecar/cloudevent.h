@@ -42,8 +42,8 @@ struct sdc_ce_in {
  * parsed value re-encoded (sorted keys), or the text as a string when it does not parse.
  * Returns DC_OK, DC_EPARSE (a cloudevents+json body that is not a JSON object: upstream's
  * ERR_PUBSUB_CLOUD_EVENTS_SER), DC_EINVAL (bad ttlInSeconds), DC_ETOOBIG (`out` limit). */
-int sdc_cloudevent_build(const struct sdc_ce_in *in, struct dc_buf *out, struct dc_errbuf *eb)
-    DC_MUST_CHECK;
+int sdc_cloudevent_build(const struct sdc_ce_in *in, struct dc_buf *out,
+                         struct dc_errbuf *eb) DC_MUST_CHECK;
 
 /* The envelope a subscription with rawPayload=true delivers (§6.6): a new id, source "Dapr",
  * type com.dapr.event.sent, datacontenttype application/octet-stream, topic, pubsubname,

@@ -101,7 +101,7 @@ struct post {
     const char *tracestate;
     struct dc_arena *arena;
     enum sdc_pubsub_status decision;
-    int status; /* last HTTP status, -1 for none */
+    int status;          /* last HTTP status, -1 for none */
     struct dc_buf reply; /* bulk: the reply body */
     bool keep_reply;
 };
@@ -198,13 +198,16 @@ static int post_attempt(void *ud, int64_t deadline_ns, int *status, struct dc_er
     if (p->status == 404) {
         /* Not retriable: the event is dropped (§6.6). */
         p->decision = SDC_PUBSUB_DROP;
-        dc_err_set(eb, DC_ENOTFOUND, "non-retriable error returned from app while processing "
-                                     "pub/sub event: status code 404");
+        dc_err_set(eb, DC_ENOTFOUND,
+                   "non-retriable error returned from app while processing "
+                   "pub/sub event: status code 404");
         *status = 200;
         return DC_OK;
     }
-    dc_err_set(eb, DC_EIO, "retriable error returned from app while processing pub/sub event, "
-                           "status code: %d", p->status);
+    dc_err_set(eb, DC_EIO,
+               "retriable error returned from app while processing pub/sub event, "
+               "status code: %d",
+               p->status);
     *status = p->status;
     return DC_OK;
 }
@@ -396,8 +399,8 @@ static void deliver_batch(struct sdc__ps_sub *s, struct bentry *list)
         char *text;
         e->result = SDC_PUBSUB_RETRY;
         sdc_uuid4(e->id);
-        if (sdc_cloudevent_parse(e->msg->data, e->msg->data_len, e->msg->data_len + 1, &ev,
-                                 NULL) != DC_OK) {
+        if (sdc_cloudevent_parse(e->msg->data, e->msg->data_len, e->msg->data_len + 1, &ev, NULL) !=
+            DC_OK) {
             e->result = give_up(s, e->msg, SDC_PUBSUB_RETRY);
             e->id[0] = '\0';
             continue;
@@ -417,8 +420,9 @@ static void deliver_batch(struct sdc__ps_sub *s, struct bentry *list)
             path = pth; /* one request per batch: the first entry's route */
         text = dc_json_print(ev);
         cJSON_Delete(ev);
-        DC_ASSERT(dc_buf_appendf(&body, "%s{\"contentType\":\"application/cloudevents+json\","
-                                        "\"entryId\":\"%s\",\"event\":%s,\"metadata\":{}}",
+        DC_ASSERT(dc_buf_appendf(&body,
+                                 "%s{\"contentType\":\"application/cloudevents+json\","
+                                 "\"entryId\":\"%s\",\"event\":%s,\"metadata\":{}}",
                                  first ? "" : ",", e->id, text) == DC_OK);
         free(text);
         first = false;

@@ -155,10 +155,22 @@ static struct node *parse_string(struct parser *p, bool raw)
         if (c == '\\' && !raw) {
             char e = p->src[p->pos++];
             switch (e) {
-            case 'n': c = '\n'; break;
-            case 't': c = '\t'; break;
-            case 'r': c = '\r'; break;
-            case '\\': case '"': case '\'': case '`': case '?': c = e; break;
+            case 'n':
+                c = '\n';
+                break;
+            case 't':
+                c = '\t';
+                break;
+            case 'r':
+                c = '\r';
+                break;
+            case '\\':
+            case '"':
+            case '\'':
+            case '`':
+            case '?':
+                c = e;
+                break;
             default:
                 node_free(n);
                 p->pos--;
@@ -428,8 +440,8 @@ static struct node *parse_rel(struct parser *p)
     static const struct {
         const char *tok;
         enum cmpop op;
-    } ops[] = {{"==", OP_EQ}, {"!=", OP_NE}, {"<=", OP_LE}, {">=", OP_GE},
-               {"<", OP_LT},  {">", OP_GT}};
+    } ops[] = {{"==", OP_EQ}, {"!=", OP_NE}, {"<=", OP_LE},
+               {">=", OP_GE}, {"<", OP_LT},  {">", OP_GT}};
     struct node *l = parse_unary(p), *n;
 
     if (l == NULL)
@@ -494,7 +506,13 @@ static struct node *parse_expr(struct parser *p)
 static bool never_bool(const struct node *n)
 {
     switch (n->kind) {
-    case N_STR: case N_INT: case N_DBL: case N_NULL: case N_LIST: case N_SIZE: case N_NEG:
+    case N_STR:
+    case N_INT:
+    case N_DBL:
+    case N_NULL:
+    case N_LIST:
+    case N_SIZE:
+    case N_NEG:
         return true;
     default:
         return false;
@@ -612,9 +630,7 @@ static const cJSON *map_get(const cJSON *m, const char *k)
     /* Go maps hold one value per key; JSON objects with duplicates keep the last one. */
     const cJSON *found = NULL, *it;
 
-    cJSON_ArrayForEach(it, m)
-        if (it->string != NULL && strcmp(it->string, k) == 0)
-            found = it;
+    cJSON_ArrayForEach(it, m) if (it->string != NULL && strcmp(it->string, k) == 0) found = it;
     return found;
 }
 
@@ -669,10 +685,14 @@ static struct val cmp(struct ectx *c, enum cmpop op, struct val a, struct val b)
         return verr(c, "no matching overload for comparison", "");
     }
     switch (op) {
-    case OP_LT: return vbool(r < 0);
-    case OP_LE: return vbool(r <= 0);
-    case OP_GT: return vbool(r > 0);
-    default: return vbool(r >= 0);
+    case OP_LT:
+        return vbool(r < 0);
+    case OP_LE:
+        return vbool(r <= 0);
+    case OP_GT:
+        return vbool(r > 0);
+    default:
+        return vbool(r >= 0);
     }
 }
 
@@ -685,9 +705,7 @@ static struct val eval_in(struct ectx *c, struct val a, struct val b)
     }
     if (b.t == V_JLIST) {
         const cJSON *it;
-        cJSON_ArrayForEach(it, b.j)
-            if (veq(c, a, from_json(it)) == 1)
-                return vbool(true);
+        cJSON_ArrayForEach(it, b.j) if (veq(c, a, from_json(it)) == 1) return vbool(true);
         return vbool(false);
     }
     if (b.t == V_LLIST) {

@@ -34,8 +34,7 @@ struct sdc_match;
 
 /* Compile `text` (borrowed). On DC_OK `*out` is owned by the caller (sdc_match_free).
  * Returns DC_OK, DC_EPARSE (with "column N: why" in `eb`) or DC_ETOOBIG. */
-int sdc_match_compile(struct sdc_match **out, const char *text, struct dc_errbuf *eb)
-    DC_MUST_CHECK;
+int sdc_match_compile(struct sdc_match **out, const char *text, struct dc_errbuf *eb) DC_MUST_CHECK;
 
 /* Evaluate against `event` (a JSON object, borrowed). Returns 1 (true), 0 (false), or
  * DC_EINVAL when evaluation fails or the result is not a boolean (`eb` says why: "no such

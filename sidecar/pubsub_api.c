@@ -56,7 +56,7 @@ static char *strip_blanks(const char *s)
 }
 
 /* publishingScopes / subscriptionScopes: "app1=t1,t2;app2=t3" -> the topics of `app_id`. */
-DC_TESTABLE void scoped_topics(struct sdc__ps_topics *t, const char *value, const char *app_id)
+static void scoped_topics(struct sdc__ps_topics *t, const char *value, const char *app_id)
 {
     char *v, *p;
 
@@ -221,8 +221,8 @@ static void err_app(struct dc_http_response *resp, const struct sdc_runtime *rt,
 }
 
 static void err_topic(struct dc_http_response *resp, int status, const char *code,
-                      const char *reason, const char *pubsub, const char *topic,
-                      const char *error, const char *msg)
+                      const char *reason, const char *pubsub, const char *topic, const char *error,
+                      const char *msg)
 {
     struct kit k = {.status = status,
                     .code = code,
@@ -282,8 +282,8 @@ static int pub_attempt(void *ud, int64_t deadline_ns, int *status, struct dc_err
 static int publish_one(struct sdc_pubsub_rt *ps, struct sdc__ps_comp *c,
                        const struct sdc_pubsub_publish *msg, struct dc_errbuf *eb)
 {
-    const struct sdc_res_policy *p = sdc_resiliency_policy(
-        ps->rt->resiliency, SDC_RES_COMPONENT_OUT, c->name, SDC_CAT_PUBSUB);
+    const struct sdc_res_policy *p =
+        sdc_resiliency_policy(ps->rt->resiliency, SDC_RES_COMPONENT_OUT, c->name, SDC_CAT_PUBSUB);
     struct pub_attempt a = {.c = c, .msg = msg};
 
     if (sdc_res_policy_empty(p))
@@ -295,8 +295,11 @@ int sdc__ps_publish_raw(struct sdc_pubsub_rt *ps, struct sdc__ps_comp *c, const 
                         const void *data, size_t len, const char *content_type,
                         const struct sdc_md *md, struct dc_errbuf *eb)
 {
-    struct sdc_pubsub_publish msg = {
-        .topic = topic, .data = data, .data_len = len, .content_type = content_type, .metadata = md};
+    struct sdc_pubsub_publish msg = {.topic = topic,
+                                     .data = data,
+                                     .data_len = len,
+                                     .content_type = content_type,
+                                     .metadata = md};
 
     return publish_one(ps, c, &msg, eb);
 }
@@ -344,8 +347,7 @@ static bool check_topic(struct sdc_runtime *rt, struct dc_http_response *resp,
         return false;
     }
     if (!sdc__ps_topic_allowed(c, topic, true)) {
-        snprintf(msg, sizeof(msg), "topic %s is not allowed for app id %s", topic,
-                 rt->cfg->app_id);
+        snprintf(msg, sizeof(msg), "topic %s is not allowed for app id %s", topic, rt->cfg->app_id);
         err_topic(resp, 403, "ERR_PUBSUB_FORBIDDEN", "DAPR_PUBSUB_FORBIDDEN", c->name, topic, msg,
                   msg);
         return false;
@@ -523,7 +525,7 @@ static void on_bulk_publish(struct dc_http_request *req, struct dc_http_response
     struct bulk_entry *e = NULL;
     struct sdc_pubsub_publish *msgs = NULL;
     int *res = NULL;
-    char (*errs)[DC_ERRBUF_LEN] = NULL;
+    char(*errs)[DC_ERRBUF_LEN] = NULL;
     size_t n = 0;
     char why[DC_ERRBUF_LEN], emsg[DC_ERRBUF_LEN * 2];
     bool raw, failed = false;
@@ -542,15 +544,17 @@ static void on_bulk_publish(struct dc_http_request *req, struct dc_http_response
     if (dc_json_parse(req->body, req->body_len, req->body_len + 1, &arr, &eb) != DC_OK ||
         !cJSON_IsArray(arr)) {
         snprintf(emsg, sizeof(emsg),
-                 "error when unmarshaling the request for topic %s pubsub %s: %s", topic,
-                 c->name, eb.msg[0] != '\0' ? eb.msg : "the body must be a JSON array");
+                 "error when unmarshaling the request for topic %s pubsub %s: %s", topic, c->name,
+                 eb.msg[0] != '\0' ? eb.msg : "the body must be a JSON array");
         bulk_err(resp, "DAPR_PUBSUB_UNMARSHAL_EVENTS", c->name, topic, emsg);
         goto out;
     }
     n = (size_t)cJSON_GetArraySize(arr);
     if (n > SDC_PUBSUB_MAX_BULK_ENTRIES) {
-        snprintf(emsg, sizeof(emsg), "error when unmarshaling the request for topic %s pubsub %s: "
-                 "more than %d entries", topic, c->name, SDC_PUBSUB_MAX_BULK_ENTRIES);
+        snprintf(emsg, sizeof(emsg),
+                 "error when unmarshaling the request for topic %s pubsub %s: "
+                 "more than %d entries",
+                 topic, c->name, SDC_PUBSUB_MAX_BULK_ENTRIES);
         bulk_err(resp, "DAPR_PUBSUB_UNMARSHAL_EVENTS", c->name, topic, emsg);
         n = 0;
         goto out;
@@ -571,32 +575,36 @@ static void on_bulk_publish(struct dc_http_request *req, struct dc_http_response
         const cJSON *m;
 
         if (!cJSON_IsObject(it) || !cJSON_IsString(id) || id->valuestring[0] == '\0') {
-            snprintf(emsg, sizeof(emsg), "error when unmarshaling the request for topic %s "
-                     "pubsub %s: entryId is duplicated or not present for entry", topic, c->name);
+            snprintf(emsg, sizeof(emsg),
+                     "error when unmarshaling the request for topic %s "
+                     "pubsub %s: entryId is duplicated or not present for entry",
+                     topic, c->name);
             bulk_err(resp, "DAPR_PUBSUB_UNMARSHAL_EVENTS", c->name, topic, emsg);
             goto out;
         }
         x->entry_id = id->valuestring;
         for (size_t k = 0; k + 1 < n; k++)
             if (strcmp(e[k].entry_id, x->entry_id) == 0) {
-                snprintf(emsg, sizeof(emsg), "error when unmarshaling the request for topic %s "
-                         "pubsub %s: entryId is duplicated or not present for entry", topic,
-                         c->name);
+                snprintf(emsg, sizeof(emsg),
+                         "error when unmarshaling the request for topic %s "
+                         "pubsub %s: entryId is duplicated or not present for entry",
+                         topic, c->name);
                 bulk_err(resp, "DAPR_PUBSUB_UNMARSHAL_EVENTS", c->name, topic, emsg);
                 goto out;
             }
         x->ct = cJSON_IsString(ct) && ct->valuestring[0] != '\0'
                     ? ct->valuestring
                     : (cJSON_IsString(ev) ? "text/plain" : "application/json");
-        cJSON_ArrayForEach(m, md)
-            if (cJSON_IsString(m))
-                sdc_md_set(&x->md, m->string, m->valuestring);
+        cJSON_ArrayForEach(m, md) if (cJSON_IsString(m))
+            sdc_md_set(&x->md, m->string, m->valuestring);
         for (size_t k = 0; k < qmd.n; k++)
             if (sdc_md_get(&x->md, qmd.names[k]) == NULL)
                 sdc_md_set(&x->md, qmd.names[k], qmd.values[k]);
         if (ev == NULL || entry_bytes(ev, x->ct, &x->data, why, sizeof(why)) != DC_OK) {
-            snprintf(emsg, sizeof(emsg), "error marshaling events to bytes for topic %s pubsub "
-                     "%s. error: %s", topic, c->name, ev == NULL ? "event is missing" : why);
+            snprintf(emsg, sizeof(emsg),
+                     "error marshaling events to bytes for topic %s pubsub "
+                     "%s. error: %s",
+                     topic, c->name, ev == NULL ? "event is missing" : why);
             bulk_err(resp, "DAPR_PUBSUB_MARSHAL_EVENTS", c->name, topic, emsg);
             goto out;
         }
@@ -703,8 +711,7 @@ int sdc_pubsub_init(struct sdc_runtime *rt, struct dc_errbuf *eb)
     for (size_t i = 0; i < rt->comps.n; i++) {
         struct sdc_component *sc = &rt->comps.v[i];
         struct sdc__ps_comp *c;
-        if (!sc->ok || sc->type == NULL || sc->type->category != SDC_CAT_PUBSUB ||
-            ps->ncomps >= n)
+        if (!sc->ok || sc->type == NULL || sc->type->category != SDC_CAT_PUBSUB || ps->ncomps >= n)
             continue;
         c = &ps->comps[ps->ncomps++];
         c->c = sc;

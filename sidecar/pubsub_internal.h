@@ -25,9 +25,9 @@ struct sdc__ps_comp {
     struct sdc_component *c;
     const struct sdc_pubsub_ops *ops;
     const char *name;
-    struct sdc__ps_topics pub;       /* publishingScopes entry of this app */
-    struct sdc__ps_topics sub;       /* subscriptionScopes entry of this app */
-    struct sdc__ps_topics allowed;   /* allowedTopics */
+    struct sdc__ps_topics pub;        /* publishingScopes entry of this app */
+    struct sdc__ps_topics sub;        /* subscriptionScopes entry of this app */
+    struct sdc__ps_topics allowed;    /* allowedTopics */
     struct sdc__ps_topics protected_; /* protectedTopics */
 };
 
@@ -58,8 +58,8 @@ struct sdc__ps_sub {
     bool bulk;
     int64_t bulk_max_n;
     int64_t bulk_max_await_ms;
-    struct sdc__ps_bulk *batch; /* bulk subscribe state (delivery.c) */
-    struct sdc_pubsub_sub *handle; /* the broker's; NULL until subscribed */
+    struct sdc__ps_bulk *batch;          /* bulk subscribe state (delivery.c) */
+    struct sdc_pubsub_sub *handle;       /* the broker's; NULL until subscribed */
     const struct sdc_res_policy *policy; /* components.<pubsub>.inbound */
 };
 
@@ -114,5 +114,11 @@ int sdc__ps_route(const struct sdc__ps_sub *s, const cJSON *event, const char **
 /* Interpret an app reply (§6.6): returns the status for a 2xx reply with `body`. */
 enum sdc_pubsub_status sdc__ps_app_status(const char *body, size_t len);
 void sdc__ps_bulk_free(struct sdc__ps_sub *s);
+
+#ifdef DC_TESTING
+/* pubsub_api.c, visible to unit tests: fill / release a component's scoping from metadata. */
+void comp_scoping(struct sdc__ps_comp *c, const struct sdc_md *md, const char *app_id);
+void comp_scoping_cleanup(struct sdc__ps_comp *c);
+#endif
 
 #endif /* SDC_PUBSUB_INTERNAL_H */

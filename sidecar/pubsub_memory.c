@@ -191,9 +191,11 @@ static void *worker(void *arg)
             s->tail = &s->head;
         s->n--;
         for (;;) {
-            struct sdc_pubsub_msg msg = {
-                .topic = s->topic, .data = q->data, .data_len = q->len, .metadata = &q->md,
-                .id = q->id};
+            struct sdc_pubsub_msg msg = {.topic = s->topic,
+                                         .data = q->data,
+                                         .data_len = q->len,
+                                         .metadata = &q->md,
+                                         .id = q->id};
             int r;
             pthread_mutex_unlock(&s->mu);
             r = s->handler(s->ud, &msg);
@@ -201,8 +203,8 @@ static void *worker(void *arg)
             if (r == SDC_PUBSUB_SUCCESS || r == SDC_PUBSUB_DROP)
                 break;
             if (m->max_retries >= 0 && tries >= m->max_retries) {
-                DC_LOG(DC_LOG_ERROR, "in-memory pubsub: giving up on message %s of topic %s",
-                       q->id, s->topic);
+                DC_LOG(DC_LOG_ERROR, "in-memory pubsub: giving up on message %s of topic %s", q->id,
+                       s->topic);
                 break;
             }
             tries++;

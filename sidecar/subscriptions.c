@@ -104,25 +104,22 @@ static struct sdc__ps_sub *parse_item(struct sdc_pubsub_rt *ps, const cJSON *it)
         s->dead_letter = dc_xstrdup(jstr(it, "deadLetterTopic"));
     routes = cJSON_GetObjectItem(it, "routes");
     rules = cJSON_GetObjectItem(routes, "rules");
-    cJSON_ArrayForEach(r, rules)
-        if (cJSON_IsObject(r))
-            add_rule(s, jstr(r, "match"), jstr(r, "path"));
+    cJSON_ArrayForEach(r, rules) if (cJSON_IsObject(r))
+        add_rule(s, jstr(r, "match"), jstr(r, "path"));
     def = jstr(routes, "default");
     if (dc_str_empty(def))
         def = jstr(it, "route");
     if (!dc_str_empty(def))
         add_rule(s, NULL, def);
     md = cJSON_GetObjectItem(it, "metadata");
-    cJSON_ArrayForEach(r, md)
-        if (cJSON_IsString(r))
-            sdc_md_set(&s->md, r->string, r->valuestring);
+    cJSON_ArrayForEach(r, md) if (cJSON_IsString(r)) sdc_md_set(&s->md, r->string, r->valuestring);
     bulk = cJSON_GetObjectItem(it, "bulkSubscribe");
     s->bulk = cJSON_IsTrue(cJSON_GetObjectItem(bulk, "enabled"));
     r = cJSON_GetObjectItem(bulk, "maxMessagesCount");
     s->bulk_max_n = cJSON_IsNumber(r) && r->valuedouble >= 1 ? (int64_t)r->valuedouble : 100;
     r = cJSON_GetObjectItem(bulk, "maxAwaitDurationMs");
-    s->bulk_max_await_ms = cJSON_IsNumber(r) && r->valuedouble >= 1 ? (int64_t)r->valuedouble
-                                                                     : 1000;
+    s->bulk_max_await_ms =
+        cJSON_IsNumber(r) && r->valuedouble >= 1 ? (int64_t)r->valuedouble : 1000;
     if (s->bulk_max_n > 10000)
         s->bulk_max_n = 10000;
     if (s->nrules == 0) {
@@ -208,8 +205,8 @@ static void load_programmatic(struct sdc_pubsub_rt *ps, struct sdc__ps_sub ***ou
     int status = -1, rv;
 
     dc_arena_init(&c.arena);
-    rv = sdc_resiliency_run(sdc_resiliency_builtin(ps->rt->resiliency, SDC_RES_BUILTIN_INIT),
-                            "", sub_attempt, &c, &status, &eb);
+    rv = sdc_resiliency_run(sdc_resiliency_builtin(ps->rt->resiliency, SDC_RES_BUILTIN_INIT), "",
+                            sub_attempt, &c, &status, &eb);
     if (rv != DC_OK) {
         DC_LOG(DC_LOG_ERROR, "error getting topic list from app: %s", eb.msg);
     } else if (c.res.status == 404) {
@@ -243,8 +240,7 @@ static bool start_sub(struct sdc_pubsub_rt *ps, struct sdc__ps_sub *s)
 
     s->comp = sdc__ps_comp_find(ps, s->pubsub);
     if (s->comp == NULL) {
-        DC_LOG(DC_LOG_WARN, "subscription to topic %s: pubsub %s not found", s->topic,
-               s->pubsub);
+        DC_LOG(DC_LOG_WARN, "subscription to topic %s: pubsub %s not found", s->topic, s->pubsub);
         return false;
     }
     if (!sdc__ps_topic_allowed(s->comp, s->topic, false)) {
@@ -252,8 +248,8 @@ static bool start_sub(struct sdc_pubsub_rt *ps, struct sdc__ps_sub *s)
                s->topic, s->pubsub, ps->rt->cfg->app_id);
         return false;
     }
-    s->policy = sdc_resiliency_policy(ps->rt->resiliency, SDC_RES_COMPONENT_IN, s->pubsub,
-                                      SDC_CAT_PUBSUB);
+    s->policy =
+        sdc_resiliency_policy(ps->rt->resiliency, SDC_RES_COMPONENT_IN, s->pubsub, SDC_CAT_PUBSUB);
     if (s->comp->ops->subscribe(s->comp->c->self, &req, &s->handle, &eb) != DC_OK) {
         DC_LOG(DC_LOG_ERROR, "failed to subscribe to topic %s on pubsub %s: %s", s->topic,
                s->pubsub, eb.msg);

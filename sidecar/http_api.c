@@ -19,6 +19,7 @@
 #include "bindings.h"
 #include "invoke.h"
 #include "lock.h"
+#include "pubsub_api.h"
 #include "secrets.h"
 #include "state_api.h"
 
@@ -162,6 +163,7 @@ struct dc_http_router *sdc_http_api_router(struct sdc_runtime *rt)
     sdc_lock_api_routes(r, rt);
     sdc_configuration_api_routes(r, rt);
     sdc_bindings_api_routes(r, rt);
+    sdc_pubsub_api_routes(r, rt);
     /* Unmatched paths and methods are service invocations (§1.3). */
     dc_http_router_set_fallback(r, handle_observed, new_route(rt, NULL, sdc_invoke_http_handler));
     rt->http_mw = dc_xcalloc(1, sizeof(*rt->http_mw));

@@ -32,7 +32,7 @@
 
 /* Capabilities reported in /v1.0/metadata (§3.1). */
 enum sdc_pubsub_feature {
-    SDC_PUBSUB_F_MESSAGE_TTL = 1u << 0,        /* the broker expires messages itself (ttl) */
+    SDC_PUBSUB_F_MESSAGE_TTL = 1u << 0,         /* the broker expires messages itself (ttl) */
     SDC_PUBSUB_F_SUBSCRIBE_WILDCARDS = 1u << 1, /* topics with broker wildcards (MQTT + #) */
     SDC_PUBSUB_F_BULK_PUBLISH = 1u << 2,        /* native bulk_publish */
     SDC_PUBSUB_F_BULK_SUBSCRIBE = 1u << 3,      /* reported as BULK_SUBSCRIBE_IMMEDIATE */
@@ -48,12 +48,12 @@ enum sdc_pubsub_status {
 /* One message, as a broker hands it to a handler. Everything is borrowed for the duration of
  * the handler call only. */
 struct sdc_pubsub_msg {
-    const char *topic;    /* the topic it was published to (without any namespace prefix) */
-    const void *data;     /* the message bytes exactly as published */
+    const char *topic; /* the topic it was published to (without any namespace prefix) */
+    const void *data;  /* the message bytes exactly as published */
     size_t data_len;
     const struct sdc_md *metadata; /* broker message metadata (may be NULL or empty); becomes
                                     * request headers of the delivery (§6.6) */
-    const char *id;       /* broker message id (Redis stream entry id...); may be NULL */
+    const char *id;                /* broker message id (Redis stream entry id...); may be NULL */
 };
 
 /* Handler of a subscription. Returns an enum sdc_pubsub_status value (>= 0), or a negative
@@ -98,8 +98,8 @@ struct sdc_pubsub_ops {
     /* Optional (NULL: the sidecar calls publish for each entry). Publish `n` messages; fill
      * results[i] with DC_OK or the entry's error code, and return DC_OK when every entry was
      * published, else the first error (`eb` describing it). */
-    int (*bulk_publish)(void *self, const struct sdc_pubsub_publish *msgs, size_t n,
-                        int *results, struct dc_errbuf *eb);
+    int (*bulk_publish)(void *self, const struct sdc_pubsub_publish *msgs, size_t n, int *results,
+                        struct dc_errbuf *eb);
 
     /* Start delivering messages of `req->topic` to `req->handler`. On DC_OK `*out` is the
      * subscription (release with unsubscribe) and the handler may be called at once, from the

@@ -13,6 +13,7 @@
 #include "dc/time.h"
 
 #include "http_mw.h"
+#include "pubsub_api.h"
 #include "secrets.h"
 #include "resiliency.h"
 #include "state_store.h"
@@ -283,6 +284,10 @@ static void add_subscriptions(cJSON *root, const struct sdc_runtime *rt)
 {
     cJSON *arr;
 
+    if (rt->pubsub != NULL) {
+        sdc_pubsub_metadata(rt->pubsub, root); /* declarative and programmatic */
+        return;
+    }
     if (rt->nsubscriptions == 0)
         return;
     arr = cJSON_AddArrayToObject(root, "subscriptions");

@@ -16,6 +16,7 @@
 #include "http_api.h"
 #include "invoke.h"
 #include "nameres.h"
+#include "pubsub_api.h"
 #include "resiliency.h"
 #include "runtime.h"
 
@@ -142,6 +143,9 @@ int sdc_sidecar_start(struct sdc_sidecar **out, const struct sdc_config *cfg,
     rv = sdc_components_load(&s->rt.comps, &s->rt, eb);
     if (rv != DC_OK)
         goto fail;
+    rv = sdc_pubsub_init(&s->rt, eb);
+    if (rv != DC_OK)
+        goto fail;
     rv = sdc_acl_new(&s->rt.acl, s->rt.have_conf ? &s->rt.conf : NULL, eb);
     if (rv != DC_OK)
         goto fail;
@@ -219,6 +223,7 @@ void sdc_sidecar_free(struct sdc_sidecar *s)
     dc_http_router_free(s->public_router);
     sdc_configuration_stop(&s->rt);
     sdc_bindings_free(s->rt.bindings);
+    sdc_pubsub_free(s->rt.pubsub);
     sdc_invoke_free(s->rt.invoke);
     sdc_app_channel_free(s->rt.app);
     sdc_nameres_free(s->rt.nameres);

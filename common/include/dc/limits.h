@@ -128,5 +128,21 @@
 #define DC_BND_LS_MAX_DEPTH 64
 #define DC_BND_LS_MAX_LIST 100000
 /* ---- end bindings ---- */
+/* ---- pubsub (sidecar/pubsub_api.c, match_expr.c, delivery.c, subscriptions.c) ---- */
+/* A routing rule's match expression: bytes and nesting levels. */
+#define SDC_MATCH_MAX_LEN 4096
+#define SDC_MATCH_MAX_DEPTH 32
+/* Entries of one bulk publish request. */
+#define SDC_PUBSUB_MAX_BULK_ENTRIES 10000
+/* Subscriptions (programmatic plus declarative) and rules per subscription. */
+#define SDC_PUBSUB_MAX_SUBSCRIPTIONS 1024
+#define SDC_PUBSUB_MAX_RULES 64
+/* The GET /dapr/subscribe response body. */
+#define SDC_PUBSUB_MAX_SUBSCRIBE_BODY (1u * 1024 * 1024)
+/* Deliveries to the app in flight at once across all subscriptions. */
+#define SDC_PUBSUB_MAX_INFLIGHT 256
+/* One in-memory broker message and the messages queued per in-memory subscription. */
+#define SDC_PUBSUB_MEMORY_MAX_QUEUE 100000
+/* ---- end pubsub ---- */
 
 #endif /* DC_LIMITS_H */

@@ -15,6 +15,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -25,6 +26,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -49,7 +51,8 @@
  * (and the request head while sending); it lives as long as the connection. */
 struct fconn {
     struct fconn *next;
-    int fd;
+    int fd;           /* blocking; SO_RCVTIMEO/SO_SNDTIMEO carry the call's deadline */
+    int64_t timeo_us; /* what the socket timeouts are set to (0 = none) */
     char *buf;
     size_t cap;
     char key[]; /* "tcp host port" or "unix path" */
@@ -639,6 +642,11 @@ static int connect_one(struct fx *x, const struct sockaddr *sa, socklen_t salen,
         if (err != 0)
             goto fail;
     }
+    /* Blocking from now on: one recv per read instead of recv, poll, recv. */
+    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL, 0) & ~O_NONBLOCK) != 0) {
+        err = errno;
+        goto fail;
+    }
     *fd_out = fd;
     return DC_OK;
 fail:
@@ -691,6 +699,7 @@ static int fconn_open(struct fx *x, const struct furl *u, const char *key, struc
     fc = dc_xmalloc(sizeof(*fc) + strlen(key) + 1);
     fc->next = NULL;
     fc->fd = fd;
+    fc->timeo_us = 0;
     fc->cap = FAST_BUF;
     fc->buf = dc_xmalloc(fc->cap);
     memcpy(fc->key, key, strlen(key) + 1);
@@ -738,8 +747,11 @@ static int build_head(struct fx *x, const struct furl *u, const char *m, bool bo
         ok = ok && dc_buf_appendc(b, '/') == DC_OK;
     ok = ok && dc_buf_append(b, u->target, u->target_len) == DC_OK &&
          dc_buf_appends(b, " HTTP/1.1\r\n") == DC_OK;
-    for (hs = x->call->headers; ok && hs != NULL && *hs != NULL; hs++)
+    for (hs = x->call->headers; ok && hs != NULL && *hs != NULL; hs++) {
+        if (strpbrk(*hs, "\r\n") != NULL)
+            return dc_err_set(x->eb, DC_EINVAL, "http: invalid request header");
         ok = head_header(b, *hs, &has_host);
+    }
     if (ok && !has_host) {
         ok = dc_buf_appends(b, "Host: ") == DC_OK;
         size_t alen = u->authority_len;
@@ -756,12 +768,34 @@ static int build_head(struct fx *x, const struct furl *u, const char *m, bool bo
     return ok ? DC_OK : dc_err_set(x->eb, DC_EINVAL, "http: request head too large");
 }
 
+/* Set the socket timeouts to what is left of the call's deadline (none without one). */
+static int arm_timeout(struct fx *x)
+{
+    struct fconn *fc = x->conn;
+    int64_t us = 0;
+    struct timeval tv;
+
+    if (x->deadline != 0) {
+        us = (x->deadline - dc_mono_ns()) / 1000;
+        if (us <= 0)
+            return dc_err_set(x->eb, DC_ETIMEDOUT, "http: operation timed out");
+    }
+    if (us == fc->timeo_us)
+        return DC_OK;
+    tv.tv_sec = (time_t)(us / 1000000);
+    tv.tv_usec = (suseconds_t)(us % 1000000);
+    if (setsockopt(fc->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+        setsockopt(fc->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0)
+        return dc_err_set(x->eb, DC_EIO, "http: setsockopt: %s", strerror(errno));
+    fc->timeo_us = us;
+    return DC_OK;
+}
+
 static int send_all(struct fx *x, struct iovec *iov, size_t cnt)
 {
     struct msghdr mh = {0};
     ssize_t n;
     size_t k;
-    int rv;
 
     while (cnt > 0) {
         if (iov[0].iov_len == 0) {
@@ -775,12 +809,8 @@ static int send_all(struct fx *x, struct iovec *iov, size_t cnt)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                rv = wait_fd(x, x->conn->fd, POLLOUT, x->deadline);
-                if (rv != DC_OK)
-                    return rv;
-                continue;
-            }
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return dc_err_set(x->eb, DC_ETIMEDOUT, "http: operation timed out");
             return dc_err_set(x->eb, DC_EIO, "http: send failed: %s", strerror(errno));
         }
         while (n > 0 && cnt > 0) {
@@ -817,6 +847,8 @@ static int fill(struct fx *x, size_t limit)
         fc->buf = dc_xrealloc(fc->buf, fc->cap);
     }
     for (;;) {
+        if (x->deadline != 0 && (rv = arm_timeout(x)) != DC_OK)
+            return rv;
         n = recv(fc->fd, fc->buf + x->len, fc->cap - x->len, 0);
         if (n > 0) {
             x->len += (size_t)n;
@@ -827,12 +859,8 @@ static int fill(struct fx *x, size_t limit)
             return DC_EAGAIN;
         if (errno == EINTR)
             continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            rv = wait_fd(x, fc->fd, POLLIN, x->deadline);
-            if (rv != DC_OK)
-                return rv;
-            continue;
-        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return dc_err_set(x->eb, DC_ETIMEDOUT, "http: operation timed out");
         if (errno == ECONNRESET && !x->got_bytes)
             return DC_EAGAIN;
         return dc_err_set(x->eb, DC_EIO, "http: recv failed: %s", strerror(errno));
@@ -1195,6 +1223,12 @@ static int fast_do(struct dc_http_client *c, const struct dc_http_call *call, co
         x.got_bytes = false;
         x.head_done = false;
         x.keep_alive = false;
+        rv = arm_timeout(&x);
+        if (rv != DC_OK) {
+            pool_put(c, x.conn);
+            x.conn = NULL;
+            break;
+        }
         iov[0].iov_base = head.data;
         iov[0].iov_len = head.len;
         iov[1].iov_base = (void *)call->body;
@@ -1244,14 +1278,11 @@ int dc_http_client_do(struct dc_http_client *c, const struct dc_http_call *call,
            strcmp(m, "PATCH") == 0;
     if (strcmp(m, "HEAD") == 0)
         body = false;
+    dc_buf_init(&res->body, call->on_body == NULL ? c->o.max_response : 0);
+    if (url_parse(call->url, &u))
+        return fast_do(c, call, &u, m, body, res, eb);
     if (build_headers(call, body, &hdrs) != DC_OK)
         return dc_err_set(eb, DC_EINVAL, "http: invalid request header");
-
-    dc_buf_init(&res->body, call->on_body == NULL ? c->o.max_response : 0);
-    if (url_parse(call->url, &u)) {
-        curl_slist_free_all(hdrs);
-        return fast_do(c, call, &u, m, body, res, eb);
-    }
     memset(&st, 0, sizeof(st));
     st.call = call;
     st.res = res;

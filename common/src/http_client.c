@@ -762,8 +762,19 @@ static int build_head(struct fx *x, const struct furl *u, const char *m, bool bo
         ok = ok && dc_buf_append(b, u->authority, alen) == DC_OK;
         ok = ok && dc_buf_append(b, "\r\n", 2) == DC_OK;
     }
-    if (ok && body)
-        ok = dc_buf_appendf(b, "Content-Length: %zu\r\n", x->call->body_len) == DC_OK;
+    if (ok && body) {
+        char num[24];
+        size_t i = sizeof(num), v = x->call->body_len;
+
+        /* Formatted by hand: vsnprintf was 3-4% of daprd-A's profile. */
+        do {
+            num[--i] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v > 0);
+        ok = dc_buf_appends(b, "Content-Length: ") == DC_OK &&
+             dc_buf_append(b, num + i, sizeof(num) - i) == DC_OK &&
+             dc_buf_append(b, "\r\n", 2) == DC_OK;
+    }
     ok = ok && dc_buf_append(b, "\r\n", 2) == DC_OK;
     return ok ? DC_OK : dc_err_set(x->eb, DC_EINVAL, "http: request head too large");
 }

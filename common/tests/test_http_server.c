@@ -1,6 +1,6 @@
-/* Integration tests of the MHD server with the curl client, in process, on 127.0.0.1 port 0
- * (and one Unix socket). Every wait is bounded; the only sleep is inside the deliberately slow
- * handler. */
+/* Integration tests of the MHD server with the HTTP client (built-in path and libcurl), in process,
+ * on 127.0.0.1 port 0 (and one Unix socket). Every wait is bounded; the only sleep is inside the
+ * deliberately slow handler. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,7 +33,6 @@ struct fixture {
     pthread_cond_t cv;
     int slow_started;
 };
-
 
 static void h_echo(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
 {
@@ -609,6 +608,220 @@ static void test_address_in_use(void **state)
     }
 }
 
+/* ---- the built-in client against a scripted raw server ------------------------------------ */
+
+struct raw_reply {
+    const char *text;
+    bool close_after; /* close the connection after writing (without saying so) */
+};
+
+struct raw_srv {
+    int lfd;
+    uint16_t port;
+    pthread_t t;
+    const struct raw_reply *replies;
+    size_t n;
+    int accepts;
+    char req[4][2048]; /* the request heads received, in order */
+};
+
+static void *raw_thread(void *arg)
+{
+    struct raw_srv *rs = arg;
+    int fd = -1;
+
+    for (size_t i = 0; i < rs->n; i++) {
+        char buf[4096];
+        size_t len = 0;
+        ssize_t k;
+        const char *end = NULL, *cl;
+        long body = 0;
+
+        if (fd < 0) {
+            fd = accept(rs->lfd, NULL, NULL);
+            if (fd < 0)
+                return NULL;
+            rs->accepts++;
+        }
+        while (end == NULL && len < sizeof(buf) - 1) {
+            k = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+            if (k <= 0)
+                break;
+            len += (size_t)k;
+            buf[len] = '\0';
+            end = strstr(buf, "\r\n\r\n");
+        }
+        if (end == NULL) { /* the client closed: take the next reply on a new connection */
+            close(fd);
+            fd = -1;
+            i--;
+            continue;
+        }
+        cl = strstr(buf, "Content-Length: ");
+        if (cl != NULL && cl < end)
+            body = strtol(cl + 16, NULL, 10);
+        while ((long)(len - (size_t)(end + 4 - buf)) < body) {
+            k = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+            if (k <= 0)
+                break;
+            len += (size_t)k;
+        }
+        if (i < 4)
+            snprintf(rs->req[i], sizeof(rs->req[i]), "%.*s", (int)(end + 4 - buf), buf);
+        if (send(fd, rs->replies[i].text, strlen(rs->replies[i].text), MSG_NOSIGNAL) < 0)
+            break;
+        if (rs->replies[i].close_after) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    if (fd >= 0) {
+        /* Wait for the client to close so that nothing is reset under it. */
+        char c;
+        while (recv(fd, &c, 1, 0) > 0)
+            ;
+        close(fd);
+    }
+    return NULL;
+}
+
+static void raw_start(struct raw_srv *rs, const struct raw_reply *replies, size_t n)
+{
+    struct sockaddr_in sin = {0};
+    socklen_t len = sizeof(sin);
+
+    memset(rs, 0, sizeof(*rs));
+    rs->replies = replies;
+    rs->n = n;
+    rs->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(rs->lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    assert_int_equal(listen(rs->lfd, 8), 0);
+    assert_int_equal(getsockname(rs->lfd, (struct sockaddr *)&sin, &len), 0);
+    rs->port = ntohs(sin.sin_port);
+    assert_int_equal(pthread_create(&rs->t, NULL, raw_thread, rs), 0);
+}
+
+/* Free the client first (it closes its connections), then join. */
+static void raw_stop(struct raw_srv *rs)
+{
+    pthread_join(rs->t, NULL);
+    close(rs->lfd);
+}
+
+static int raw_call(struct dc_http_client *c, struct raw_srv *rs, const char *method,
+                    const char *body, const char *const *hdrs, struct dc_http_result *res)
+{
+    char url[128];
+    struct dc_http_call call = {0};
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/p?q=1", rs->port);
+    call.method = method;
+    call.url = url;
+    call.headers = hdrs;
+    call.body = body;
+    call.body_len = body != NULL ? strlen(body) : 0;
+    call.timeout_ms = 5000;
+    dc_http_result_cleanup(res);
+    return dc_http_client_do(c, &call, res, NULL);
+}
+
+static void test_builtin_client_framing(void **state)
+{
+    static const struct raw_reply replies[] = {
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=1\r\n world\r\n"
+         "0\r\nX-Trailer: 1\r\n\r\n",
+         false},
+        {"HTTP/1.1 100 Continue\r\nX-Interim: a\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: "
+         "2\r\n"
+         "X-Final:  y \r\n\r\nok",
+         false},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", false}, /* HEAD */
+        {"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n", true},
+        {"HTTP/1.0 200 OK\r\n\r\nuntil close", true},
+    };
+    const char *hdrs[] = {"X-Empty;", "Expect:", "X-A: b", NULL};
+    struct dc_http_client *c;
+    struct dc_http_result res = {0};
+    struct raw_srv rs;
+
+    (void)state;
+    raw_start(&rs, replies, 5);
+    assert_int_equal(dc_http_client_new(&c, NULL, NULL), DC_OK);
+    assert_int_equal(raw_call(c, &rs, "POST", "abc", hdrs, &res), DC_OK);
+    assert_int_equal(res.status, 200);
+    assert_int_equal(res.body.len, 11);
+    assert_memory_equal(res.body.data, "hello world", 11);
+    assert_int_equal(res.num_connects, 1);
+    assert_non_null(strstr(rs.req[0], "POST /p?q=1 HTTP/1.1\r\n"));
+    assert_non_null(strstr(rs.req[0], "\r\nX-Empty:\r\n"));
+    assert_non_null(strstr(rs.req[0], "\r\nX-A: b\r\n"));
+    assert_non_null(strstr(rs.req[0], "\r\nContent-Length: 3\r\n"));
+    assert_null(strstr(rs.req[0], "Expect"));
+    {
+        char host[64];
+        snprintf(host, sizeof(host), "\r\nHost: 127.0.0.1:%u\r\n", rs.port);
+        assert_non_null(strstr(rs.req[0], host));
+    }
+
+    assert_int_equal(raw_call(c, &rs, "GET", NULL, NULL, &res), DC_OK);
+    assert_int_equal(res.status, 201);
+    assert_int_equal(res.num_connects, 0); /* kept alive */
+    assert_null(dc_http_result_header(&res, "X-Interim"));
+    assert_string_equal(dc_http_result_header(&res, "X-Final"), "y");
+    assert_int_equal(res.body.len, 2);
+    assert_null(strstr(rs.req[1], "Content-Length"));
+
+    assert_int_equal(raw_call(c, &rs, "HEAD", NULL, NULL, &res), DC_OK);
+    assert_int_equal(res.status, 200);
+    assert_int_equal(res.body.len, 0);
+
+    assert_int_equal(raw_call(c, &rs, "DELETE", NULL, NULL, &res), DC_OK);
+    assert_int_equal(res.status, 204);
+    assert_int_equal(res.num_connects, 0);
+
+    assert_int_equal(raw_call(c, &rs, "GET", NULL, NULL, &res), DC_OK);
+    assert_int_equal(res.num_connects, 1); /* the previous response said close */
+    assert_int_equal(res.body.len, 11);
+    assert_memory_equal(res.body.data, "until close", 11);
+    dc_http_result_cleanup(&res);
+    dc_http_client_free(c);
+    raw_stop(&rs);
+    assert_int_equal(rs.accepts, 2);
+}
+
+static void test_builtin_client_stale_and_errors(void **state)
+{
+    static const struct raw_reply replies[] = {
+        /* keep-alive as far as the client knows, but the server closes it */
+        {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na", true},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb", false},
+        {"HTTP/1.1 2xx bad\r\n\r\n", true},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab", true}, /* cut short */
+    };
+    const char *bad[] = {"X-Evil: a\r\nInjected: 1", NULL};
+    struct dc_http_client *c;
+    struct dc_http_result res = {0};
+    struct raw_srv rs;
+
+    (void)state;
+    raw_start(&rs, replies, 4);
+    assert_int_equal(dc_http_client_new(&c, NULL, NULL), DC_OK);
+    assert_int_equal(raw_call(c, &rs, "POST", "x", NULL, &res), DC_OK);
+    assert_int_equal(res.body.data[0], 'a');
+    /* The pooled connection is dead: retried once on a new one. */
+    assert_int_equal(raw_call(c, &rs, "POST", "y", NULL, &res), DC_OK);
+    assert_int_equal(res.body.data[0], 'b');
+    assert_int_equal(res.num_connects, 1);
+    assert_int_equal(raw_call(c, &rs, "GET", NULL, bad, &res), DC_EINVAL);
+    assert_int_equal(raw_call(c, &rs, "GET", NULL, NULL, &res), DC_EIO);
+    assert_int_equal(raw_call(c, &rs, "GET", NULL, NULL, &res), DC_EIO);
+    dc_http_result_cleanup(&res);
+    dc_http_client_free(c);
+    raw_stop(&rs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -629,6 +842,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_epoll, setup_epoll, teardown),
         cmocka_unit_test_setup_teardown(test_unix_socket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_address_in_use, setup, teardown),
+        cmocka_unit_test(test_builtin_client_framing),
+        cmocka_unit_test(test_builtin_client_stale_and_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -108,18 +108,23 @@ static void **take_idle(struct dc_pool *p, size_t *n)
     void **v = p->idle;
 
     *n = p->nidle;
-    p->nopen -= p->nidle;
     p->idle = NULL;
     p->nidle = 0;
     p->cap = 0;
     return v;
 }
 
+/* Close `n` connections taken out of the pool (outside the lock), then give their slots back:
+ * a slot is only reusable once its connection is really closed, so the bound holds exactly. */
 static void close_all(struct dc_pool *p, void **v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         p->cfg.close(p->cfg.ud, v[i]);
     free(v);
+    pthread_mutex_lock(&p->mu);
+    p->nopen -= n;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
 }
 
 void dc_pool_put(struct dc_pool *p, void *conn, bool broken)
@@ -132,8 +137,6 @@ void dc_pool_put(struct dc_pool *p, void *conn, bool broken)
     pthread_mutex_lock(&p->mu);
     if (broken) {
         dead = take_idle(p, &ndead);
-        p->nopen--;
-        pthread_cond_broadcast(&p->cv);
     } else {
         if (p->nidle == p->cap) {
             p->cap = p->cap == 0 ? 4 : p->cap * 2;
@@ -145,6 +148,9 @@ void dc_pool_put(struct dc_pool *p, void *conn, bool broken)
     pthread_mutex_unlock(&p->mu);
     if (broken) {
         p->cfg.close(p->cfg.ud, conn);
+        pthread_mutex_lock(&p->mu);
+        p->nopen--;
+        pthread_mutex_unlock(&p->mu);
         close_all(p, dead, ndead);
     }
 }
@@ -156,7 +162,6 @@ void dc_pool_drain(struct dc_pool *p)
 
     pthread_mutex_lock(&p->mu);
     dead = take_idle(p, &n);
-    pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     close_all(p, dead, n);
 }

@@ -23,7 +23,7 @@ struct worker {
     pthread_t tid;
     const char *url, *method, *body, *header;
     size_t body_len;
-    int64_t interval_ns, end_ns;
+    int64_t interval_ns, start_ns, end_ns;
     double *lat_us;
     size_t n, cap;
     long errors;
@@ -51,7 +51,7 @@ static void *run(void *arg)
     struct worker *w = arg;
     CURL *h = curl_easy_init();
     struct curl_slist *hdrs = NULL;
-    int64_t next = dc_mono_ns();
+    int64_t next = w->start_ns;
 
     hdrs = curl_slist_append(hdrs, "Expect:");
     if (w->header != NULL)
@@ -171,6 +171,9 @@ int main(int argc, char **argv)
         w[i].body_len = body_len;
         w[i].interval_ns = rate > 0 ? (int64_t)(1e9 * (double)conns / rate) : 0;
         w[i].end_ns = dc_mono_ns() + secs * 1000000000LL;
+        /* Spread the connections' schedules over one interval, so requests arrive evenly
+         * (fortio's -uniform) instead of in bursts of C at once. */
+        w[i].start_ns = dc_mono_ns() + (w[i].interval_ns > 0 ? w[i].interval_ns * i / conns : 0);
         pthread_create(&w[i].tid, NULL, run, &w[i]);
     }
     for (int64_t i = 0; i < conns; i++) {

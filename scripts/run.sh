@@ -2,7 +2,11 @@
 # `make run`: daprd on the embedded default resources (no server to set up). Ctrl-C stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mkdir -p build/run/files
+mkdir -p build/run/files build/run/keys
+if [ ! -f build/run/keys/mykey.json ]; then
+  (umask 077; printf '{"kty":"oct","k":"%s"}\n' \
+    "$(openssl rand 32 | base64 | tr '+/' '-_' | tr -d '=\n')" >build/run/keys/mykey.json)
+fi
 HTTP_PORT=${DAPR_HTTP_PORT:-3500}
 METRICS_PORT=${DAPR_METRICS_PORT:-9090}
 cat <<MSG

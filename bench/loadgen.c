@@ -5,10 +5,13 @@
  * every C/Q seconds (Q = total rate), like hey -q, and records each latency. The schedule is
  * fixed in advance, so a slow response delays only its own connection's next send.
  *
- * Usage: loadgen -c CONNS -q RATE -d SECONDS [-m METHOD] [-b BODYFILE] [-H header] URL
+ * Usage: loadgen -c CONNS -q RATE -d SECONDS [-m METHOD] [-b BODYFILE] [-H header] [-t] URL
+ * -t: the body's first "TTTTTTTTTTTTTTTTTTTT" (20 T) is replaced before each send by the send
+ *     time, CLOCK_MONOTONIC nanoseconds as 20 zero-padded digits (delivery latency, bench-sub).
  * Prints: "p50_ms p90_ms p99_ms req_per_s errors". */
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +24,10 @@
 
 struct worker {
     pthread_t tid;
-    const char *url, *method, *body, *header;
+    const char *url, *method, *header;
+    char *body;   /* this worker's own copy when stamp_off >= 0 */
     size_t body_len;
+    long stamp_off; /* offset of the 20-digit send-time stamp in body, or -1 */
     int64_t interval_ns, start_ns, end_ns;
     double *lat_us;
     size_t n, cap;
@@ -73,6 +78,12 @@ static void *run(void *arg)
         if (w->interval_ns > 0)
             sleep_until(next);
         t0 = dc_mono_ns();
+        if (w->stamp_off >= 0) {
+            char ts[24];
+
+            snprintf(ts, sizeof(ts), "%020lld", (long long)t0);
+            memcpy(w->body + w->stamp_off, ts, 20);
+        }
         if (curl_easy_perform(h) != CURLE_OK ||
             curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK || code >= 500 ||
             code == 0) {
@@ -121,14 +132,16 @@ int main(int argc, char **argv)
     int64_t conns = 16, secs = 10, v;
     double rate = 1000;
     const char *method = "GET", *header = NULL, *bodyfile = NULL;
-    char *body = NULL;
+    char *body = NULL, *mark;
+    long stamp_off = -1;
+    bool stamp = false;
     size_t body_len = 0, total = 0, k = 0;
     long errors = 0;
     struct worker *w;
     double *all;
     int opt;
 
-    while ((opt = getopt(argc, argv, "c:q:d:m:b:H:")) != -1) {
+    while ((opt = getopt(argc, argv, "c:q:d:m:b:H:t")) != -1) {
         switch (opt) {
         case 'c':
             if (dc_str_to_i64(optarg, 1, 1024, &conns) != DC_OK)
@@ -152,15 +165,29 @@ int main(int argc, char **argv)
         case 'H':
             header = optarg;
             break;
+        case 't':
+            stamp = true;
+            break;
         default:
-            fprintf(stderr, "usage: loadgen -c N -q RATE -d SECS [-m M] [-b FILE] [-H H] URL\n");
+            fprintf(stderr,
+                    "usage: loadgen -c N -q RATE -d SECS [-m M] [-b FILE] [-H H] [-t] URL\n");
             return 2;
         }
     }
     if (optind != argc - 1)
         return 2;
-    if (bodyfile != NULL)
+    if (bodyfile != NULL) {
         body = read_file(bodyfile, &body_len);
+        body[body_len] = '\0';
+    }
+    if (stamp) {
+        mark = body != NULL ? strstr(body, "TTTTTTTTTTTTTTTTTTTT") : NULL;
+        if (mark == NULL) {
+            fprintf(stderr, "loadgen: -t needs a body with 20 T\n");
+            return 2;
+        }
+        stamp_off = (long)(mark - body);
+    }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     w = dc_xcalloc((size_t)conns, sizeof(*w));
     for (int64_t i = 0; i < conns; i++) {
@@ -169,6 +196,11 @@ int main(int argc, char **argv)
         w[i].header = header;
         w[i].body = body;
         w[i].body_len = body_len;
+        w[i].stamp_off = stamp_off;
+        if (stamp_off >= 0) {
+            w[i].body = dc_xmalloc(body_len + 1);
+            memcpy(w[i].body, body, body_len + 1);
+        }
         w[i].interval_ns = rate > 0 ? (int64_t)(1e9 * (double)conns / rate) : 0;
         w[i].end_ns = dc_mono_ns() + secs * 1000000000LL;
         /* Spread the connections' schedules over one interval, so requests arrive evenly
@@ -186,6 +218,8 @@ int main(int argc, char **argv)
         memcpy(all + k, w[i].lat_us, w[i].n * sizeof(*all));
         k += w[i].n;
         free(w[i].lat_us);
+        if (w[i].stamp_off >= 0)
+            free(w[i].body);
     }
     qsort(all, total, sizeof(*all), cmp);
 #define PCT(p) (total ? all[(size_t)((double)(total - 1) * (p))] / 1000.0 : 0.0)

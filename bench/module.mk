@@ -10,3 +10,9 @@ BINARIES += $(BUILD)/bin/loadgen
 $(BUILD)/bin/loadgen: $(BUILD)/obj/bench/loadgen.o $(LIBDC)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+BINARIES += $(BUILD)/bin/bench-sub
+
+$(BUILD)/bin/bench-sub: $(BUILD)/obj/bench/sub.o $(LIBDC)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

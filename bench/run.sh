@@ -41,3 +41,4 @@ bash bench/injector.sh
 ./bench/state.sh
 ./bench/invoke.sh
 ./bench/sentry.sh
+./bench/pubsub.sh

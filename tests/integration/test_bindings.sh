@@ -315,36 +315,19 @@ check_contains "bad retain" "mqtt binding: invalid retain maybe" \
 
 echo "# bad components fail startup with a clear error"
 BAD=$T_TMP/bad; mkdir -p "$BAD"
-cat >"$BAD/c.yaml" <<Y
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata: {name: badcron}
-spec:
-  type: bindings.cron
-  version: v1
-  metadata:
-  - {name: schedule, value: "61 * * * * *"}
-Y
-"$DAPRD" --app-id badapp --resources-path "$BAD" --dapr-http-port "$(free_port)" \
-  --metrics-port "$(free_port)" --dapr-listen-addresses 127.0.0.1 >"$T_TMP/bad.log" 2>&1 &
-BP=$!; T_PIDS+=("$BP")
-wait_exit "$BP" 10
+# bad_component <name> <type> <metadata lines>: daprd with only that component; sets WAIT_RC.
+bad_component() {
+  printf 'apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: %s}\nspec:\n  type: %s\n  version: v1\n  metadata:\n%s\n' \
+    "$1" "$2" "$3" >"$BAD/c.yaml"
+  "$DAPRD" --app-id badapp --resources-path "$BAD" --dapr-http-port "$(free_port)" \
+    --metrics-port "$(free_port)" --dapr-listen-addresses 127.0.0.1 >"$T_TMP/bad.log" 2>&1 &
+  BP=$!; T_PIDS+=("$BP")
+  wait_exit "$BP" 10
+}
+bad_component badcron bindings.cron '  - {name: schedule, value: "61 * * * * *"}'
 check "bad cron spec stops daprd" "1" "$WAIT_RC"
 check_contains "bad cron message" "invalid schedule format '61 * * * * *': end of range (61) above maximum (59)" "$(cat "$T_TMP/bad.log")"
-cat >"$BAD/c.yaml" <<Y
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata: {name: badmq}
-spec:
-  type: bindings.mqtt3
-  version: v1
-  metadata:
-  - {name: url, value: "tcp://127.0.0.1:$MQPORT"}
-Y
-"$DAPRD" --app-id badapp --resources-path "$BAD" --dapr-http-port "$(free_port)" \
-  --metrics-port "$(free_port)" --dapr-listen-addresses 127.0.0.1 >"$T_TMP/bad.log" 2>&1 &
-BP=$!; T_PIDS+=("$BP")
-wait_exit "$BP" 10
+bad_component badmq bindings.mqtt3 "  - {name: url, value: \"tcp://127.0.0.1:$MQPORT\"}"
 check "mqtt binding without topic stops daprd" "1" "$WAIT_RC"
 check_contains "missing topic message" "mqtt binding: missing topic" "$(cat "$T_TMP/bad.log")"
 

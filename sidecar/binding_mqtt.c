@@ -48,8 +48,8 @@ struct mqb {
     void *ud;
 };
 
-static int mqb_invoke(void *self, const struct sdc_binding_req *req,
-                      struct sdc_binding_resp *resp, struct dc_errbuf *eb)
+static int mqb_invoke(void *self, const struct sdc_binding_req *req, struct sdc_binding_resp *resp,
+                      struct dc_errbuf *eb)
 {
     struct mqb *b = self;
     const struct sdc_mqtt_opts *o = sdc_mqtt_get_opts(b->m);
@@ -83,8 +83,8 @@ static bool mqb_on_msg(void *ud, struct sdc_mqtt_sub *s, const struct mosquitto_
                    b->name, msg->topic, msg->mid, eb.msg);
             break;
         }
-        DC_LOG(DC_LOG_WARN, "%s %s: processing MQTT message %s/%d failed, retrying: %s",
-               MQB_LABEL, b->name, msg->topic, msg->mid, eb.msg);
+        DC_LOG(DC_LOG_WARN, "%s %s: processing MQTT message %s/%d failed, retrying: %s", MQB_LABEL,
+               b->name, msg->topic, msg->mid, eb.msg);
         if (sdc_mqtt_pause(b->m, s, MQB_RETRY_MS))
             break;
     }
@@ -192,7 +192,7 @@ static const struct sdc_binding_ops mqb_ops = {
     .stop = mqb_stop,
 };
 
-const struct sdc_component_type sdc_type_bindings_mqtt3 = {"bindings.mqtt3", "v1",
-                                                           SDC_CAT_BINDINGS, &mqb_ops.base};
+const struct sdc_component_type sdc_type_bindings_mqtt3 = {"bindings.mqtt3", "v1", SDC_CAT_BINDINGS,
+                                                           &mqb_ops.base};
 const struct sdc_component_type sdc_type_bindings_mqtt = {"bindings.mqtt", "v1", SDC_CAT_BINDINGS,
                                                           &mqb_ops.base};

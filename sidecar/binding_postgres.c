@@ -15,7 +15,8 @@
  *
  * `connectionString`* is handed to libpq (URL or key=value form). Connections: a dc_pool of
  * blocking PGconn (maxConns, default 5) opened lazily, run through sdc_pg_run (pg_conn.h): one
- * found broken is replaced and the call retried once. Sessions run with TimeZone=UTC so timestamps read back in UTC. */
+ * found broken is replaced and the call retried once. Sessions run with TimeZone=UTC so timestamps
+ * read back in UTC. */
 #include "bindings.h"
 
 #include <stdatomic.h>

@@ -41,8 +41,8 @@ static int reply_error(redisReply *rep, struct dc_errbuf *eb)
     return rv;
 }
 
-static int expire_if_requested(struct sdc_redis *r, const struct sdc_binding_req *req, const char *key,
-                               struct dc_errbuf *eb)
+static int expire_if_requested(struct sdc_redis *r, const struct sdc_binding_req *req,
+                               const char *key, struct dc_errbuf *eb)
 {
     const char *ttl = sdc_md_get(req->metadata, "ttlInSeconds");
     redisReply *rep;

@@ -34,7 +34,7 @@
 #include "pg_conn.h"
 
 #define PCFG_REDIAL_MS 500
-#define PCFG_POOL_SIZE 4 /* connections for get and the listeners' reads */
+#define PCFG_POOL_SIZE 4              /* connections for get and the listeners' reads */
 #define PCFG_MAX_PAYLOAD (64u * 1024) /* NOTIFY payloads are below 8000 bytes anyway */
 
 struct pcfg_sub;
@@ -492,8 +492,8 @@ static int pcfg_init(void **self, const struct sdc_md *md, const struct sdc_init
     if (!dc_str_empty(sdc_md_get(md, "notifyChannel")))
         s->notify_channel = dc_xstrdup(sdc_md_get(md, "notifyChannel"));
     {
-        struct dc_pool_config pc = {PCFG_POOL_SIZE, s->timeout_ms, pool_connect,
-                                    sdc_pg_pool_close, s};
+        struct dc_pool_config pc = {PCFG_POOL_SIZE, s->timeout_ms, pool_connect, sdc_pg_pool_close,
+                                    s};
         rv = dc_pool_new(&s->pool, &pc, eb);
         if (rv != DC_OK)
             goto fail;

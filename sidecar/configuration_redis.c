@@ -289,7 +289,8 @@ static void *listener(void *arg)
 
         if (c == NULL) {
             struct dc_errbuf eb = {0};
-            if (sdc_redis_connect(sdc_redis_opts(sub->s->rc), 0, &c, &eb) != DC_OK || send_subscribe(sub, c) != DC_OK) {
+            if (sdc_redis_connect(sdc_redis_opts(sub->s->rc), 0, &c, &eb) != DC_OK ||
+                send_subscribe(sub, c) != DC_OK) {
                 if (c != NULL) {
                     redisFree(c);
                     c = NULL;
@@ -427,7 +428,8 @@ static int rcfg_init(void **self, const struct sdc_md *md, const struct sdc_init
         rcfg_close(s);
         return rv;
     }
-    snprintf(s->prefix, sizeof(s->prefix), "__keyspace@%lld__:", (long long)sdc_redis_opts(s->rc)->db);
+    snprintf(s->prefix, sizeof(s->prefix),
+             "__keyspace@%lld__:", (long long)sdc_redis_opts(s->rc)->db);
     *self = s;
     return DC_OK;
 }

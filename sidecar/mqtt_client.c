@@ -246,8 +246,8 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     c->connected = rc == 0;
     c->down = rc != 0;
     if (rc != 0)
-        DC_LOG(DC_LOG_ERROR, "%s: %s connection refused by %s:%d: %s", m->o.label, c->what, m->o.host,
-               m->o.port, mosquitto_connack_string(rc));
+        DC_LOG(DC_LOG_ERROR, "%s: %s connection refused by %s:%d: %s", m->o.label, c->what,
+               m->o.host, m->o.port, mosquitto_connack_string(rc));
     else if (c == &m->con)
         subscribe_all_locked(m);
     pthread_cond_broadcast(&m->cv);
@@ -361,8 +361,8 @@ static void *conn_main(void *arg)
             first = false;
             sock = true;
             if (down)
-                DC_LOG(DC_LOG_INFO, "%s: %s connected to %s:%d again", m->o.label, c->what, m->o.host,
-                       m->o.port);
+                DC_LOG(DC_LOG_INFO, "%s: %s connected to %s:%d again", m->o.label, c->what,
+                       m->o.host, m->o.port);
             down = false;
             backoff = MQ_BACKOFF_MIN_MS;
         }

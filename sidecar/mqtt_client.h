@@ -31,15 +31,15 @@
 
 /* Connection settings. */
 struct sdc_mqtt_opts {
-    const char *label;       /* error/log prefix: "mqtt pubsub", "mqtt binding"; static */
+    const char *label; /* error/log prefix: "mqtt pubsub", "mqtt binding"; static */
     char host[256];
     int port;
-    char *user, *pass;       /* owned; NULL: none */
-    char *producer_id;       /* owned; client id of the publisher */
-    char *consumer_id;       /* owned; client id of the consumer */
-    int qos;                 /* 0..2 */
+    char *user, *pass; /* owned; NULL: none */
+    char *producer_id; /* owned; client id of the publisher */
+    char *consumer_id; /* owned; client id of the consumer */
+    int qos;           /* 0..2 */
     bool retain;
-    bool clean;              /* clean session of the consumer */
+    bool clean; /* clean session of the consumer */
 };
 
 /* Parse the metadata common to both components into `o` (zeroed first; `label` kept):
@@ -79,8 +79,8 @@ const struct sdc_mqtt_opts *sdc_mqtt_get_opts(const struct sdc_mqtt *m);
 
 /* Publish and wait for the acknowledgement (qos >= 1). DC_OK, DC_EUNAVAIL (not connected,
  * connection lost), DC_ETIMEDOUT, DC_ETOOBIG, DC_EINVAL (bad topic), DC_EIO. */
-int sdc_mqtt_publish(struct sdc_mqtt *m, const char *topic, const void *data, size_t len,
-                     int qos, bool retain, struct dc_errbuf *eb) DC_MUST_CHECK;
+int sdc_mqtt_publish(struct sdc_mqtt *m, const char *topic, const void *data, size_t len, int qos,
+                     bool retain, struct dc_errbuf *eb) DC_MUST_CHECK;
 
 /* Subscribe to `topic` (MQTT wildcards allowed) with `fn(ud, ...)`; starts the consumer on
  * first use and waits briefly (3 s, less when the broker is down) for the SUBACK. DC_OK with

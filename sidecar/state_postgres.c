@@ -1095,7 +1095,8 @@ static int pg_init(void **self, const struct sdc_md *md, const struct sdc_init_c
     pthread_condattr_destroy(&ca);
     rv = parse_metadata(s, md, eb);
     if (rv == DC_OK) {
-        struct dc_pool_config pc = {s->max_conns, s->timeout_ms, pool_connect, sdc_pg_pool_close, s};
+        struct dc_pool_config pc = {s->max_conns, s->timeout_ms, pool_connect, sdc_pg_pool_close,
+                                    s};
         rv = dc_pool_new(&s->pool, &pc, eb);
     }
     if (rv == DC_OK)

@@ -13,12 +13,12 @@
  * as pgx does); with params through PQexecParams, each parameter sent as text (strings as is,
  * numbers and booleans as their JSON text, objects and arrays as JSON, null as NULL).
  *
- * `connectionString`* is handed to libpq (URL or key=value form). Connections: a small pool of
- * blocking PGconn (maxConns, default 5) opened lazily; one found broken is replaced and the
- * call retried once. Sessions run with TimeZone=UTC so timestamps read back in UTC. */
+ * `connectionString`* is handed to libpq (URL or key=value form). Connections: a dc_pool of
+ * blocking PGconn (maxConns, default 5) opened lazily, run through sdc_pg_run (pg_conn.h): one
+ * found broken is replaced and the call retried once. Sessions run with TimeZone=UTC so timestamps
+ * read back in UTC. */
 #include "bindings.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +34,10 @@
 #include "dc/str.h"
 #include "dc/time.h"
 
+#include "pg_conn.h"
+
 #define PG_MAX_PARAMS 1024
+#define PG_POOL_WAIT_MS 30000 /* pgxpool waits for the context; the request timeout bounds it */
 
 /* Type OIDs from pg_type.h. */
 #define OID_BOOL 16
@@ -52,118 +55,21 @@
 #define OID_NUMERIC 1700
 #define OID_JSONB 3802
 
-struct pconn {
-    PGconn *c;
-    struct pconn *next;
-};
-
 struct pgb {
     char *conninfo;
-    size_t max_conns;
     atomic_bool closed;
-
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct pconn *idle;
-    size_t nopen;
+    struct dc_pool *pool; /* of PGconn */
 };
 
-static void quiet(void *arg, const char *msg)
+static int pool_connect(void *ud, void **conn, struct dc_errbuf *eb)
 {
-    (void)arg;
-    (void)msg;
-}
+    struct pgb *p = ud;
+    const char *kw[2] = {"dbname", NULL};
+    const char *val[2] = {p->conninfo, NULL};
 
-static int pg_connect(struct pgb *p, PGconn **out, struct dc_errbuf *eb)
-{
-    PGconn *c = PQconnectdb(p->conninfo);
-    PGresult *r;
-    int rv;
-
-    if (c == NULL)
-        return dc_err_set(eb, DC_ENOMEM, "libpq: out of memory");
-    if (PQstatus(c) != CONNECTION_OK) {
-        rv = dc_err_set(eb, DC_EUNAVAIL, "unable to connect to the DB: %s", PQerrorMessage(c));
-        PQfinish(c);
-        return rv;
-    }
-    PQsetNoticeProcessor(c, quiet, NULL);
-    r = PQexec(c, "SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET extra_float_digits = 3");
-    PQclear(r);
-    *out = c;
-    return DC_OK;
-}
-
-static int pool_get(struct pgb *p, struct pconn **out, struct dc_errbuf *eb)
-{
-    struct pconn *cn;
-    int rv;
-
-    pthread_mutex_lock(&p->mu);
-    while (p->idle == NULL && p->nopen >= p->max_conns)
-        pthread_cond_wait(&p->cv, &p->mu);
-    cn = p->idle;
-    if (cn != NULL) {
-        p->idle = cn->next;
-        pthread_mutex_unlock(&p->mu);
-        *out = cn;
-        return DC_OK;
-    }
-    p->nopen++;
-    pthread_mutex_unlock(&p->mu);
-    cn = dc_xcalloc(1, sizeof(*cn));
-    rv = pg_connect(p, &cn->c, eb);
-    if (rv != DC_OK) {
-        free(cn);
-        pthread_mutex_lock(&p->mu);
-        p->nopen--;
-        pthread_cond_signal(&p->cv);
-        pthread_mutex_unlock(&p->mu);
-        return rv;
-    }
-    *out = cn;
-    return DC_OK;
-}
-
-static void pool_put(struct pgb *p, struct pconn *cn)
-{
-    bool broken = PQstatus(cn->c) == CONNECTION_BAD;
-
-    if (!broken && PQtransactionStatus(cn->c) != PQTRANS_IDLE) {
-        PQclear(PQexec(cn->c, "ROLLBACK"));
-        broken = PQtransactionStatus(cn->c) != PQTRANS_IDLE;
-    }
-    pthread_mutex_lock(&p->mu);
-    if (broken || atomic_load(&p->closed)) {
-        p->nopen--;
-    } else {
-        cn->next = p->idle;
-        p->idle = cn;
-    }
-    pthread_cond_signal(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-    if (broken || atomic_load(&p->closed)) {
-        PQfinish(cn->c);
-        free(cn);
-    }
-}
-
-static void drain_idle(struct pgb *p)
-{
-    struct pconn *idle;
-
-    pthread_mutex_lock(&p->mu);
-    idle = p->idle;
-    p->idle = NULL;
-    for (struct pconn *c = idle; c != NULL; c = c->next)
-        p->nopen--;
-    pthread_mutex_unlock(&p->mu);
-    while (idle != NULL) {
-        struct pconn *n = idle->next;
-        PQfinish(idle->c);
-        free(idle);
-        idle = n;
-    }
+    return sdc_pg_connect(kw, val, true,
+                          "SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET extra_float_digits = 3",
+                          "unable to connect to the DB", (PGconn **)conn, eb);
 }
 
 /* ---- parameters ---------------------------------------------------------------------------- */
@@ -356,6 +262,33 @@ static void set_time(struct sdc_md *md, const char *k, int64_t ns)
         sdc_md_set(md, k, t);
 }
 
+struct pg_call {
+    const char *sql;
+    const struct params *ps;
+    PGresult *res; /* on DC_OK */
+};
+
+static int do_call(PGconn *c, void *ud, struct dc_errbuf *eb)
+{
+    struct pg_call *call = ud;
+    PGresult *r = run(c, call->sql, call->ps);
+
+    if (r == NULL ||
+        (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)) {
+        const char *m = r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(c);
+        size_t ml = strlen(m);
+        int rv;
+
+        while (ml > 0 && (m[ml - 1] == '\n' || m[ml - 1] == ' '))
+            ml--;
+        rv = dc_err_set(eb, DC_EIO, "error executing query: %.*s", (int)ml, m);
+        PQclear(r);
+        return rv;
+    }
+    call->res = r;
+    return DC_OK;
+}
+
 static int pg_invoke(void *self, const struct sdc_binding_req *req, struct sdc_binding_resp *resp,
                      struct dc_errbuf *eb)
 {
@@ -369,7 +302,7 @@ static int pg_invoke(void *self, const struct sdc_binding_req *req, struct sdc_b
 
     if (strcmp(req->operation, "close") == 0) {
         atomic_store(&p->closed, true);
-        drain_idle(p);
+        dc_pool_drain(p->pool);
         return DC_OK;
     }
     if (atomic_load(&p->closed))
@@ -387,28 +320,10 @@ static int pg_invoke(void *self, const struct sdc_binding_req *req, struct sdc_b
         return rv;
     }
     t0 = dc_now_ns();
-    for (int attempt = 0;; attempt++) {
-        struct pconn *cn;
-        rv = pool_get(p, &cn, eb);
-        if (rv != DC_OK)
-            break;
-        r = run(cn->c, sql, ps);
-        if (PQstatus(cn->c) == CONNECTION_BAD && attempt == 0) {
-            PQclear(r);
-            r = NULL;
-            pool_put(p, cn);
-            continue; /* a connection that died while idle: once more on a new one */
-        }
-        if (r == NULL ||
-            (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)) {
-            const char *m = r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(cn->c);
-            size_t ml = strlen(m);
-            while (ml > 0 && (m[ml - 1] == '\n' || m[ml - 1] == ' '))
-                ml--;
-            rv = dc_err_set(eb, DC_EIO, "error executing query: %.*s", (int)ml, m);
-        }
-        pool_put(p, cn);
-        break;
+    {
+        struct pg_call call = {sql, ps, NULL};
+        rv = sdc_pg_run(p->pool, do_call, &call, eb);
+        r = call.res;
     }
     t1 = dc_now_ns();
     if (rv == DC_OK) {
@@ -442,10 +357,7 @@ static void pg_close(void *self)
 
     if (p == NULL)
         return;
-    atomic_store(&p->closed, true);
-    drain_idle(p);
-    pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->cv);
+    dc_pool_free(p->pool);
     free(p->conninfo);
     free(p);
 }
@@ -454,8 +366,9 @@ static int pg_init(void **self, const struct sdc_md *md, const struct sdc_init_c
                    struct dc_errbuf *eb)
 {
     const char *cs = sdc_md_get(md, "connectionString"), *mc = sdc_md_get(md, "maxConns");
+    struct dc_pool_config pc = {5, 0, pool_connect, sdc_pg_pool_close, NULL};
     struct pgb *p;
-    struct pconn *cn;
+    void *cn = NULL;
     int64_t n = 5;
     int rv;
 
@@ -466,17 +379,22 @@ static int pg_init(void **self, const struct sdc_md *md, const struct sdc_init_c
         return dc_err_set(eb, DC_EINVAL, "invalid maxConns %s", mc);
     p = dc_xcalloc(1, sizeof(*p));
     p->conninfo = dc_xstrdup(cs);
-    p->max_conns = (size_t)n;
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
+    pc.max_size = (size_t)n;
+    pc.wait_ms = PG_POOL_WAIT_MS;
+    pc.ud = p;
+    rv = dc_pool_new(&p->pool, &pc, eb);
     /* Ping: open the first connection now, as upstream does. */
-    rv = pool_get(p, &cn, eb);
+    if (rv == DC_OK) {
+        rv = dc_pool_get(p->pool, &cn, NULL, eb);
+        if (rv != DC_OK)
+            dc_err_wrapf(eb, "failed to ping the DB");
+        else
+            dc_pool_put(p->pool, cn, false);
+    }
     if (rv != DC_OK) {
-        dc_err_wrapf(eb, "failed to ping the DB");
         pg_close(p);
         return rv;
     }
-    pool_put(p, cn);
     *self = p;
     return DC_OK;
 }

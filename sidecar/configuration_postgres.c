@@ -10,8 +10,8 @@
  *   user-made trigger pg_notify()s {"data":{"key":..,"value":..,"version":..,"metadata":{..}}};
  *   notifications for keys outside the subscription's keys (when it has keys) are ignored;
  * - a broken listener reconnects every 500 ms and LISTENs again.
- * Queries share one connection under a mutex (configuration reads are rare), reopened when it
- * breaks. */
+ * Queries run on a small dc_pool of connections through sdc_pg_run (pg_conn.h): a broken
+ * pooled connection is replaced and the query retried once. */
 #include "configuration.h"
 
 #include <errno.h>
@@ -31,7 +31,10 @@
 #include "dc/str.h"
 #include "dc/time.h"
 
+#include "pg_conn.h"
+
 #define PCFG_REDIAL_MS 500
+#define PCFG_POOL_SIZE 4              /* connections for get and the listeners' reads */
 #define PCFG_MAX_PAYLOAD (64u * 1024) /* NOTIFY payloads are below 8000 bytes anyway */
 
 struct pcfg_sub;
@@ -42,8 +45,8 @@ struct pcfg_store {
     char *notify_channel; /* NULL: none */
     int64_t timeout_ms;
 
-    pthread_mutex_t mu; /* guards `conn` and `subs` */
-    PGconn *conn;
+    struct dc_pool *pool; /* of PGconn, for queries */
+    pthread_mutex_t mu;   /* guards `subs` */
     struct pcfg_sub *subs;
 };
 
@@ -59,36 +62,21 @@ struct pcfg_sub {
     pthread_t th;
 };
 
-static void quiet_notices(void *arg, const char *msg)
-{
-    (void)arg;
-    (void)msg;
-}
-
 static int pg_open(struct pcfg_store *s, PGconn **out, struct dc_errbuf *eb)
 {
     char tmo[24];
     const char *kw[3] = {"dbname", "connect_timeout", NULL};
     const char *val[3] = {s->conninfo, tmo, NULL};
-    PGconn *c;
 
     /* libpq wants whole seconds, at least 2. */
     snprintf(tmo, sizeof(tmo), "%lld",
              (long long)(s->timeout_ms < 2000 ? 2 : s->timeout_ms / 1000));
-    c = PQconnectdbParams(kw, val, 1);
-    if (c == NULL)
-        return dc_err_set(eb, DC_ENOMEM, "postgres: cannot allocate a connection");
-    if (PQstatus(c) != CONNECTION_OK) {
-        int rv = dc_err_set(eb, DC_EUNAVAIL, "postgres: %s", PQerrorMessage(c));
-        size_t n = strlen(eb != NULL ? eb->msg : "");
-        if (eb != NULL && n > 0 && eb->msg[n - 1] == '\n')
-            eb->msg[n - 1] = '\0';
-        PQfinish(c);
-        return rv;
-    }
-    PQsetNoticeProcessor(c, quiet_notices, NULL);
-    *out = c;
-    return DC_OK;
+    return sdc_pg_connect(kw, val, true, NULL, "postgres", out, eb);
+}
+
+static int pool_connect(void *ud, void **conn, struct dc_errbuf *eb)
+{
+    return pg_open(ud, (PGconn **)conn, eb);
 }
 
 static int pg_err(PGconn *c, PGresult *r, const char *what, struct dc_errbuf *eb)
@@ -103,37 +91,38 @@ static int pg_err(PGconn *c, PGresult *r, const char *what, struct dc_errbuf *eb
     return rv;
 }
 
-/* Run `sql` with text params on the shared connection (opened or reopened as needed); a
- * connection found broken is reopened and the query retried once. */
+struct pg_q {
+    const char *sql;
+    int n;
+    const char *const *vals;
+    PGresult *res; /* on DC_OK */
+};
+
+static int do_query(PGconn *c, void *ud, struct dc_errbuf *eb)
+{
+    struct pg_q *q = ud;
+    PGresult *r = PQexecParams(c, q->sql, q->n, NULL, q->vals, NULL, NULL, 0);
+    int rv;
+
+    if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK) {
+        q->res = r;
+        return DC_OK;
+    }
+    rv = pg_err(c, r, "query", eb);
+    PQclear(r);
+    return rv;
+}
+
+/* Run `sql` with text params on a pooled connection (a broken pooled one is replaced and the
+ * query retried once, sdc_pg_run). */
 static int pg_query(struct pcfg_store *s, const char *sql, int n, const char *const *vals,
                     PGresult **out, struct dc_errbuf *eb)
 {
-    int rv = DC_OK;
+    struct pg_q q = {sql, n, vals, NULL};
+    int rv = sdc_pg_run(s->pool, do_query, &q, eb);
 
-    pthread_mutex_lock(&s->mu);
-    for (int attempt = 0; attempt < 2; attempt++) {
-        PGresult *r;
-        if (s->conn != NULL && PQstatus(s->conn) != CONNECTION_OK) {
-            PQfinish(s->conn);
-            s->conn = NULL;
-        }
-        if (s->conn == NULL) {
-            rv = pg_open(s, &s->conn, eb);
-            if (rv != DC_OK)
-                break;
-        }
-        r = PQexecParams(s->conn, sql, n, NULL, vals, NULL, NULL, 0);
-        if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK) {
-            *out = r;
-            rv = DC_OK;
-            break;
-        }
-        rv = pg_err(s->conn, r, "query", eb);
-        PQclear(r);
-        if (PQstatus(s->conn) == CONNECTION_OK)
-            break; /* an SQL error: no retry */
-    }
-    pthread_mutex_unlock(&s->mu);
+    if (rv == DC_OK)
+        *out = q.res;
     return rv;
 }
 
@@ -439,8 +428,7 @@ static void pcfg_close(void *self)
         s->subs = sub->next;
         stop_sub(sub);
     }
-    if (s->conn != NULL)
-        PQfinish(s->conn);
+    dc_pool_free(s->pool);
     pthread_mutex_destroy(&s->mu);
     free(s->conninfo);
     free(s->notify_channel);
@@ -503,6 +491,13 @@ static int pcfg_init(void **self, const struct sdc_md *md, const struct sdc_init
     dc_strlcpy(s->table, table, sizeof(s->table));
     if (!dc_str_empty(sdc_md_get(md, "notifyChannel")))
         s->notify_channel = dc_xstrdup(sdc_md_get(md, "notifyChannel"));
+    {
+        struct dc_pool_config pc = {PCFG_POOL_SIZE, s->timeout_ms, pool_connect, sdc_pg_pool_close,
+                                    s};
+        rv = dc_pool_new(&s->pool, &pc, eb);
+        if (rv != DC_OK)
+            goto fail;
+    }
     /* Upstream refuses a table that does not exist. */
     vals[0] = table;
     rv = pg_query(s, "SELECT to_regclass($1) IS NOT NULL", 1, vals, &r, eb);

@@ -27,7 +27,7 @@
 #include "dc/mem.h"
 #include "dc/str.h"
 
-#include "lock_rconn.h"
+#include "redis_conn.h"
 
 #define RCFG_SEP "||"
 #define RCFG_SCAN_MAX 100000 /* keys one get-all may return */
@@ -36,7 +36,7 @@
 struct rcfg_sub;
 
 struct rcfg_store {
-    struct sdc__rconn *rc;
+    struct sdc_redis *rc;
     pthread_mutex_t mu;
     struct rcfg_sub *subs;
     char prefix[48]; /* "__keyspace@<db>__:" */
@@ -93,13 +93,12 @@ static int scan_all(struct rcfg_store *s, struct dc_arena *a, const char ***keys
         const char *argv[6] = {"SCAN", cursor, "MATCH", "*", "COUNT", "1000"};
         redisReply *r = NULL;
 
-        rv = sdc__rconn_cmd(s->rc, 6, argv, NULL, &r, eb);
+        rv = sdc_redis_cmd(s->rc, &r, eb, 6, argv);
         if (rv != DC_OK)
             return rv;
         if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
             r->element[1]->type != REDIS_REPLY_ARRAY) {
-            rv = dc_err_set(eb, DC_EIO, "redis: SCAN: %s",
-                            r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+            rv = dc_err_set(eb, DC_EIO, "redis: SCAN: unexpected reply");
             freeReplyObject(r);
             return rv;
         }
@@ -149,12 +148,11 @@ static int rcfg_get(void *self, const char *const *keys, size_t nkeys, const str
     argv = dc_arena_alloc(a, (nkeys + 1) * sizeof(*argv));
     argv[0] = "MGET";
     memcpy(argv + 1, keys, nkeys * sizeof(*argv));
-    rv = sdc__rconn_cmd(s->rc, (int)(nkeys + 1), argv, NULL, &r, eb);
+    rv = sdc_redis_cmd(s->rc, &r, eb, (int)(nkeys + 1), argv);
     if (rv != DC_OK)
         return rv;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != nkeys) {
-        rv = dc_err_set(eb, DC_EIO, "redis: MGET: %s",
-                        r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        rv = dc_err_set(eb, DC_EIO, "redis: MGET: unexpected reply");
         freeReplyObject(r);
         return rv;
     }
@@ -182,7 +180,7 @@ static void ensure_notifications(struct rcfg_store *s)
     redisReply *r = NULL;
     char flags[64] = "";
 
-    if (sdc__rconn_cmd(s->rc, 3, get, NULL, &r, NULL) != DC_OK)
+    if (sdc_redis_cmd(s->rc, &r, NULL, 3, get) != DC_OK)
         return;
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[1]->str != NULL)
         dc_strlcpy(flags, r->element[1]->str, sizeof(flags));
@@ -193,9 +191,11 @@ static void ensure_notifications(struct rcfg_store *s)
     {
         char want[80];
         const char *set[4] = {"CONFIG", "SET", "notify-keyspace-events", want};
+        int rv;
+
         snprintf(want, sizeof(want), "%sKA", flags);
-        if (sdc__rconn_cmd(s->rc, 4, set, NULL, &r, NULL) == DC_OK)
-            freeReplyObject(r);
+        rv = sdc_redis_cmd(s->rc, NULL, NULL, 4, set); /* best effort */
+        (void)rv;
     }
 }
 
@@ -289,7 +289,8 @@ static void *listener(void *arg)
 
         if (c == NULL) {
             struct dc_errbuf eb = {0};
-            if (sdc__rconn_dial(sub->s->rc, &c, &eb) != DC_OK || send_subscribe(sub, c) != DC_OK) {
+            if (sdc_redis_connect(sdc_redis_opts(sub->s->rc), 0, &c, &eb) != DC_OK ||
+                send_subscribe(sub, c) != DC_OK) {
                 if (c != NULL) {
                     redisFree(c);
                     c = NULL;
@@ -409,7 +410,7 @@ static void rcfg_close(void *self)
         s->subs = sub->next;
         stop_sub(sub);
     }
-    sdc__rconn_free(s->rc);
+    sdc_redis_close(s->rc);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
@@ -421,12 +422,14 @@ static int rcfg_init(void **self, const struct sdc_md *md, const struct sdc_init
     int rv;
 
     pthread_mutex_init(&s->mu, NULL);
-    rv = sdc__rconn_new(&s->rc, md, "redis configuration", ctx != NULL ? ctx->timeout_ms : 0, eb);
+    rv = sdc_redis_open(&s->rc, md, "redis configuration", ctx != NULL ? ctx->timeout_ms : 0, false,
+                        eb);
     if (rv != DC_OK) {
         rcfg_close(s);
         return rv;
     }
-    snprintf(s->prefix, sizeof(s->prefix), "__keyspace@%lld__:", (long long)sdc__rconn_db(s->rc));
+    snprintf(s->prefix, sizeof(s->prefix),
+             "__keyspace@%lld__:", (long long)sdc_redis_opts(s->rc)->db);
     *self = s;
     return DC_OK;
 }

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lock_rconn.h"
+#include "redis_conn.h"
 
 static const char unlock_script[] = "local v = redis.call('GET', KEYS[1])\n"
                                     "if v == false then return -1 end\n"
@@ -25,15 +25,12 @@ static int rl_try_lock(void *self, const char *key, const char *owner, int32_t e
     int rv;
 
     snprintf(ms, sizeof(ms), "%lld", (long long)expiry_s * 1000);
-    rv = sdc__rconn_cmd(self, 6, argv, NULL, &r, eb);
+    rv = sdc_redis_cmd(self, &r, eb, 6, argv); /* an error reply is DC_EIO "redis: SET: ..." */
     if (rv != DC_OK)
         return rv;
-    if (r->type == REDIS_REPLY_ERROR)
-        rv = dc_err_set(eb, DC_EIO, "redis: SET: %s", r->str);
-    else
-        *acquired = r->type == REDIS_REPLY_STATUS; /* "OK"; nil when the key exists */
+    *acquired = r->type == REDIS_REPLY_STATUS; /* "OK"; nil when the key exists */
     freeReplyObject(r);
-    return rv;
+    return DC_OK;
 }
 
 static int rl_unlock(void *self, const char *key, const char *owner, enum sdc_unlock_status *status,
@@ -44,12 +41,11 @@ static int rl_unlock(void *self, const char *key, const char *owner, enum sdc_un
     int rv;
 
     *status = SDC_UNLOCK_INTERNAL;
-    rv = sdc__rconn_cmd(self, 5, argv, NULL, &r, eb);
+    rv = sdc_redis_cmd(self, &r, eb, 5, argv);
     if (rv != DC_OK)
         return rv;
     if (r->type != REDIS_REPLY_INTEGER) {
-        rv = dc_err_set(eb, DC_EIO, "redis: unlock script: %s",
-                        r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        rv = dc_err_set(eb, DC_EIO, "redis: unlock script: unexpected reply");
     } else if (r->integer >= 0) {
         *status = SDC_UNLOCK_SUCCESS;
     } else if (r->integer == -1) {
@@ -63,18 +59,18 @@ static int rl_unlock(void *self, const char *key, const char *owner, enum sdc_un
 
 static void rl_close(void *self)
 {
-    sdc__rconn_free(self);
+    sdc_redis_close(self);
 }
 
 static int rl_init(void **self, const struct sdc_md *md, const struct sdc_init_ctx *ctx,
                    struct dc_errbuf *eb)
 {
-    struct sdc__rconn *rc;
+    struct sdc_redis *rc;
     int rv = sdc_lock_check_component(md, eb);
 
     if (rv != DC_OK)
         return rv;
-    rv = sdc__rconn_new(&rc, md, "redis lock", ctx != NULL ? ctx->timeout_ms : 0, eb);
+    rv = sdc_redis_open(&rc, md, "redis lock", ctx != NULL ? ctx->timeout_ms : 0, false, eb);
     if (rv != DC_OK)
         return rv;
     *self = rc;

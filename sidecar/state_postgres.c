@@ -36,6 +36,8 @@
 #include "dc/str.h"
 #include "dc/time.h"
 
+#include "pg_conn.h"
+
 #define PG_MAX_KEYWORDS 64
 #define PG_MIGRATION_LEVEL 2
 
@@ -343,40 +345,13 @@ static int pg_fail(PGconn *c, PGresult *r, const char *what, struct dc_errbuf *e
     return code;
 }
 
-/* libpq prints notices ("relation already exists, skipping") on stderr by default. */
-static void quiet_notices(void *arg, const char *msg)
-{
-    (void)arg;
-    (void)msg;
-}
-
 static int pg_connect(struct pg_store *s, PGconn **out, struct dc_errbuf *eb)
 {
-    PGconn *c = PQconnectdbParams((const char *const *)s->kw, (const char *const *)s->val,
-                                  s->expand ? 1 : 0);
     char sql[64];
-    PGresult *r;
-    int rv;
 
-    if (c == NULL)
-        return dc_err_set(eb, DC_ENOMEM, "postgres: cannot allocate a connection");
-    if (PQstatus(c) != CONNECTION_OK) {
-        pg_msg(eb, "failed to connect", PQerrorMessage(c));
-        PQfinish(c);
-        return DC_EUNAVAIL;
-    }
-    PQsetNoticeProcessor(c, quiet_notices, NULL);
     snprintf(sql, sizeof(sql), "SET statement_timeout = %lld", (long long)s->timeout_ms);
-    r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        rv = pg_fail(c, r, "SET statement_timeout", eb);
-        PQclear(r);
-        PQfinish(c);
-        return rv;
-    }
-    PQclear(r);
-    *out = c;
-    return DC_OK;
+    return sdc_pg_connect((const char *const *)s->kw, (const char *const *)s->val, s->expand, sql,
+                          "postgres: failed to connect", out, eb);
 }
 
 static void deadline_after(struct timespec *ts, int64_t ms)
@@ -395,37 +370,28 @@ static int pool_connect(void *ud, void **conn, struct dc_errbuf *eb)
     return pg_connect(ud, (PGconn **)conn, eb);
 }
 
-static void pool_close(void *ud, void *conn)
-{
-    (void)ud;
-    PQfinish(conn);
-}
-
 typedef int pg_work_fn(struct pg_store *s, PGconn *c, void *ud, struct dc_errbuf *eb);
 
-/* Run `fn` on a pooled connection. When the connection turns out broken and came from the pool
- * (it may have died while idle), run it once more on a new connection. */
+struct pg_work {
+    struct pg_store *s;
+    pg_work_fn *fn;
+    void *ud;
+};
+
+static int pg_work_tramp(PGconn *c, void *ud, struct dc_errbuf *eb)
+{
+    struct pg_work *w = ud;
+
+    return w->fn(w->s, c, w->ud, eb);
+}
+
+/* Run `fn` on a pooled connection (sdc_pg_run: a broken pooled connection is replaced and the
+ * work retried once). */
 static int pg_run(struct pg_store *s, pg_work_fn *fn, void *ud, struct dc_errbuf *eb)
 {
-    for (int attempt = 0;; attempt++) {
-        bool fresh = false, broken;
-        void *cn = NULL;
-        PGconn *c;
-        int rv = dc_pool_get(s->pool, &cn, &fresh, eb);
+    struct pg_work w = {s, fn, ud};
 
-        if (rv != DC_OK)
-            return rv;
-        c = cn;
-        rv = fn(s, c, ud, eb);
-        broken = PQstatus(c) == CONNECTION_BAD;
-        if (!broken && PQtransactionStatus(c) != PQTRANS_IDLE) {
-            PQclear(PQexec(c, "ROLLBACK"));
-            broken = PQtransactionStatus(c) != PQTRANS_IDLE;
-        }
-        dc_pool_put(s->pool, cn, broken);
-        if (!broken || fresh || attempt > 0)
-            return rv;
-    }
+    return sdc_pg_run(s->pool, pg_work_tramp, &w, eb);
 }
 
 /* PQexecParams with text parameters; NULL lens means NUL-terminated values. */
@@ -1129,7 +1095,8 @@ static int pg_init(void **self, const struct sdc_md *md, const struct sdc_init_c
     pthread_condattr_destroy(&ca);
     rv = parse_metadata(s, md, eb);
     if (rv == DC_OK) {
-        struct dc_pool_config pc = {s->max_conns, s->timeout_ms, pool_connect, pool_close, s};
+        struct dc_pool_config pc = {s->max_conns, s->timeout_ms, pool_connect, sdc_pg_pool_close,
+                                    s};
         rv = dc_pool_new(&s->pool, &pc, eb);
     }
     if (rv == DC_OK)

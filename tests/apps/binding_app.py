@@ -3,7 +3,8 @@
 
 As a Dapr app (input bindings, sidecar-api.md §7.2):
   OPTIONS /<route>        200, except routes starting with "unsub" (404) and "405" (405)
-  POST /<route>           records {headers, body}; answers 200, or 500 for routes starting "fail"
+  POST /<route>           records {headers, body}; answers 200, or 500 for routes starting "fail",
+                          and for routes starting "flaky" 500 the first time a body is seen
   GET /events/<route>     {"events": [...recorded POSTs...], "options": <OPTIONS count>}
 As a target of bindings.http:
   any verb /echo/...      200 JSON {method, path, headers, body}, header X-Target: yes
@@ -19,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 LOCK = threading.Lock()
 EVENTS = {}
 OPTIONS = {}
+SEEN = set()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -78,7 +80,9 @@ class Handler(BaseHTTPRequestHandler):
                 EVENTS.setdefault(route, []).append({
                     "headers": {k.lower(): v for k, v in self.headers.items()},
                     "body": body.decode("utf-8", "replace")})
-            if route.startswith("fail"):
+                first_seen = (route, body) not in SEEN
+                SEEN.add((route, body))
+            if route.startswith("fail") or (route.startswith("flaky") and first_seen):
                 return self._send(500, b'{"error":"nope"}')
             return self._send(200, b'{"ok":true}')
         return self._send(404)

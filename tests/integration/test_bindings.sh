@@ -2,13 +2,15 @@
 # Bindings (sidecar-api.md §7, §22.5) through a real daprd and tests/apps/binding_app.py:
 # bindings.cron firing into the app (OPTIONS probe, POST /<route>), bindings.localstorage with
 # escape attempts refused, bindings.http against the Python app, bindings.redis against a
-# redis-server and bindings.postgresql against a PostgreSQL, both started here.
+# redis-server, bindings.postgresql against a PostgreSQL and bindings.mqtt3 (input and output)
+# against a mosquitto, all started here.
 source "$(dirname "$0")/../lib.sh"
 DAPRD=$BIN/daprd
 APP=$ROOT/tests/apps/binding_app.py
 PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
+MOSQ=${MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}
 
-for tool in redis-server redis-cli "$PGBIN/initdb" "$PGBIN/pg_ctl" "$PGBIN/psql" "$DAPRD"; do
+for tool in redis-server redis-cli "$PGBIN/initdb" "$PGBIN/pg_ctl" "$PGBIN/psql" "$MOSQ" "$DAPRD"; do
   if ! command -v "$tool" >/dev/null 2>&1 && [ ! -x "$tool" ]; then
     bad "needed: $tool (make deps; make)"; finish; exit 1
   fi
@@ -21,9 +23,11 @@ if [ "$(id -u)" -eq 0 ]; then AS=(runuser -u postgres --); fi
 # ---- redis-server and PostgreSQL on free loopback ports, in the temp dir ----
 RDIR=$T_TMP/redis; mkdir -p "$RDIR"; RPORT=$(free_port)
 PDIR=$T_TMP/pg; mkdir -p "$PDIR"; PPORT=$(free_port)
+MDIR=$T_TMP/mqtt; mkdir -p "$MDIR"; MQPORT=$(free_port)
 [ ${#AS[@]} -gt 0 ] && chown postgres "$PDIR"
 stop_servers() {
   [ -f "$RDIR/redis.pid" ] && kill -9 "$(cat "$RDIR/redis.pid")" 2>/dev/null
+  [ -f "$MDIR/mosquitto.pid" ] && kill -9 "$(cat "$MDIR/mosquitto.pid")" 2>/dev/null
   if [ -f "$PDIR/data/postmaster.pid" ]; then
     "${AS[@]}" "$PGBIN/pg_ctl" -D "$PDIR/data" -m immediate -w -t 10 stop >/dev/null 2>&1 ||
       kill -9 "$(head -1 "$PDIR/data/postmaster.pid")" 2>/dev/null
@@ -40,6 +44,15 @@ if [ "$(redis-cli -p "$RPORT" ping 2>/dev/null)" != PONG ]; then
   bad "redis-server started" "$(cat "$RDIR/redis.log")"; finish; exit 1
 fi
 ok "redis-server on 127.0.0.1:$RPORT"
+printf 'listener %s 127.0.0.1\nallow_anonymous true\nlog_dest file %s/mosquitto.log\n' \
+  "$MQPORT" "$MDIR" >"$MDIR/mosquitto.conf"
+[ "$(id -u)" -eq 0 ] && echo "user root" >>"$MDIR/mosquitto.conf"
+("$MOSQ" -c "$MDIR/mosquitto.conf" >"$MDIR/out.log" 2>&1 & echo $! >"$MDIR/mosquitto.pid")
+for i in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$MQPORT") 2>/dev/null && break; sleep 0.05; done
+if ! (exec 3<>"/dev/tcp/127.0.0.1/$MQPORT") 2>/dev/null; then
+  bad "mosquitto started" "$(cat "$MDIR/out.log" "$MDIR/mosquitto.log" 2>/dev/null)"; finish; exit 1
+fi
+ok "mosquitto on 127.0.0.1:$MQPORT"
 if ! "${AS[@]}" "$PGBIN/initdb" -D "$PDIR/data" -U postgres -A trust --no-sync >"$PDIR/initdb.log" 2>&1; then
   bad "initdb" "$(cat "$PDIR/initdb.log")"; finish; exit 1
 fi
@@ -122,6 +135,28 @@ spec:
   version: v1
   metadata:
   - {name: connectionString, value: "$PGCONN"}
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: {name: mq}
+spec:
+  type: bindings.mqtt3
+  version: v1
+  metadata:
+  - {name: url, value: "tcp://127.0.0.1:$MQPORT"}
+  - {name: topic, value: "bindings/in"}
+  - {name: consumerID, value: "bapp-mq"}
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: {name: flakymq}
+spec:
+  type: bindings.mqtt
+  version: v1
+  metadata:
+  - {name: url, value: "tcp://127.0.0.1:$MQPORT"}
+  - {name: topic, value: "bindings/flaky/#"}
+  - {name: backOffMaxRetries, value: "2"}
 Y
 
 HP=$(free_port); MP=$(free_port)
@@ -249,23 +284,51 @@ check_contains "bad params" "invalid metadata property params" "$(post db '{"ope
 check "close" "204 " "$(post db '{"operation":"close"}')"
 check_contains "closed" "component is closed" "$(post db '{"operation":"query","metadata":{"sql":"SELECT 1"}}')"
 
+echo "# bindings.mqtt3: output create, input delivered to POST /<name> (bounded waits)"
+events() { curl -s "http://127.0.0.1:$APORT/events/$1"; }
+wait_events() { # route count: the number of recorded POSTs once >= count, within 10 s
+  local n=0
+  for i in $(seq 1 200); do
+    n=$(json_get "$(events "$1")" 'len(d["events"])'); [ "$n" -ge "$2" ] && break; sleep 0.05
+  done
+  echo "$n"
+}
+check "create" "204 " "$(post mq '{"operation":"create","data":{"b":1,"a":"x"}}')"
+check "delivered to the app" "1" "$(wait_events mq 1)"
+ev=$(events mq)
+check "body is the published data" '{"a":"x","b":1}' "$(json_get "$ev" 'd["events"][0]["body"]')"
+check "topic metadata header" "bindings/in" "$(json_get "$ev" 'd["events"][0]["headers"].get("topic")')"
+check "probed with OPTIONS" "1" "$(json_get "$ev" 'd["options"]')"
+check "request topic overrides (wildcard subscription)" "204 " \
+  "$(post mq '{"operation":"create","data":"once","metadata":{"topic":"bindings/flaky/a"}}')"
+check "app failure retried, then delivered" "2" "$(wait_events flakymq 2)"
+ev=$(events flakymq)
+check "same event twice, topic of the message" '"once" "once" bindings/flaky/a' \
+  "$(json_get "$ev" 'd["events"][0]["body"]+" "+d["events"][1]["body"]+" "+d["events"][1]["headers"]["topic"]')"
+check "nothing more for mq" "1" "$(json_get "$(events mq)" 'len(d["events"])')"
+check_contains "unsupported operation" "does not support operation get. supported operations:create" \
+  "$(post mq '{"operation":"get"}')"
+check_contains "wildcard topic cannot be published to" "ERR_INVOKE_OUTPUT_BINDING" \
+  "$(post mq '{"operation":"create","data":1,"metadata":{"topic":"a/#"}}')"
+check_contains "bad retain" "mqtt binding: invalid retain maybe" \
+  "$(post mq '{"operation":"create","data":1,"metadata":{"retain":"maybe"}}')"
+
 echo "# bad components fail startup with a clear error"
 BAD=$T_TMP/bad; mkdir -p "$BAD"
-cat >"$BAD/c.yaml" <<Y
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata: {name: badcron}
-spec:
-  type: bindings.cron
-  version: v1
-  metadata:
-  - {name: schedule, value: "61 * * * * *"}
-Y
-"$DAPRD" --app-id badapp --resources-path "$BAD" --dapr-http-port "$(free_port)" \
-  --metrics-port "$(free_port)" --dapr-listen-addresses 127.0.0.1 >"$T_TMP/bad.log" 2>&1 &
-BP=$!; T_PIDS+=("$BP")
-wait_exit "$BP" 10
+# bad_component <name> <type> <metadata lines>: daprd with only that component; sets WAIT_RC.
+bad_component() {
+  printf 'apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: %s}\nspec:\n  type: %s\n  version: v1\n  metadata:\n%s\n' \
+    "$1" "$2" "$3" >"$BAD/c.yaml"
+  "$DAPRD" --app-id badapp --resources-path "$BAD" --dapr-http-port "$(free_port)" \
+    --metrics-port "$(free_port)" --dapr-listen-addresses 127.0.0.1 >"$T_TMP/bad.log" 2>&1 &
+  BP=$!; T_PIDS+=("$BP")
+  wait_exit "$BP" 10
+}
+bad_component badcron bindings.cron '  - {name: schedule, value: "61 * * * * *"}'
 check "bad cron spec stops daprd" "1" "$WAIT_RC"
 check_contains "bad cron message" "invalid schedule format '61 * * * * *': end of range (61) above maximum (59)" "$(cat "$T_TMP/bad.log")"
+bad_component badmq bindings.mqtt3 "  - {name: url, value: \"tcp://127.0.0.1:$MQPORT\"}"
+check "mqtt binding without topic stops daprd" "1" "$WAIT_RC"
+check_contains "missing topic message" "mqtt binding: missing topic" "$(cat "$T_TMP/bad.log")"
 
 finish

@@ -7,7 +7,7 @@ PKGS=(
   build-essential pkg-config clang libclang-rt-14-dev clang-format
   libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev libcjson-dev libssl-dev libcmocka-dev libsqlite3-dev
   curl python3 procps unzip
-  libnghttp2-dev libevent-dev libprotobuf-c-dev protobuf-c-compiler openssl
+  libnghttp2-dev libevent-dev libprotobuf-c-dev protobuf-c-compiler openssl libgnutls28-dev
   python3-grpcio python3-protobuf
   libhiredis-dev redis-server libpq-dev postgresql
 )

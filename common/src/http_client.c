@@ -371,8 +371,7 @@ static CURLcode on_ssl_ctx(CURL *h, void *ssl_ctx, void *ud)
     const struct call_state *st = ud;
 
     (void)h;
-    return st->call->tls_ctx_fn(ssl_ctx, st->call->tls_ud) == 0 ? CURLE_OK
-                                                                 : CURLE_SSL_CERTPROBLEM;
+    return st->call->tls_ctx_fn(ssl_ctx, st->call->tls_ud) == 0 ? CURLE_OK : CURLE_SSL_CERTPROBLEM;
 }
 
 /* The per-call TLS material of dc_http_call (blobs are copied by curl and compared when a
@@ -445,8 +444,8 @@ static CURLcode set_options(struct dc_http_client *c, struct call_state *st,
         SET(CURLOPT_SSL_VERIFYHOST, 0L);
     }
 #undef SET
-    if (rc == CURLE_OK && (call->tls_cert_pem != NULL || call->tls_ca_pem != NULL ||
-                           call->tls_ctx_fn != NULL))
+    if (rc == CURLE_OK &&
+        (call->tls_cert_pem != NULL || call->tls_ca_pem != NULL || call->tls_ctx_fn != NULL))
         rc = set_tls(st);
     if (rc == CURLE_OK)
         rc = set_method(h, call, m, body);

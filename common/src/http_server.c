@@ -62,8 +62,8 @@ struct dc_http_server {
     char *cert, *key;
     struct MHD_Daemon *retired;
     char *retired_cert, *retired_key;
-    char *client_ca; /* mutual TLS: MHD_OPTION_HTTPS_MEM_TRUST of every daemon */
-    atomic_uint tls_gen; /* daemons started so far - 1; each connection records its own */
+    char *client_ca;        /* mutual TLS: MHD_OPTION_HTTPS_MEM_TRUST of every daemon */
+    atomic_uint tls_gen;    /* daemons started so far - 1; each connection records its own */
     pthread_mutex_t tls_mu; /* serialises dc_http_server_set_tls; taken before mu */
     atomic_bool quiesced;
     pthread_mutex_t mu; /* guards inflight, listen_closed and log */
@@ -482,7 +482,7 @@ cleanup:
 }
 
 static struct MHD_Daemon *start_mhd(struct dc_http_server *s, int fd, char *cert, char *key,
-                                     unsigned gen)
+                                    unsigned gen)
 {
     unsigned int flags = MHD_USE_ITC | MHD_USE_ERROR_LOG;
     size_t pool = s->max_header * 2 + 8192;

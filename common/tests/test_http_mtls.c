@@ -300,8 +300,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_client_cert_reaches_handler, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_verifies_server, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ctx_hook, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_set_tls_keeps_client_ca_and_retires, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_set_tls_keeps_client_ca_and_retires, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

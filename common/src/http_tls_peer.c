@@ -10,7 +10,8 @@
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
-int dc_http_request_peer_cert(const struct dc_http_request *req, const uint8_t **der, size_t *len)
+int dc_http_request_peer_cert(const struct dc_http_request *req, size_t i, const uint8_t **der,
+                              size_t *len)
 {
     const union MHD_ConnectionInfo *ci;
     const gnutls_datum_t *peers;
@@ -23,9 +24,9 @@ int dc_http_request_peer_cert(const struct dc_http_request *req, const uint8_t *
         return DC_ENOTFOUND;
     /* RFC 8446 §4.4.2: the sender's certificate comes first. */
     peers = gnutls_certificate_get_peers((gnutls_session_t)ci->tls_session, &n);
-    if (peers == NULL || n == 0 || peers[0].data == NULL || peers[0].size == 0)
+    if (peers == NULL || i >= n || peers[i].data == NULL || peers[i].size == 0)
         return DC_ENOTFOUND;
-    *der = peers[0].data;
-    *len = peers[0].size;
+    *der = peers[i].data;
+    *len = peers[i].size;
     return DC_OK;
 }

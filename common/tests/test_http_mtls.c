@@ -105,7 +105,7 @@ static void h_whoami(struct dc_http_request *req, struct dc_http_response *resp,
     char cn[128] = "none";
 
     (void)ud;
-    if (dc_http_request_peer_cert(req, &der, &len) == DC_OK) {
+    if (dc_http_request_peer_cert(req, 0, &der, &len) == DC_OK) {
         const unsigned char *p = der;
         X509 *x = d2i_X509(NULL, &p, (long)len);
 

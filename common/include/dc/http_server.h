@@ -157,12 +157,13 @@ const char *dc_http_request_query(struct dc_http_request *req, const char *name)
 bool dc_http_request_query_next(struct dc_http_request *req, size_t *it,
                                 const struct dc_http_query_pair **pair);
 
-/* The leaf certificate the TLS client presented on this request's connection, in DER,
- * borrowed from the TLS session (valid until the response is sent). Only servers started with
- * tls_client_ca_pem ask for one; the certificate is NOT verified by the server (the TLS
- * handshake only proved that the client holds its private key). Returns DC_OK, DC_ENOTFOUND
- * (plain HTTP, no certificate sent, or a socket-less request). Thread-safe. */
-int dc_http_request_peer_cert(const struct dc_http_request *req, const uint8_t **der,
+/* Certificate `i` of the chain the TLS client presented on this request's connection (0 = its
+ * own certificate, then the intermediates it sent), in DER, borrowed from the TLS session (valid
+ * until the response is sent). Only servers started with tls_client_ca_pem ask for one; the
+ * chain is NOT verified by the server (the handshake only proved that the client holds the
+ * leaf's private key). Returns DC_OK, DC_ENOTFOUND (plain HTTP, no certificate sent, `i` past
+ * the chain, or a socket-less request). Thread-safe. */
+int dc_http_request_peer_cert(const struct dc_http_request *req, size_t i, const uint8_t **der,
                               size_t *len) DC_MUST_CHECK;
 
 /* Response helpers. */

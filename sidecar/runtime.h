@@ -23,6 +23,7 @@ struct sdc_nameres;
 struct sdc_app_channel;
 struct sdc_invoke;
 struct sdc_http_mw;
+struct sdc_identity;
 
 struct sdc_kv {
     char *key;
@@ -53,6 +54,7 @@ struct sdc_runtime {
     struct sdc_app_channel *app;          /* app_channel.h; NULL without --app-port */
     struct sdc_invoke *invoke;            /* invoke.h */
     struct sdc_http_mw *http_mw;          /* http_mw.h: set up with the API router */
+    struct sdc_identity *identity;        /* identity.h: with --enable-mtls, else NULL */
 
     /* Attributes set with PUT /v1.0/metadata/{key}; guarded by `lock`. */
     pthread_mutex_t lock;

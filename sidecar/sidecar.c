@@ -12,6 +12,7 @@
 #include "acl.h"
 #include "app_channel.h"
 #include "http_api.h"
+#include "identity.h"
 #include "invoke.h"
 #include "nameres.h"
 #include "resiliency.h"
@@ -152,6 +153,9 @@ int sdc_sidecar_start(struct sdc_sidecar **out, const struct sdc_config *cfg,
     rv = sdc_app_channel_new(&s->rt.app, cfg, eb);
     if (rv != DC_OK)
         goto fail;
+    rv = sdc_identity_runtime_start(&s->rt, eb);
+    if (rv != DC_OK)
+        goto fail;
     rv = sdc_invoke_new(&s->rt.invoke, &s->rt, eb);
     if (rv != DC_OK)
         goto fail;
@@ -213,6 +217,7 @@ void sdc_sidecar_free(struct sdc_sidecar *s)
     dc_http_router_free(s->metrics_router);
     dc_http_router_free(s->public_router);
     sdc_invoke_free(s->rt.invoke);
+    sdc_identity_free(s->rt.identity);
     sdc_app_channel_free(s->rt.app);
     sdc_nameres_free(s->rt.nameres);
     sdc_acl_free(s->rt.acl);

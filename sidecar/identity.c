@@ -73,8 +73,7 @@ struct sdc_identity {
     X509_STORE *anchors;
     uint64_t anchors_gen;
     struct file_stamp stamp;
-    struct dc_grpc_client *sentry;
-    uint64_t sentry_anchors_gen; /* anchors its TLS context trusts */
+    struct dc_grpc_client *sentry; /* only during a request: renewals are hours apart */
     int64_t renew_at_s;
     unsigned failures;
 };
@@ -425,14 +424,14 @@ static int verify_sentry(int ok, X509_STORE_CTX *xs)
     return 1;
 }
 
+/* A client for one request (its connection and loop thread are not kept between renewals,
+ * which are hours apart), trusting the current anchors. */
 static int sentry_client(struct sdc_identity *id, struct dc_errbuf *eb)
 {
     struct dc_grpc_client_opts o = {0};
     SSL_CTX *ctx;
-    int rv = DC_OK;
+    int rv;
 
-    if (id->sentry != NULL && id->sentry_anchors_gen == id->anchors_gen)
-        return DC_OK;
     ctx = SSL_CTX_new(TLS_client_method());
     if (ctx == NULL)
         abort();
@@ -441,17 +440,11 @@ static int sentry_client(struct sdc_identity *id, struct dc_errbuf *eb)
     SSL_CTX_set_cert_store(ctx, id->anchors);
     SSL_CTX_set_app_data(ctx, id);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_sentry);
-    if (id->sentry == NULL) {
-        o.target = id->sentry_address;
-        o.ssl_ctx = ctx;
-        o.connect_timeout_ms = 5000;
-        rv = dc_grpc_client_new(&id->sentry, &o, eb);
-    } else {
-        rv = dc_grpc_client_set_ssl_ctx(id->sentry, ctx);
-    }
+    o.target = id->sentry_address;
+    o.ssl_ctx = ctx;
+    o.connect_timeout_ms = 5000;
+    rv = dc_grpc_client_new(&id->sentry, &o, eb);
     SSL_CTX_free(ctx);
-    if (rv == DC_OK)
-        id->sentry_anchors_gen = id->anchors_gen;
     return rv;
 }
 
@@ -598,6 +591,8 @@ static int fetch(struct sdc_identity *id, struct sdc_svid **out, struct dc_errbu
 cleanup:
     if (resp != NULL)
         protobuf_c_message_free_unpacked(&resp->base, NULL);
+    dc_grpc_client_free(id->sentry);
+    id->sentry = NULL;
     dc_grpc_status_cleanup(&st);
     dc_buf_cleanup(&csr);
     wipe_free(token);

@@ -108,12 +108,15 @@ void sdc_mtls_attach_server(struct sdc_mtls *m, struct dc_http_server *srv)
     sdc_svid_release(cur);
 }
 
-/* FNV-1a, 64 bits: the cache key of a DER certificate. */
-static uint64_t fnv1a(const uint8_t *p, size_t n)
+/* The cache key of a DER certificate: FNV-1a (64 bits) of its length and last 64 bytes, which
+ * are the signature (random for ECDSA, unique per certificate anyway); entries are compared in
+ * full, so the hash only has to spread them. */
+static uint64_t cert_hash(const uint8_t *p, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)n;
+    size_t i = n > 64 ? n - 64 : 0;
 
-    for (size_t i = 0; i < n; i++) {
+    for (h *= 0x100000001b3ULL; i < n; i++) {
         h ^= p[i];
         h *= 0x100000001b3ULL;
     }
@@ -207,7 +210,7 @@ int sdc_mtls_peer(struct sdc_mtls *m, const struct dc_http_request *req, struct 
 
     if (dc_http_request_peer_cert(req, 0, &der, &len) != DC_OK)
         return dc_err_set(eb, DC_EPERM, "no client certificate (mutual TLS is required)");
-    h = fnv1a(der, len);
+    h = cert_hash(der, len);
     svid = sdc_identity_get(m->identity);
     if (cache_get(m, h, der, len, svid->anchors_gen, now, out)) {
         sdc_svid_release(svid);

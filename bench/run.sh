@@ -40,3 +40,4 @@ bash bench/injector.sh
 
 ./bench/state.sh
 ./bench/invoke.sh
+./bench/invoke_mtls.sh

@@ -19,7 +19,7 @@ endif
 
 CC ?= cc
 PKGS := libmicrohttpd libcurl yaml-0.1 libcjson openssl sqlite3 hiredis libpq libnghttp2 \
-        libevent_core libevent_pthreads libevent_openssl libprotobuf-c libmosquitto
+        libevent_core libevent_pthreads libevent_openssl libprotobuf-c libmosquitto gnutls
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE

@@ -42,3 +42,4 @@ bash bench/injector.sh
 ./bench/invoke.sh
 ./bench/sentry.sh
 ./bench/pubsub.sh
+./bench/invoke_mtls.sh

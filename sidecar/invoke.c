@@ -20,6 +20,7 @@
 
 #include "acl.h"
 #include "app_channel.h"
+#include "mtls.h"
 #include "nameres.h"
 #include "resiliency.h"
 
@@ -44,7 +45,8 @@ struct sdc_invoke {
     struct dc_http_router *router;   /* the internal server's */
     struct dc_http_server *server;
     int port;
-    const char *scheme; /* of internal URLs: "http" until mutual TLS */
+    const char *scheme;    /* of internal URLs: "https" with mutual TLS */
+    struct sdc_mtls *mtls; /* NULL without --enable-mtls */
     const char *own_ns;
     /* Precomputed header lines. */
     char *h_caller_id, *h_caller_ns, *h_trust_domain;
@@ -53,29 +55,56 @@ struct sdc_invoke {
 
 /* ---- transport security of the internal channel: the ONE place mTLS (issue 6) changes ---- */
 
-/* Client side: today plain HTTP. With mTLS: set the workload certificate, key and trust
- * bundle on `o`, require peer verification, and return "https". */
-static const char *internal_client_tls(struct dc_http_client_opts *o)
+/* Client side: plain HTTP, or with --enable-mtls HTTPS whose certificates are set per call
+ * (internal_call_tls) so that rotations take effect on the next connection. */
+static const char *internal_client_tls(struct sdc_invoke *inv, struct dc_http_client_opts *o)
 {
     (void)o;
-    return "http";
+    if (inv->rt->identity == NULL)
+        return "http";
+    inv->mtls = sdc_mtls_new(inv->rt->identity);
+    return "https";
 }
 
-/* Server side: today plain HTTP. With mTLS: the server's certificate and key, and require and
- * verify client certificates against the trust bundle. */
-static void internal_server_tls(struct dc_http_server_opts *o)
+/* One call to the sidecar of app_id/ns: our certificate, the anchors, the callee's SPIFFE id. */
+static void internal_call_tls(struct sdc_invoke *inv, struct dc_http_call *hc, const char *app_id,
+                              const char *ns, struct dc_arena *a)
 {
-    (void)o;
+    if (inv->mtls != NULL)
+        sdc_mtls_client_call(inv->mtls, hc, app_id, ns, a);
 }
 
-/* The caller's identity on the internal channel. Today it is what the calling sidecar claims in
- * headers; with mTLS it becomes the SPIFFE ID spiffe://<td>/ns/<ns>/<app> of the verified peer
- * certificate (sidecar-api.md §20.3), and these headers are ignored. */
-static void internal_caller_identity(const struct dc_http_request *req, struct sdc_caller *out)
+/* Server side: with mTLS, our certificate and key, and client certificates asked for; they are
+ * verified per request (internal_caller_identity). */
+static void internal_server_tls(struct sdc_invoke *inv, struct dc_http_server_opts *o)
 {
-    out->trust_domain = dc_http_request_header(req, H_TRUST_DOMAIN);
-    out->namespace = dc_http_request_header(req, "dapr-caller-namespace");
-    out->app_id = dc_http_request_header(req, "dapr-caller-app-id");
+    if (inv->mtls != NULL)
+        sdc_mtls_server_opts(inv->mtls, o);
+}
+
+/* The caller's identity on the internal channel. With mTLS it is the SPIFFE ID
+ * spiffe://<td>/ns/<ns>/<app> of the verified peer certificate (sidecar-api.md §20.3) and the
+ * headers are ignored; a caller without a valid certificate is refused (DC_EPERM). Without mTLS
+ * it is what the calling sidecar claims in headers. */
+static int internal_caller_identity(struct sdc_invoke *inv, struct dc_http_request *req,
+                                    struct sdc_caller *out, struct dc_errbuf *eb)
+{
+    struct snt_spiffe_id sid;
+    int rv;
+
+    if (inv->mtls == NULL) {
+        out->trust_domain = dc_http_request_header(req, H_TRUST_DOMAIN);
+        out->namespace = dc_http_request_header(req, "dapr-caller-namespace");
+        out->app_id = dc_http_request_header(req, "dapr-caller-app-id");
+        return DC_OK;
+    }
+    rv = sdc_mtls_peer(inv->mtls, req, &sid, eb);
+    if (rv != DC_OK)
+        return rv;
+    out->trust_domain = dc_arena_strdup(req->arena, sid.trust_domain);
+    out->namespace = dc_arena_strdup(req->arena, sid.ns);
+    out->app_id = dc_arena_strdup(req->arena, sid.app_id);
+    return DC_OK;
 }
 
 /* ---- setup -------------------------------------------------------------------------------- */
@@ -129,7 +158,7 @@ int sdc_invoke_new(struct sdc_invoke **out, struct sdc_runtime *rt, struct dc_er
     o.connect_timeout_ms = 5000;
     o.max_response = (size_t)rt->cfg->max_body_size;
     o.max_idle_conns = 256;
-    inv->scheme = internal_client_tls(&o);
+    inv->scheme = internal_client_tls(inv, &o);
     rv = dc_http_client_new(&inv->peers, &o, eb);
     if (rv == DC_OK) {
         struct dc_http_client_opts x = {0};
@@ -178,12 +207,14 @@ int sdc_invoke_listen(struct sdc_invoke *inv, struct dc_errbuf *eb)
     /* The caller's headers plus what its sidecar adds. */
     o.max_header = 2 * ((size_t)cfg->read_buffer_size + 4096) + 4096;
     o.threads = 0; /* a thread per connection: handlers block on the app */
-    internal_server_tls(&o);
+    internal_server_tls(inv, &o);
     rv = dc_http_server_start(&inv->server, &o, inv->router, eb);
     if (rv != DC_OK) {
         dc_err_wrapf(eb, "internal server");
         return rv;
     }
+    if (inv->mtls != NULL)
+        sdc_mtls_attach_server(inv->mtls, inv->server);
     inv->port = dc_http_server_port(inv->server);
     DC_LOG(DC_LOG_INFO, "internal invocation server listening on %s:%d",
            o.address != NULL ? o.address : "", inv->port);
@@ -199,7 +230,10 @@ void sdc_invoke_free(struct sdc_invoke *inv)
 {
     if (inv == NULL)
         return;
+    if (inv->mtls != NULL)
+        sdc_mtls_attach_server(inv->mtls, NULL);
     dc_http_server_free(inv->server);
+    sdc_mtls_free(inv->mtls);
     dc_http_router_free(inv->router);
     dc_http_client_free(inv->peers);
     dc_http_client_free(inv->external);
@@ -378,6 +412,7 @@ static int attempt_remote(struct call *c, int *status, struct dc_errbuf *eb)
     hc.body_len = c->req->body_len;
     hc.on_body = on_body;
     hc.ud = c->resp;
+    internal_call_tls(inv, &hc, c->app_id, c->ns != NULL ? c->ns : inv->own_ns, a);
     if (c->deadline_ns != 0) {
         int64_t left = (c->deadline_ns - dc_mono_ns()) / 1000000;
         if (left <= 0)
@@ -648,7 +683,10 @@ static void internal_handler(struct dc_http_request *req, struct dc_http_respons
         internal_error(resp, 404, "unknown internal endpoint");
         return;
     }
-    internal_caller_identity(req, &caller);
+    if (internal_caller_identity(inv, req, &caller, &eb) != DC_OK) {
+        internal_error(resp, 401, eb.msg);
+        return;
+    }
     callee = dc_http_request_header(req, "dapr-callee-app-id");
     callee_ns = dc_http_request_header(req, H_CALLEE_NS);
     if (!dc_str_eq(callee, rt->cfg->app_id) ||

@@ -20,8 +20,9 @@
  *   dapr-internal-error                on a response: the callee sidecar itself failed (ACL
  *                                      denial, app unhealthy...); the value is the message.
  * and the public dapr-caller-app-id / dapr-caller-namespace / dapr-callee-app-id, which the app
- * receives too. Until mutual TLS (issue 6) the callee trusts these headers: anyone who can reach
- * the internal port can claim any identity. */
+ * receives too. Without --enable-mtls the callee trusts these headers (anyone who can reach the
+ * internal port can claim any identity); with it the channel is HTTPS with client certificates
+ * and the caller's identity is the SPIFFE id of its verified certificate (mtls.h). */
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -14,6 +14,7 @@
 #include "configuration.h"
 #include "bindings.h"
 #include "http_api.h"
+#include "identity.h"
 #include "invoke.h"
 #include "nameres.h"
 #include "pubsub_api.h"
@@ -158,6 +159,9 @@ int sdc_sidecar_start(struct sdc_sidecar **out, const struct sdc_config *cfg,
     rv = sdc_app_channel_new(&s->rt.app, cfg, eb);
     if (rv != DC_OK)
         goto fail;
+    rv = sdc_identity_runtime_start(&s->rt, eb);
+    if (rv != DC_OK)
+        goto fail;
     rv = sdc_invoke_new(&s->rt.invoke, &s->rt, eb);
     if (rv != DC_OK)
         goto fail;
@@ -225,6 +229,7 @@ void sdc_sidecar_free(struct sdc_sidecar *s)
     sdc_bindings_free(s->rt.bindings);
     sdc_pubsub_free(s->rt.pubsub);
     sdc_invoke_free(s->rt.invoke);
+    sdc_identity_free(s->rt.identity);
     sdc_app_channel_free(s->rt.app);
     sdc_nameres_free(s->rt.nameres);
     sdc_acl_free(s->rt.acl);

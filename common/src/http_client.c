@@ -413,6 +413,50 @@ static CURLcode set_method(CURL *h, const struct dc_http_call *call, const char 
     return rc;
 }
 
+static CURLcode on_ssl_ctx(CURL *h, void *ssl_ctx, void *ud)
+{
+    const struct call_state *st = ud;
+
+    (void)h;
+    return st->call->tls_ctx_fn(ssl_ctx, st->call->tls_ud) == 0 ? CURLE_OK : CURLE_SSL_CERTPROBLEM;
+}
+
+/* The per-call TLS material of dc_http_call (blobs are copied by curl and compared when a
+ * connection is picked for reuse). */
+static CURLcode set_tls(struct call_state *st)
+{
+    const struct dc_http_call *call = st->call;
+    CURL *h = st->h;
+    struct curl_blob b = {0};
+    CURLcode rc = CURLE_OK;
+
+    b.flags = CURL_BLOB_COPY;
+    if (call->tls_cert_pem != NULL && call->tls_key_pem != NULL) {
+        b.data = (void *)(uintptr_t)call->tls_cert_pem;
+        b.len = strlen(call->tls_cert_pem);
+        rc = curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &b);
+        b.data = (void *)(uintptr_t)call->tls_key_pem;
+        b.len = strlen(call->tls_key_pem);
+        if (rc == CURLE_OK)
+            rc = curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &b);
+    }
+    if (rc == CURLE_OK && call->tls_ca_pem != NULL) {
+        b.data = (void *)(uintptr_t)call->tls_ca_pem;
+        b.len = strlen(call->tls_ca_pem);
+        rc = curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &b);
+        if (rc == CURLE_OK)
+            rc = curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+        if (rc == CURLE_OK)
+            rc = curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (rc == CURLE_OK && call->tls_ctx_fn != NULL) {
+        rc = curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+        if (rc == CURLE_OK)
+            rc = curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, st);
+    }
+    return rc;
+}
+
 static CURLcode set_options(struct dc_http_client *c, struct call_state *st,
                             struct curl_slist *hdrs, const char *m, bool body, char *errbuf)
 {
@@ -447,6 +491,9 @@ static CURLcode set_options(struct dc_http_client *c, struct call_state *st,
         SET(CURLOPT_SSL_VERIFYHOST, 0L);
     }
 #undef SET
+    if (rc == CURLE_OK &&
+        (call->tls_cert_pem != NULL || call->tls_ca_pem != NULL || call->tls_ctx_fn != NULL))
+        rc = set_tls(st);
     if (rc == CURLE_OK)
         rc = set_method(h, call, m, body);
     return rc;

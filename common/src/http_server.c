@@ -62,6 +62,8 @@ struct dc_http_server {
     char *cert, *key;
     struct MHD_Daemon *retired;
     char *retired_cert, *retired_key;
+    char *client_ca;        /* mutual TLS: MHD_OPTION_HTTPS_MEM_TRUST of every daemon */
+    atomic_uint tls_gen;    /* daemons started so far - 1; each connection records its own */
     pthread_mutex_t tls_mu; /* serialises dc_http_server_set_tls; taken before mu */
     atomic_bool quiesced;
     pthread_mutex_t mu; /* guards inflight, listen_closed and log */
@@ -78,6 +80,7 @@ struct req_ctx {
     struct dc_buf body;
     bool started;
     bool responded;
+    bool retired; /* arrived on a daemon replaced by dc_http_server_set_tls */
 };
 
 static void log_cb(void *cls, const char *fmt, va_list ap) DC_PRINTF(2, 0);
@@ -103,6 +106,28 @@ static size_t unescape_noop(void *cls, struct MHD_Connection *c, char *s)
     return strlen(s);
 }
 
+/* Each connection records the generation of the daemon that accepted it (the daemon's
+ * closure is the generation number itself). */
+static void conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                        enum MHD_ConnectionNotificationCode code)
+{
+    (void)conn;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        *socket_context = cls;
+}
+
+/* True when `conn` belongs to a daemon that dc_http_server_set_tls replaced: its responses
+ * close the connection, so clients move to the new certificate before the next change stops
+ * that daemon (which would cut requests in flight). */
+static bool on_retired_daemon(struct dc_http_server *s, struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    uintptr_t gen = ci != NULL ? (uintptr_t)ci->socket_context : 0;
+
+    return gen != atomic_load(&s->tls_gen);
+}
+
 static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     struct dc_http_server *s = cls;
@@ -123,6 +148,8 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
     pthread_mutex_lock(&s->mu);
     s->inflight++;
     pthread_mutex_unlock(&s->mu);
+    if (s->tls)
+        c->retired = on_retired_daemon(s, conn);
     return c;
 }
 
@@ -213,7 +240,7 @@ static enum MHD_Result send_response(struct req_ctx *c, struct MHD_Connection *c
         if (header_sendable(&resp->headers[i], no_body))
             (void)MHD_add_response_header(r, resp->headers[i].name, resp->headers[i].value);
     }
-    if (atomic_load(&c->s->quiesced))
+    if (atomic_load(&c->s->quiesced) || c->retired)
         (void)MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     c->responded = true;
     ret = MHD_queue_response(conn, (unsigned)status, r);
@@ -454,13 +481,14 @@ cleanup:
     return rv;
 }
 
-static struct MHD_Daemon *start_mhd(struct dc_http_server *s, int fd, char *cert, char *key)
+static struct MHD_Daemon *start_mhd(struct dc_http_server *s, int fd, char *cert, char *key,
+                                    unsigned gen)
 {
     unsigned int flags = MHD_USE_ITC | MHD_USE_ERROR_LOG;
     size_t pool = s->max_header * 2 + 8192;
     unsigned int timeout = s->idle_timeout_s;
     /* Passed through MHD_OPTION_ARRAY so that one call shape serves both protocols. */
-    struct MHD_OptionItem tls[3] = {{MHD_OPTION_END, 0, NULL}};
+    struct MHD_OptionItem tls[4] = {{MHD_OPTION_END, 0, NULL}};
 
     if (pool < POOL_MIN)
         pool = POOL_MIN;
@@ -473,12 +501,15 @@ static struct MHD_Daemon *start_mhd(struct dc_http_server *s, int fd, char *cert
         tls[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, key};
         tls[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, cert};
         tls[2] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+        if (s->client_ca != NULL)
+            tls[2] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, s->client_ca};
     }
 #define COMMON_OPTS                                                                                \
     MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_URI_LOG_CALLBACK, uri_cb, s,                          \
         MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s, MHD_OPTION_EXTERNAL_LOGGER, log_cb, s,       \
         MHD_OPTION_UNESCAPE_CALLBACK, unescape_noop, NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT,     \
-        pool, MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_ARRAY, tls
+        pool, MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_NOTIFY_CONNECTION, conn_notify,   \
+        (void *)(uintptr_t)gen, MHD_OPTION_ARRAY, tls
     if (s->threads > 1)
         return MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, COMMON_OPTS,
                                 MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->threads,
@@ -503,6 +534,7 @@ int dc_http_server_start(struct dc_http_server **out, const struct dc_http_serve
     s->threads = o->threads;
     s->idle_timeout_s = o->idle_timeout_s;
     atomic_init(&s->quiesced, false);
+    atomic_init(&s->tls_gen, 0);
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->tls_mu, NULL);
     pthread_condattr_init(&ca);
@@ -522,6 +554,8 @@ int dc_http_server_start(struct dc_http_server **out, const struct dc_http_serve
         s->tls = true;
         s->cert = dc_xstrdup(o->tls_cert_pem);
         s->key = dc_xstrdup(o->tls_key_pem);
+        if (!dc_str_empty(o->tls_client_ca_pem))
+            s->client_ca = dc_xstrdup(o->tls_client_ca_pem);
     }
     if (!dc_str_empty(o->unix_path)) {
         rv = listen_unix(o->unix_path, &fd, eb);
@@ -532,7 +566,7 @@ int dc_http_server_start(struct dc_http_server **out, const struct dc_http_serve
     }
     if (rv != DC_OK)
         goto err;
-    s->d = start_mhd(s, fd, s->cert, s->key);
+    s->d = start_mhd(s, fd, s->cert, s->key, 0);
     if (s->d == NULL) {
         close(fd);
         if (s->tls && dc_http_tls_check(s->cert, s->key, eb) != DC_OK) {
@@ -586,7 +620,7 @@ int dc_http_server_set_tls(struct dc_http_server *s, const char *cert_pem, const
     }
     cert = dc_xstrdup(cert_pem);
     key = dc_xstrdup(key_pem);
-    nd = start_mhd(s, fd, cert, key);
+    nd = start_mhd(s, fd, cert, key, atomic_load(&s->tls_gen) + 1);
     if (nd == NULL) {
         close(fd);
         rv = DC_ETLS;
@@ -603,6 +637,7 @@ int dc_http_server_set_tls(struct dc_http_server *s, const char *cert_pem, const
     pthread_mutex_lock(&s->mu);
     old = s->d;
     s->d = nd;
+    atomic_fetch_add(&s->tls_gen, 1);
     if (s->listen_closed) {
         lfd = MHD_quiesce_daemon(nd);
         if (lfd != MHD_INVALID_SOCKET)
@@ -704,6 +739,7 @@ void dc_http_server_free(struct dc_http_server *s)
     free_pem(s->key);
     free_pem(s->retired_cert);
     free_pem(s->retired_key);
+    free(s->client_ca);
     if (s->unix_path != NULL) {
         (void)unlink(s->unix_path);
         free(s->unix_path);

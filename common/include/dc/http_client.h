@@ -59,6 +59,21 @@ struct dc_http_call {
     dc_http_body_fn *on_body; /* optional: when set the body is streamed, not buffered */
     void *ud;                 /* for on_head and on_body */
     const char *unix_socket;  /* optional: connect to this Unix socket (URL host unused) */
+    /* TLS of https:// calls (daprd's mutual TLS between sidecars); all optional, borrowed for
+     * the call:
+     *  - tls_cert_pem / tls_key_pem: the chain (leaf first) and key presented to the server;
+     *  - tls_ca_pem: the only CAs the server's chain may verify to (instead of the system
+     *    bundle); host name verification is then off: check the peer's identity in tls_ctx_fn;
+     *  - tls_ctx_fn: run with each new connection's OpenSSL SSL_CTX (as void *) and tls_ud
+     *    before its handshake (e.g. to install a verify callback); non-zero refuses the
+     *    connection (DC_ETLS).
+     * A keep-alive connection is reused only by calls with the same certificate and CA bytes,
+     * so a rotated certificate takes effect on new connections. */
+    const char *tls_cert_pem;
+    const char *tls_key_pem;
+    const char *tls_ca_pem;
+    int (*tls_ctx_fn)(void *ssl_ctx, void *ud);
+    void *tls_ud;
 };
 
 /* The response. All-zero before the call; release with dc_http_result_cleanup. */

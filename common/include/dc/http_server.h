@@ -157,6 +157,15 @@ const char *dc_http_request_query(struct dc_http_request *req, const char *name)
 bool dc_http_request_query_next(struct dc_http_request *req, size_t *it,
                                 const struct dc_http_query_pair **pair);
 
+/* Certificate `i` of the chain the TLS client presented on this request's connection (0 = its
+ * own certificate, then the intermediates it sent), in DER, borrowed from the TLS session (valid
+ * until the response is sent). Only servers started with tls_client_ca_pem ask for one; the
+ * chain is NOT verified by the server (the handshake only proved that the client holds the
+ * leaf's private key). Returns DC_OK, DC_ENOTFOUND (plain HTTP, no certificate sent, `i` past
+ * the chain, or a socket-less request). Thread-safe. */
+int dc_http_request_peer_cert(const struct dc_http_request *req, size_t i, const uint8_t **der,
+                              size_t *len) DC_MUST_CHECK;
+
 /* Response helpers. */
 
 /* Status 200, no headers, empty body without a size limit, memory from `arena`. */
@@ -205,6 +214,12 @@ struct dc_http_server_opts {
      * are requested. Replace them later with dc_http_server_set_tls. */
     const char *tls_cert_pem;
     const char *tls_key_pem;
+    /* Mutual TLS (with the two above): PEM CA certificates; when set, the server asks every
+     * client for a certificate (GnuTLS GNUTLS_CERT_REQUEST, with these CAs' names as hints).
+     * The server does NOT verify it and does not refuse connections without one: handlers read
+     * it with dc_http_request_peer_cert and decide (daprd checks the chain against its trust
+     * anchors, which may change without a restart). Copied; kept across dc_http_server_set_tls. */
+    const char *tls_client_ca_pem;
 };
 
 struct dc_http_server;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "dc/buf.h"
+#include "dc/flags.h"
 #include "dc/k8s.h"
 #include "dc/k8s_informer.h"
 #include "dc/limits.h"
@@ -27,128 +28,45 @@
 
 /* ---- flags ------------------------------------------------------------------------------ */
 
-enum flag_kind { FLAG_STR, FLAG_PORT, FLAG_BOOL, FLAG_LEVEL };
-
-struct flag_def {
-    const char *name;
-    enum flag_kind kind;
-    size_t off;
-    const char *help;
-};
-
-#define F(name, kind, field, help)                                                                 \
-    {                                                                                              \
-        name, kind, offsetof(struct inj_flags, field), help                                        \
-    }
-static const struct flag_def flag_defs[] = {
-    F("port", FLAG_PORT, port, "webhook HTTPS port (4000)"),
-    F("listen-address", FLAG_STR, listen_address, "webhook listen address (all interfaces)"),
-    F("healthz-port", FLAG_PORT, healthz_port, "health server port (8080)"),
-    F("healthz-listen-address", FLAG_STR, healthz_listen_address, "health listen address"),
-    F("enable-metrics", FLAG_BOOL, enable_metrics, "serve Prometheus metrics (true)"),
-    F("metrics-port", FLAG_PORT, metrics_port, "metrics port (9090)"),
-    F("metrics-listen-address", FLAG_STR, metrics_listen_address, "metrics listen address"),
-    F("kubeconfig", FLAG_STR, kubeconfig, "kubeconfig file (else $KUBECONFIG, in-cluster)"),
-    F("scheduler-enabled", FLAG_BOOL, scheduler_enabled, "inject the scheduler address (true)"),
-    F("log-level", FLAG_LEVEL, log_level, "debug, info, warn, error, fatal (info)"),
-    F("log-as-json", FLAG_BOOL, log_as_json, "JSON log lines (false)"),
-    F("tls-cert-file", FLAG_STR, tls_cert_file, "PEM certificate chain of the webhook"),
-    F("tls-key-file", FLAG_STR, tls_key_file, "PEM private key of the webhook"),
-    F("help", FLAG_BOOL, help, "this text"),
-    F("version", FLAG_BOOL, version, "print the version"),
+#define F(name, type, field, def, help) DC_FLAG_DEF(struct inj_flags, name, type, field, def, help)
+static const struct dc_flag flag_defs[] = {
+    F("port", DC_FLAG_PORT, port, "4000", "webhook HTTPS port"),
+    F("listen-address", DC_FLAG_STRING, listen_address, "",
+      "webhook listen address (all interfaces)"),
+    F("healthz-port", DC_FLAG_PORT, healthz_port, "8080", "health server port"),
+    F("healthz-listen-address", DC_FLAG_STRING, healthz_listen_address, "",
+      "health listen address"),
+    F("enable-metrics", DC_FLAG_BOOL, enable_metrics, "true", "serve Prometheus metrics"),
+    F("metrics-port", DC_FLAG_PORT, metrics_port, "9090", "metrics port"),
+    F("metrics-listen-address", DC_FLAG_STRING, metrics_listen_address, "",
+      "metrics listen address"),
+    F("kubeconfig", DC_FLAG_STRING, kubeconfig, NULL,
+      "kubeconfig file (else $KUBECONFIG, in-cluster)"),
+    F("scheduler-enabled", DC_FLAG_BOOL, scheduler_enabled, "true", "inject the scheduler address"),
+    F("log-level", DC_FLAG_LOGLEVEL, log_level, "info", "debug, info, warn, error, fatal"),
+    F("log-as-json", DC_FLAG_BOOL, log_as_json, "false", "JSON log lines"),
+    F("tls-cert-file", DC_FLAG_STRING, tls_cert_file, NULL, "PEM certificate chain of the webhook"),
+    F("tls-key-file", DC_FLAG_STRING, tls_key_file, NULL, "PEM private key of the webhook"),
+    F("version", DC_FLAG_BOOL, version, "false", "print the version"),
 };
 #undef F
+#define N_FLAGS (sizeof(flag_defs) / sizeof(flag_defs[0]))
 
 void inj_flags_usage(FILE *out)
 {
-    size_t i;
-
     fprintf(out, "Usage: injector [flags]\n"
                  "The Dapr sidecar injector (mutating admission webhook on /mutate).\n"
                  "Environment: SIDECAR_IMAGE and NAMESPACE (required), see "
-                 "docs/internals/injector.md.\n");
-    for (i = 0; i < sizeof(flag_defs) / sizeof(flag_defs[0]); i++)
-        fprintf(out, "  --%-24s %s\n", flag_defs[i].name, flag_defs[i].help);
-}
-
-static int flag_set(struct inj_flags *f, const struct flag_def *d, const char *v, bool has_v,
-                    struct dc_errbuf *eb)
-{
-    char *p = (char *)f + d->off;
-    int64_t n;
-    bool b;
-
-    switch (d->kind) {
-    case FLAG_STR:
-        *(const char **)(void *)p = v;
-        return DC_OK;
-    case FLAG_PORT:
-        if (dc_str_to_i64(v, 0, 65535, &n) != DC_OK)
-            return dc_err_set(eb, DC_EINVAL, "invalid value \"%.64s\" for flag --%s", v, d->name);
-        *(uint16_t *)(void *)p = (uint16_t)n;
-        return DC_OK;
-    case FLAG_BOOL:
-        b = true;
-        if (has_v && dc_str_to_bool(v, &b) != DC_OK)
-            return dc_err_set(eb, DC_EINVAL, "invalid boolean value \"%.64s\" for flag --%s", v,
-                              d->name);
-        *(bool *)(void *)p = b;
-        return DC_OK;
-    case FLAG_LEVEL:
-        if (dc_log_level_parse(v, (enum dc_log_level *)(void *)p) != DC_OK)
-            return dc_err_set(eb, DC_EINVAL, "invalid log level \"%.64s\"", v);
-        return DC_OK;
-    }
-    return dc_err_set(eb, DC_EINVAL, "flag --%s", d->name);
+                 "docs/internals/injector.md.\n\nFlags:\n");
+    dc_flags_usage(out, flag_defs, N_FLAGS);
 }
 
 int inj_flags_parse(struct inj_flags *f, int argc, const char *const *argv, struct dc_errbuf *eb)
 {
-    const struct flag_def *d;
-    const char *a, *eq, *v;
-    size_t i, nlen;
-    int k;
-
     memset(f, 0, sizeof(*f));
-    f->listen_address = "";
-    f->port = 4000;
-    f->healthz_listen_address = "";
-    f->healthz_port = 8080;
-    f->enable_metrics = true;
-    f->metrics_listen_address = "";
-    f->metrics_port = 9090;
-    f->scheduler_enabled = true;
-    f->log_level = DC_LOG_INFO;
+    dc_flags_defaults(flag_defs, N_FLAGS, f);
     f->tls_poll_ms = 1000;
-    for (k = 1; k < argc; k++) {
-        a = argv[k];
-        if (a[0] != '-' || a[1] == '\0')
-            return dc_err_set(eb, DC_EINVAL, "unexpected argument \"%.64s\"", a);
-        a += a[1] == '-' ? 2 : 1;
-        if (strcmp(a, "h") == 0)
-            a = "help";
-        eq = strchr(a, '=');
-        nlen = eq != NULL ? (size_t)(eq - a) : strlen(a);
-        d = NULL;
-        for (i = 0; i < sizeof(flag_defs) / sizeof(flag_defs[0]); i++) {
-            if (strlen(flag_defs[i].name) == nlen && strncmp(flag_defs[i].name, a, nlen) == 0)
-                d = &flag_defs[i];
-        }
-        if (d == NULL)
-            return dc_err_set(eb, DC_EINVAL, "flag provided but not defined: -%.*s", (int)nlen, a);
-        if (eq != NULL) {
-            v = eq + 1;
-        } else if (d->kind == FLAG_BOOL) {
-            v = NULL;
-        } else if (k + 1 < argc) {
-            v = argv[++k];
-        } else {
-            return dc_err_set(eb, DC_EINVAL, "flag needs an argument: --%s", d->name);
-        }
-        if (flag_set(f, d, v, eq != NULL, eb) != DC_OK)
-            return DC_EINVAL;
-    }
-    return DC_OK;
+    return dc_flags_parse(flag_defs, N_FLAGS, f, argc, argv, NULL, &f->help, eb);
 }
 
 /* ---- service state ---------------------------------------------------------------------- */

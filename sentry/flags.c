@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "dc/buf.h"
+#include "dc/flags.h"
 #include "dc/limits.h"
 #include "dc/str.h"
 #include "dc/time.h"
@@ -14,46 +15,44 @@
 
 #include "service.h"
 
-enum flag_kind { FLAG_STR, FLAG_PORT, FLAG_BOOL, FLAG_LEVEL, FLAG_UINT, FLAG_IGNORED };
-
-struct flag_def {
-    const char *name;
-    enum flag_kind kind;
-    size_t off;
-    const char *help;
-};
-
-#define F(name, kind, field, help)                                                                 \
-    {                                                                                              \
-        name, kind, offsetof(struct snt_flags, field), help                                        \
-    }
-#define IGN(name, help)                                                                            \
-    {                                                                                              \
-        name, FLAG_IGNORED, 0, help                                                                \
-    }
-static const struct flag_def flag_defs[] = {
-    F("config", FLAG_STR, config, "Configuration name (Kubernetes) or YAML file (daprsystem)"),
-    F("issuer-credentials", FLAG_STR, issuer_credentials, "folder of ca.crt, issuer.crt/key"),
-    F("issuer-ca-filename", FLAG_STR, issuer_ca_filename, "trust anchors file (ca.crt)"),
-    F("issuer-certificate-filename", FLAG_STR, issuer_certificate_filename,
-      "issuer certificate file (issuer.crt)"),
-    F("issuer-key-filename", FLAG_STR, issuer_key_filename, "issuer key file (issuer.key)"),
-    F("trust-domain", FLAG_STR, trust_domain, "control-plane trust domain (localhost)"),
-    F("port", FLAG_PORT, port, "gRPC port (50001)"),
-    F("listen-address", FLAG_STR, listen_address, "gRPC listen address (all interfaces)"),
-    F("healthz-port", FLAG_PORT, healthz_port, "health server port (8080)"),
-    F("healthz-listen-address", FLAG_STR, healthz_listen_address, "health listen address"),
-    F("enable-metrics", FLAG_BOOL, enable_metrics, "serve Prometheus metrics (true)"),
-    F("metrics-port", FLAG_PORT, metrics_port, "metrics port (9090)"),
-    F("metrics-listen-address", FLAG_STR, metrics_listen_address, "metrics listen address"),
-    F("mode", FLAG_STR, mode, "standalone or kubernetes (detected from KUBERNETES_SERVICE_HOST)"),
-    F("kubeconfig", FLAG_STR, kubeconfig, "kubeconfig file (else $KUBECONFIG, in-cluster)"),
-    F("log-level", FLAG_LEVEL, log_level, "debug, info, warn, error, fatal (info)"),
-    F("log-as-json", FLAG_BOOL, log_as_json, "JSON log lines (false)"),
-    F("ca-key-type", FLAG_STR, ca_key_type, "key of a generated root/issuer: ecdsa or ed25519"),
-    F("workers", FLAG_UINT, workers, "signing threads (one per CPU, at least 2)"),
-    F("jwt-enabled", FLAG_BOOL, jwt_enabled, "JWT issuing (not implemented; must stay false)"),
-    F("oidc-enabled", FLAG_BOOL, oidc_enabled, "OIDC server (not implemented; must stay false)"),
+#define F(name, type, field, def, help) DC_FLAG_DEF(struct snt_flags, name, type, field, def, help)
+#define IGN(name, help) DC_FLAG_DEF_IGNORED(name, false, help)
+static const struct dc_flag flag_defs[] = {
+    F("config", DC_FLAG_STRING, config, "daprsystem",
+      "Configuration name (Kubernetes) or YAML file"),
+    F("issuer-credentials", DC_FLAG_STRING, issuer_credentials,
+      "/var/run/secrets/dapr.io/credentials", "folder of ca.crt, issuer.crt/key"),
+    F("issuer-ca-filename", DC_FLAG_STRING, issuer_ca_filename, SNT_DEFAULT_CA_FILENAME,
+      "trust anchors file"),
+    F("issuer-certificate-filename", DC_FLAG_STRING, issuer_certificate_filename,
+      SNT_DEFAULT_CERT_FILENAME, "issuer certificate file"),
+    F("issuer-key-filename", DC_FLAG_STRING, issuer_key_filename, SNT_DEFAULT_KEY_FILENAME,
+      "issuer key file"),
+    F("trust-domain", DC_FLAG_STRING, trust_domain, SNT_DEFAULT_TRUST_DOMAIN,
+      "control-plane trust domain"),
+    F("port", DC_FLAG_PORT, port, "50001", "gRPC port"),
+    F("listen-address", DC_FLAG_STRING, listen_address, "", "gRPC listen address (all interfaces)"),
+    F("healthz-port", DC_FLAG_PORT, healthz_port, "8080", "health server port"),
+    F("healthz-listen-address", DC_FLAG_STRING, healthz_listen_address, "",
+      "health listen address"),
+    F("enable-metrics", DC_FLAG_BOOL, enable_metrics, "true", "serve Prometheus metrics"),
+    F("metrics-port", DC_FLAG_PORT, metrics_port, "9090", "metrics port"),
+    F("metrics-listen-address", DC_FLAG_STRING, metrics_listen_address, "",
+      "metrics listen address"),
+    F("mode", DC_FLAG_STRING, mode, NULL,
+      "standalone or kubernetes (detected from KUBERNETES_SERVICE_HOST)"),
+    F("kubeconfig", DC_FLAG_STRING, kubeconfig, NULL,
+      "kubeconfig file (else $KUBECONFIG, in-cluster)"),
+    F("log-level", DC_FLAG_LOGLEVEL, log_level, "info", "debug, info, warn, error, fatal"),
+    F("log-as-json", DC_FLAG_BOOL, log_as_json, "false", "JSON log lines"),
+    F("ca-key-type", DC_FLAG_STRING, ca_key_type, "ecdsa",
+      "key of a generated root/issuer: ecdsa or ed25519"),
+    DC_FLAG_DEF_INT(struct snt_flags, "workers", workers, 0, 1024, NULL,
+                    "signing threads (0: one per CPU, at least 2)"),
+    F("jwt-enabled", DC_FLAG_BOOL, jwt_enabled, "false",
+      "JWT issuing (not implemented; must stay false)"),
+    F("oidc-enabled", DC_FLAG_BOOL, oidc_enabled, "false",
+      "OIDC server (not implemented; must stay false)"),
     IGN("jwt-key-filename", "ignored (JWT)"),
     IGN("jwks-filename", "ignored (JWT)"),
     IGN("jwt-issuer", "ignored (JWT)"),
@@ -67,8 +66,7 @@ static const struct flag_def flag_defs[] = {
     IGN("oidc-allowed-hosts", "ignored (OIDC)"),
     IGN("oidc-server-tls-cert-file", "ignored (OIDC)"),
     IGN("oidc-server-tls-key-file", "ignored (OIDC)"),
-    F("help", FLAG_BOOL, help, "this text"),
-    F("version", FLAG_BOOL, version, "print the version"),
+    F("version", DC_FLAG_BOOL, version, "false", "print the version"),
 };
 #undef F
 #undef IGN
@@ -76,82 +74,11 @@ static const struct flag_def flag_defs[] = {
 
 void snt_flags_usage(FILE *out)
 {
-    size_t i;
-
     fprintf(out, "Usage: sentry [flags]\n"
                  "The Dapr certificate authority (dapr.proto.sentry.v1.CA on gRPC over TLS).\n"
-                 "Environment: NAMESPACE (default \"default\"), see docs/internals/sentry.md.\n");
-    for (i = 0; i < N_FLAGS; i++)
-        fprintf(out, "  --%-28s %s\n", flag_defs[i].name, flag_defs[i].help);
-}
-
-static int flag_set(struct snt_flags *f, const struct flag_def *d, const char *v, bool has_v,
-                    struct dc_errbuf *eb)
-{
-    char *p = (char *)f + d->off;
-    int64_t n;
-    bool b;
-
-    switch (d->kind) {
-    case FLAG_IGNORED:
-        return DC_OK;
-    case FLAG_STR:
-        *(const char **)(void *)p = v;
-        return DC_OK;
-    case FLAG_PORT:
-    case FLAG_UINT:
-        if (dc_str_to_i64(v, 0, d->kind == FLAG_PORT ? 65535 : 1024, &n) != DC_OK)
-            return dc_err_set(eb, DC_EINVAL, "invalid value \"%.64s\" for flag --%s", v, d->name);
-        if (d->kind == FLAG_PORT)
-            *(uint16_t *)(void *)p = (uint16_t)n;
-        else
-            *(unsigned *)(void *)p = (unsigned)n;
-        return DC_OK;
-    case FLAG_BOOL:
-        b = true;
-        if (has_v && dc_str_to_bool(v, &b) != DC_OK)
-            return dc_err_set(eb, DC_EINVAL, "invalid boolean value \"%.64s\" for flag --%s", v,
-                              d->name);
-        *(bool *)(void *)p = b;
-        return DC_OK;
-    case FLAG_LEVEL:
-        if (dc_log_level_parse(v, (enum dc_log_level *)(void *)p) != DC_OK)
-            return dc_err_set(eb, DC_EINVAL, "invalid log level \"%.64s\"", v);
-        return DC_OK;
-    }
-    return dc_err_set(eb, DC_EINVAL, "flag --%s", d->name);
-}
-
-static void flags_defaults(struct snt_flags *f)
-{
-    memset(f, 0, sizeof(*f));
-    f->config = "daprsystem";
-    f->issuer_credentials = "/var/run/secrets/dapr.io/credentials";
-    f->issuer_ca_filename = SNT_DEFAULT_CA_FILENAME;
-    f->issuer_certificate_filename = SNT_DEFAULT_CERT_FILENAME;
-    f->issuer_key_filename = SNT_DEFAULT_KEY_FILENAME;
-    f->trust_domain = SNT_DEFAULT_TRUST_DOMAIN;
-    f->listen_address = "";
-    f->port = 50001;
-    f->healthz_listen_address = "";
-    f->healthz_port = 8080;
-    f->enable_metrics = true;
-    f->metrics_listen_address = "";
-    f->metrics_port = 9090;
-    f->log_level = DC_LOG_INFO;
-    f->ca_key_type = "ecdsa";
-    f->poll_ms = 1000;
-}
-
-static const struct flag_def *flag_find(const char *a, size_t nlen)
-{
-    size_t i;
-
-    for (i = 0; i < N_FLAGS; i++) {
-        if (strlen(flag_defs[i].name) == nlen && strncmp(flag_defs[i].name, a, nlen) == 0)
-            return &flag_defs[i];
-    }
-    return NULL;
+                 "Environment: NAMESPACE (default \"default\"), see docs/internals/sentry.md.\n"
+                 "\nFlags:\n");
+    dc_flags_usage(out, flag_defs, N_FLAGS);
 }
 
 static int flags_check(const struct snt_flags *f, struct dc_errbuf *eb)
@@ -174,37 +101,16 @@ static int flags_check(const struct snt_flags *f, struct dc_errbuf *eb)
 
 int snt_flags_parse(struct snt_flags *f, int argc, const char *const *argv, struct dc_errbuf *eb)
 {
-    const struct flag_def *d;
-    const char *a, *eq, *v;
-    size_t nlen;
-    int k;
+    bool given[N_FLAGS];
 
-    flags_defaults(f);
-    for (k = 1; k < argc; k++) {
-        a = argv[k];
-        if (a[0] != '-' || a[1] == '\0')
-            return dc_err_set(eb, DC_EINVAL, "unexpected argument \"%.64s\"", a);
-        a += a[1] == '-' ? 2 : 1;
-        if (strcmp(a, "h") == 0)
-            a = "help";
-        eq = strchr(a, '=');
-        nlen = eq != NULL ? (size_t)(eq - a) : strlen(a);
-        d = flag_find(a, nlen);
-        if (d == NULL)
-            return dc_err_set(eb, DC_EINVAL, "flag provided but not defined: -%.*s", (int)nlen, a);
-        if (eq != NULL) {
-            v = eq + 1;
-        } else if (d->kind == FLAG_BOOL) {
-            v = NULL;
-        } else if (k + 1 < argc) {
-            v = argv[++k];
-        } else {
-            return dc_err_set(eb, DC_EINVAL, "flag needs an argument: --%s", d->name);
-        }
-        if (flag_set(f, d, v, eq != NULL, eb) != DC_OK)
-            return DC_EINVAL;
-        if (strcmp(d->name, "trust-domain") == 0)
-            f->trust_domain_set = true;
+    memset(f, 0, sizeof(*f));
+    dc_flags_defaults(flag_defs, N_FLAGS, f);
+    f->poll_ms = 1000;
+    if (dc_flags_parse(flag_defs, N_FLAGS, f, argc, argv, given, &f->help, eb) != DC_OK)
+        return DC_EINVAL;
+    for (size_t i = 0; i < N_FLAGS; i++) {
+        if (strcmp(flag_defs[i].name, "trust-domain") == 0)
+            f->trust_domain_set = given[i];
     }
     if (f->help || f->version)
         return DC_OK;

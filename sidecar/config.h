@@ -13,12 +13,8 @@
 #include <stdio.h>
 
 #include "dc/err.h"
+#include "dc/flags.h"
 #include "dc/log.h"
-
-struct sdc_strlist {
-    char **v;
-    size_t n;
-};
 
 struct sdc_config {
     /* App and its channel. */
@@ -40,7 +36,7 @@ struct sdc_config {
     int dapr_grpc_port;
     int dapr_internal_grpc_port; /* -1: derived from the app id */
     char *dapr_internal_grpc_listen_address;
-    struct sdc_strlist listen_addresses; /* empty: all interfaces */
+    struct dc_strlist listen_addresses; /* empty: all interfaces */
     int dapr_public_port;                /* -1: off */
     char *dapr_public_listen_address;
     char *unix_domain_socket;
@@ -51,18 +47,18 @@ struct sdc_config {
     bool enable_metrics;
 
     /* Resources and control plane. */
-    struct sdc_strlist resources_paths;
-    struct sdc_strlist config_paths;
+    struct dc_strlist resources_paths;
+    struct dc_strlist config_paths;
     char *mode;
-    struct sdc_strlist placement_addresses;
-    struct sdc_strlist scheduler_addresses;
+    struct dc_strlist placement_addresses;
+    struct dc_strlist scheduler_addresses;
     int64_t scheduler_job_streams;
     int64_t actors_disseminate_timeout_ns;
     char *control_plane_address;
     char *sentry_address;
     char *control_plane_trust_domain;
     char *control_plane_namespace;
-    struct sdc_strlist sentry_request_jwt_audiences;
+    struct dc_strlist sentry_request_jwt_audiences;
     bool enable_mtls;
 
     /* HTTP behaviour. */
@@ -72,7 +68,7 @@ struct sdc_config {
     int64_t graceful_shutdown_seconds;
     int64_t block_shutdown_duration_ns; /* -1: unset */
     int enable_api_logging;             /* -1 unset (Configuration decides), 0, 1 */
-    struct sdc_strlist disable_init_endpoints;
+    struct dc_strlist disable_init_endpoints;
     int64_t hot_reload_reconcile_interval_ns;
     bool disable_builtin_k8s_secret_store;
     bool wait;

@@ -58,7 +58,7 @@ static const void **filter(const struct sdc_runtime *rt, const void *arr, size_t
 
 static int load_config(struct sdc_runtime *rt, struct dc_errbuf *eb)
 {
-    const struct sdc_strlist *paths = &rt->cfg->config_paths;
+    const struct dc_strlist *paths = &rt->cfg->config_paths;
     int rv;
 
     if (paths->n == 0)

@@ -17,6 +17,7 @@
 #include "dc/k8s_informer.h"
 #include "dc/limits.h"
 #include "dc/mem.h"
+#include "dc/ops_server.h"
 #include "dc/str.h"
 
 /* The Configuration that holds the control plane's mTLS switch (§4.2). */
@@ -85,9 +86,9 @@ struct inj_service {
     struct dc_metrics *metrics;
     struct dc_metric *m_requests, *m_succeeded, *m_failed;
     atomic_bool mtls;
-    atomic_bool ready;
-    struct dc_http_router *hook_router, *health_router, *metrics_router;
-    struct dc_http_server *hook_srv, *health_srv, *metrics_srv;
+    struct dc_ops_server *ops; /* /healthz (readiness) and /metrics */
+    struct dc_http_router *hook_router;
+    struct dc_http_server *hook_srv;
     struct dc_k8s_client *k8s;
     struct dc_k8s_informer *informer;
     atomic_int informer_errors;
@@ -186,27 +187,6 @@ static void h_not_found(struct dc_http_request *req, struct dc_http_response *re
     text_reply(resp, 404, "404 page not found\n");
 }
 
-static void h_healthz(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
-{
-    struct inj_service *s = ud;
-
-    (void)req;
-    resp->status = atomic_load(&s->ready) ? 200 : 503;
-}
-
-static void h_metrics(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
-{
-    struct inj_service *s = ud;
-
-    (void)req;
-    if (dc_metrics_render(s->metrics, &resp->body) != DC_OK) {
-        dc_buf_reset(&resp->body);
-        resp->status = 500;
-        return;
-    }
-    dc_http_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-}
-
 /* ---- construction ----------------------------------------------------------------------- */
 
 struct inj_service *inj_service_new(struct inj_config *cfg, const struct inj_flags *f)
@@ -219,7 +199,6 @@ struct inj_service *inj_service_new(struct inj_config *cfg, const struct inj_fla
     s->cfg = cfg;
     s->flags = f;
     atomic_init(&s->mtls, true);
-    atomic_init(&s->ready, false);
     atomic_init(&s->informer_errors, 0);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
@@ -234,10 +213,7 @@ struct inj_service *inj_service_new(struct inj_config *cfg, const struct inj_fla
     s->hook_router = dc_http_router_new();
     rv |= dc_http_router_add(s->hook_router, NULL, "/mutate", h_mutate, s);
     dc_http_router_set_fallback(s->hook_router, h_not_found, s);
-    s->health_router = dc_http_router_new();
-    rv |= dc_http_router_add(s->health_router, "GET", "/healthz", h_healthz, s);
-    s->metrics_router = dc_http_router_new();
-    rv |= dc_http_router_add(s->metrics_router, "GET", "/metrics", h_metrics, s);
+    s->ops = dc_ops_server_new(s->metrics);
     DC_ASSERT(rv == DC_OK);
     return s;
 }
@@ -249,12 +225,12 @@ const struct dc_http_router *inj_service_webhook_router(const struct inj_service
 
 const struct dc_http_router *inj_service_health_router(const struct inj_service *s)
 {
-    return s->health_router;
+    return dc_ops_server_health_router(s->ops);
 }
 
 const struct dc_http_router *inj_service_metrics_router(const struct inj_service *s)
 {
-    return s->metrics_router;
+    return dc_ops_server_metrics_router(s->ops);
 }
 
 struct dc_metrics *inj_service_metrics(struct inj_service *s)
@@ -274,7 +250,7 @@ bool inj_service_mtls(const struct inj_service *s)
 
 void inj_service_set_ready(struct inj_service *s, bool ready)
 {
-    atomic_store(&s->ready, ready);
+    dc_ops_server_set_ready(s->ops, ready);
 }
 
 bool inj_configuration_mtls(const cJSON *configuration)
@@ -581,23 +557,25 @@ static unsigned hook_threads(void)
     return n < 1 ? 1 : n > 4 ? 4 : (unsigned)n;
 }
 
-static int start_plain(struct dc_http_server **out, const char *addr, uint16_t port,
-                       const struct dc_http_router *r, const char *what, struct dc_errbuf *eb)
+static int ops_start(struct dc_ops_server *ops, const char *haddr, uint16_t hport, bool metrics,
+                     const char *maddr, uint16_t mport, struct dc_errbuf *eb)
 {
-    struct dc_http_server_opts o = {0};
-    int rv;
+    struct dc_ops_server_opts o = {.health_address = haddr,
+                                   .health_port = hport,
+                                   .enable_metrics = metrics,
+                                   .metrics_address = maddr,
+                                   .metrics_port = mport,
+                                   .idle_timeout_s = INJ_IDLE_TIMEOUT_S};
+    int rv = dc_ops_server_start(ops, &o, eb);
 
-    o.address = addr;
-    o.port = port;
-    o.threads = 1;
-    o.idle_timeout_s = INJ_IDLE_TIMEOUT_S;
-    rv = dc_http_server_start(out, &o, r, eb);
     if (rv != DC_OK)
-        dc_err_wrapf(eb, "%s server", what);
-    else
-        DC_LOG(DC_LOG_INFO, "%s server listening on %s:%u", what, dc_str_empty(addr) ? "*" : addr,
-               (unsigned)dc_http_server_port(*out));
-    return rv;
+        return rv;
+    DC_LOG(DC_LOG_INFO, "healthz server listening on %s:%u", dc_str_empty(haddr) ? "*" : haddr,
+           (unsigned)dc_ops_server_health_port(ops));
+    if (metrics)
+        DC_LOG(DC_LOG_INFO, "metrics server listening on %s:%u", dc_str_empty(maddr) ? "*" : maddr,
+               (unsigned)dc_ops_server_metrics_port(ops));
+    return DC_OK;
 }
 
 int inj_service_start(struct inj_service *s, struct dc_errbuf *eb)
@@ -612,11 +590,8 @@ int inj_service_start(struct inj_service *s, struct dc_errbuf *eb)
     rv = load_pair(s, &cert, &key, &s->cert_sig, &s->key_sig, eb);
     if (rv != DC_OK)
         goto cleanup;
-    rv = start_plain(&s->health_srv, f->healthz_listen_address, f->healthz_port, s->health_router,
-                     "healthz", eb);
-    if (rv == DC_OK && f->enable_metrics)
-        rv = start_plain(&s->metrics_srv, f->metrics_listen_address, f->metrics_port,
-                         s->metrics_router, "metrics", eb);
+    rv = ops_start(s->ops, f->healthz_listen_address, f->healthz_port, f->enable_metrics,
+                   f->metrics_listen_address, f->metrics_port, eb);
     if (rv == DC_OK)
         rv = k8s_start(s, eb);
     if (rv != DC_OK)
@@ -641,7 +616,7 @@ int inj_service_start(struct inj_service *s, struct dc_errbuf *eb)
         goto cleanup;
     }
     s->poller_started = true;
-    atomic_store(&s->ready, true);
+    dc_ops_server_set_ready(s->ops, true);
 cleanup:
     free_secret(cert);
     free_secret(key);
@@ -650,7 +625,7 @@ cleanup:
 
 void inj_service_shutdown(struct inj_service *s, int64_t timeout_ms)
 {
-    atomic_store(&s->ready, false);
+    dc_ops_server_set_ready(s->ops, false);
     if (s->hook_srv == NULL)
         return;
     dc_http_server_quiesce(s->hook_srv);
@@ -672,12 +647,9 @@ void inj_service_free(struct inj_service *s)
     }
     dc_k8s_informer_stop(s->informer);
     dc_http_server_free(s->hook_srv);
-    dc_http_server_free(s->health_srv);
-    dc_http_server_free(s->metrics_srv);
+    dc_ops_server_free(s->ops);
     dc_k8s_client_free(s->k8s);
     dc_http_router_free(s->hook_router);
-    dc_http_router_free(s->health_router);
-    dc_http_router_free(s->metrics_router);
     dc_metrics_free(s->metrics);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,6 +23,7 @@
 #include "dc/k8s.h"
 #include "dc/limits.h"
 #include "dc/mem.h"
+#include "dc/ops_server.h"
 #include "dc/str.h"
 
 #include "kube.h"
@@ -56,9 +56,7 @@ struct snt_service {
     struct dc_metric *m_issuer_expiry, *m_root_expiry, *m_server_expiry;
     /* servers */
     struct dc_grpc_server *grpc;
-    struct dc_http_router *health_router, *metrics_router;
-    struct dc_http_server *health_srv, *metrics_srv;
-    atomic_bool ready;
+    struct dc_ops_server *ops;                   /* /healthz (readiness) and /metrics */
     int64_t server_not_before, server_not_after; /* serving certificate (watcher thread) */
     int64_t last_warn;
     /* watcher */
@@ -589,47 +587,26 @@ static void *watcher_main(void *arg)
 
 /* ---- health and metrics ----------------------------------------------------------------- */
 
-static void h_healthz(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
+static int ops_start(struct snt_service *s, const struct snt_flags *f, struct dc_errbuf *eb)
 {
-    struct snt_service *s = ud;
+    struct dc_ops_server_opts o = {.health_address = f->healthz_listen_address,
+                                   .health_port = f->healthz_port,
+                                   .enable_metrics = f->enable_metrics,
+                                   .metrics_address = f->metrics_listen_address,
+                                   .metrics_port = f->metrics_port,
+                                   .idle_timeout_s = 120};
+    int rv = dc_ops_server_start(s->ops, &o, eb);
 
-    (void)req;
-    resp->status = atomic_load(&s->ready) ? 200 : 503;
-}
-
-static void h_metrics(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
-{
-    struct snt_service *s = ud;
-    struct dc_buf b;
-
-    (void)req;
-    dc_buf_init(&b, 16u * 1024 * 1024);
-    if (dc_metrics_render(s->metrics, &b) != DC_OK ||
-        dc_http_response_body(resp, b.data != NULL ? b.data : "", b.len,
-                              "text/plain; version=0.0.4; charset=utf-8") != DC_OK)
-        resp->status = 500;
-    else
-        resp->status = 200;
-    dc_buf_cleanup(&b);
-}
-
-static int start_http(struct dc_http_server **out, const char *addr, uint16_t port,
-                      const struct dc_http_router *r, const char *what, struct dc_errbuf *eb)
-{
-    struct dc_http_server_opts o = {0};
-    int rv;
-
-    o.address = addr;
-    o.port = port;
-    o.threads = 1;
-    o.idle_timeout_s = 120;
-    rv = dc_http_server_start(out, &o, r, eb);
     if (rv != DC_OK)
-        dc_err_wrapf(eb, "%s server", what);
-    else
-        DC_LOG(DC_LOG_INFO, "%s server listening on %s:%u", what, dc_str_empty(addr) ? "*" : addr,
-               (unsigned)dc_http_server_port(*out));
-    return rv;
+        return rv;
+    DC_LOG(DC_LOG_INFO, "healthz server listening on %s:%u",
+           dc_str_empty(o.health_address) ? "*" : o.health_address,
+           (unsigned)dc_ops_server_health_port(s->ops));
+    if (o.enable_metrics)
+        DC_LOG(DC_LOG_INFO, "metrics server listening on %s:%u",
+               dc_str_empty(o.metrics_address) ? "*" : o.metrics_address,
+               (unsigned)dc_ops_server_metrics_port(s->ops));
+    return DC_OK;
 }
 
 /* ---- lifecycle -------------------------------------------------------------------------- */
@@ -638,7 +615,7 @@ int snt_service_new(struct snt_service **out, const struct snt_flags *f, struct 
 {
     struct snt_service *s;
     const char *ns = getenv("NAMESPACE");
-    int rv = DC_OK, i;
+    int i;
 
     *out = NULL;
     if (dc_str_empty(ns))
@@ -660,11 +637,7 @@ int snt_service_new(struct snt_service **out, const struct snt_flags *f, struct 
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     metrics_register(s);
-    s->health_router = dc_http_router_new();
-    rv |= dc_http_router_add(s->health_router, "GET", "/healthz", h_healthz, s);
-    s->metrics_router = dc_http_router_new();
-    rv |= dc_http_router_add(s->metrics_router, "GET", "/metrics", h_metrics, s);
-    DC_ASSERT(rv == DC_OK);
+    s->ops = dc_ops_server_new(s->metrics);
     for (i = 0; i < 3; i++)
         DC_ASSERT(s->cred_keys[i][0] != '\0');
     *out = s;
@@ -775,11 +748,7 @@ int snt_service_start(struct snt_service *s, struct dc_errbuf *eb)
         return rv;
     }
     expiry_update(s, true);
-    rv = start_http(&s->health_srv, f->healthz_listen_address, f->healthz_port, s->health_router,
-                    "healthz", eb);
-    if (rv == DC_OK && f->enable_metrics)
-        rv = start_http(&s->metrics_srv, f->metrics_listen_address, f->metrics_port,
-                        s->metrics_router, "metrics", eb);
+    rv = ops_start(s, f, eb);
     if (rv == DC_OK)
         rv = grpc_start(s, eb);
     if (rv != DC_OK)
@@ -787,13 +756,13 @@ int snt_service_start(struct snt_service *s, struct dc_errbuf *eb)
     if (pthread_create(&s->watcher, NULL, watcher_main, s) != 0)
         return dc_err_set(eb, DC_EINTERNAL, "cannot start the credentials watcher");
     s->watcher_started = true;
-    atomic_store(&s->ready, true);
+    dc_ops_server_set_ready(s->ops, true);
     return DC_OK;
 }
 
 void snt_service_shutdown(struct snt_service *s, int64_t grace_ms)
 {
-    atomic_store(&s->ready, false);
+    dc_ops_server_set_ready(s->ops, false);
     if (s->grpc != NULL)
         dc_grpc_server_shutdown(s->grpc, grace_ms);
 }
@@ -810,10 +779,7 @@ void snt_service_free(struct snt_service *s)
         pthread_join(s->watcher, NULL);
     }
     dc_grpc_server_free(s->grpc);
-    dc_http_server_free(s->health_srv);
-    dc_http_server_free(s->metrics_srv);
-    dc_http_router_free(s->health_router);
-    dc_http_router_free(s->metrics_router);
+    dc_ops_server_free(s->ops);
     dc_k8s_client_free(s->k8s);
     snt_ca_free(s->ca);
     snt_jwks_free(s->jwks);

@@ -74,7 +74,15 @@ finish() {
 
 # A free TCP port on 127.0.0.1 (the kernel picks it).
 free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+    # Never a port this run was already given (the kernel may reuse a just-released one); the
+    # list is a file because callers use $(free_port), a subshell.
+    local p
+    while :; do
+        p=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+        grep -qx "$p" "$E2E_TMP/.ports" 2>/dev/null || break
+    done
+    echo "$p" >>"$E2E_TMP/.ports"
+    echo "$p"
 }
 
 # start_bg LOGFILE CMD...: run in the background, remember the PID in $BG_PID (stopped at exit).

@@ -28,8 +28,18 @@ check() { if [ "$2" == "$3" ]; then ok "$1"; else bad "$1" "expected: $2" "actua
 # check_contains NAME NEEDLE HAYSTACK
 check_contains() { if [[ "$3" == *"$2"* ]]; then ok "$1"; else bad "$1" "missing: $2" "in: ${3:0:400}"; fi; }
 
-# A free TCP port on 127.0.0.1 (the kernel picks it).
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# free_port: a free TCP port on 127.0.0.1 (the kernel picks it), never one this test was already
+# given: the kernel may hand out a just-released port again, and two listeners of one test must
+# not collide. Handed-out ports are remembered in a file (callers use $(free_port), a subshell).
+free_port() {
+  local p
+  while :; do
+    p=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+    grep -qx "$p" "$T_TMP/.ports" 2>/dev/null || break
+  done
+  echo "$p" >>"$T_TMP/.ports"
+  echo "$p"
+}
 
 # start_bg LOGFILE CMD...: run in the background, remember the PID in $BG_PID.
 start_bg() { local log=$1; shift; "$@" >"$log" 2>&1 & BG_PID=$!; T_PIDS+=("$BG_PID"); }

@@ -648,11 +648,13 @@ static void internal_error(struct dc_http_response *resp, int status, const char
 }
 
 /* Headers forwarded from the internal request to the app: everything the calling sidecar sent
- * except hop-by-hop headers, the internal protocol's and what the client computes. */
-static const char **app_headers(struct dc_http_request *req)
+ * except hop-by-hop headers, the internal protocol's and what the client computes. With mTLS,
+ * `verified` (the caller identity from its certificate) replaces the dapr-caller-* headers the
+ * caller sent, so the app never sees a claimed identity (NULL without mTLS). */
+static const char **app_headers(struct dc_http_request *req, const struct sdc_caller *verified)
 {
     const char *conn = dc_http_request_header(req, "Connection");
-    const char **h = dc_arena_alloc(req->arena, (req->n_headers + 1) * sizeof(*h));
+    const char **h = dc_arena_alloc(req->arena, (req->n_headers + 3) * sizeof(*h));
     const char *name, *value;
     size_t it = 0, k = 0;
 
@@ -661,7 +663,14 @@ static const char **app_headers(struct dc_http_request *req)
             strcasecmp(name, "Content-Length") == 0 || strcasecmp(name, "Expect") == 0 ||
             strcasecmp(name, "dapr-api-token") == 0 || strpbrk(value, "\r\n") != NULL)
             continue;
+        if (verified != NULL && (strcasecmp(name, "dapr-caller-app-id") == 0 ||
+                                 strcasecmp(name, "dapr-caller-namespace") == 0))
+            continue;
         h[k++] = header_line(req->arena, name, value);
+    }
+    if (verified != NULL) {
+        h[k++] = header_line(req->arena, "dapr-caller-app-id", verified->app_id);
+        h[k++] = header_line(req->arena, "dapr-caller-namespace", verified->namespace);
     }
     h[k] = NULL;
     return h;
@@ -716,8 +725,8 @@ static void internal_handler(struct dc_http_request *req, struct dc_http_respons
     if (tmo != NULL && dc_str_to_i64(tmo, 1, INT64_MAX / 1000000 - CALLEE_GRACE_MS, &ms) == DC_OK)
         deadline = dc_mono_ns() + (ms + CALLEE_GRACE_MS) * 1000000;
     resp->body.max = (size_t)rt->cfg->max_body_size;
-    rv = call_local(inv, req, resp, &res, req->method, wire, app_headers(req), deadline, &status,
-                    &eb);
+    rv = call_local(inv, req, resp, &res, req->method, wire,
+                    app_headers(req, inv->mtls != NULL ? &caller : NULL), deadline, &status, &eb);
     resp->body.max = 0;
     if (rv == DC_OK)
         pass_response(resp, &res);

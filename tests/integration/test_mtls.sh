@@ -157,6 +157,11 @@ check_contains "denied id is the certificate's" "id: spiffe://public/ns/default/
 mint a1 a "$CA1"
 inv "$IURL" -k --cert "$T_TMP/a1.crt" --key "$T_TMP/a1.key" -X POST "${HDRS[@]}"
 check "certificate of a: allowed" 200 "$ST"
+mint e e "$CA1"
+inv "$IURL" -k --cert "$T_TMP/e.crt" --key "$T_TMP/e.key" -X POST "${HDRS[@]}"
+check "certificate of e claiming to be a: allowed by the global default" 200 "$ST"
+check "the app sees the certificate's app id, not the claimed one" e \
+  "$(json_get "$BODY" 'd["headers"]["dapr-caller-app-id"]' 2>/dev/null)"
 # Without the issuer in the chain a (never seen) leaf does not verify.
 mint a2 a "$CA1"
 inv "$IURL" -k --cert "$T_TMP/a2.leaf" --key "$T_TMP/a2.key" -X POST "${HDRS[@]}"

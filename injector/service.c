@@ -19,6 +19,7 @@
 #include "dc/mem.h"
 #include "dc/ops_server.h"
 #include "dc/str.h"
+#include "dc/time.h"
 
 /* The Configuration that holds the control plane's mTLS switch (§4.2). */
 #define INJ_SYSTEM_CONFIG "daprsystem"
@@ -530,13 +531,7 @@ static void *poller_main(void *arg)
 
     pthread_mutex_lock(&s->mu);
     while (!s->stopping) {
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += s->flags->tls_poll_ms / 1000;
-        ts.tv_nsec += (s->flags->tls_poll_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        ts = dc_timespec_in(CLOCK_REALTIME, s->flags->tls_poll_ms * DC_NS_PER_MS);
         (void)pthread_cond_timedwait(&s->cv, &s->mu, &ts);
         if (s->stopping)
             break;

@@ -25,6 +25,7 @@
 #include "dc/mem.h"
 #include "dc/ops_server.h"
 #include "dc/str.h"
+#include "dc/time.h"
 
 #include "kube.h"
 
@@ -567,13 +568,7 @@ static void *watcher_main(void *arg)
 
     pthread_mutex_lock(&s->mu);
     while (!s->stopping) {
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += s->flags->poll_ms / 1000;
-        ts.tv_nsec += (s->flags->poll_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        ts = dc_timespec_in(CLOCK_REALTIME, s->flags->poll_ms * DC_NS_PER_MS);
         (void)pthread_cond_timedwait(&s->cv, &s->mu, &ts);
         if (s->stopping)
             break;

@@ -102,13 +102,7 @@ static bool nap(struct sdc_app_channel *ch, int64_t ms)
     struct timespec ts;
     bool stop;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    ts = dc_timespec_in(CLOCK_MONOTONIC, ms * DC_NS_PER_MS);
     pthread_mutex_lock(&ch->mu);
     while (!ch->stop && pthread_cond_timedwait(&ch->cv, &ch->mu, &ts) != ETIMEDOUT)
         ;

@@ -649,13 +649,7 @@ static void *thread_main(void *arg)
         if (wait_ms > id->poll_ms)
             wait_ms = id->poll_ms;
         if (wait_ms > 0 && !id->renew_flag) {
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            ts.tv_sec += (time_t)(wait_ms / 1000);
-            ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            ts = dc_timespec_in(CLOCK_MONOTONIC, wait_ms * DC_NS_PER_MS);
             pthread_cond_timedwait(&id->cond, &id->mu, &ts);
             if (id->stop)
                 break;

@@ -10,6 +10,7 @@
 
 #include "dc/log.h"
 #include "dc/mem.h"
+#include "dc/time.h"
 #include "dc/str.h"
 
 #define MQ_KEEPALIVE_S 30
@@ -310,22 +311,11 @@ static bool stopping(struct sdc_mqtt *m)
     return v;
 }
 
-static void deadline_after(struct timespec *ts, int64_t ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += (time_t)(ms / 1000);
-    ts->tv_nsec += (long)((ms % 1000) * 1000000);
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 static void pause_ms(struct sdc_mqtt *m, int64_t ms)
 {
     struct timespec until;
 
-    deadline_after(&until, ms);
+    until = dc_timespec_in(CLOCK_MONOTONIC, ms * DC_NS_PER_MS);
     pthread_mutex_lock(&m->mu);
     while (!m->stopping && pthread_cond_timedwait(&m->cv, &m->mu, &until) != ETIMEDOUT) {
     }
@@ -444,7 +434,7 @@ int sdc_mqtt_publish(struct sdc_mqtt *m, const char *topic, const void *data, si
 
     if (len > 268435455u)
         return dc_err_set(eb, DC_ETOOBIG, "mqtt: message too large");
-    deadline_after(&until, MQ_PUBLISH_WAIT_MS);
+    until = dc_timespec_in(CLOCK_MONOTONIC, MQ_PUBLISH_WAIT_MS * DC_NS_PER_MS);
     pthread_mutex_lock(&m->mu);
     if (!m->pub.connected) {
         pthread_mutex_unlock(&m->mu);
@@ -516,7 +506,7 @@ int sdc_mqtt_subscribe(struct sdc_mqtt *m, const char *topic, sdc_mqtt_msg_fn *f
     }
     /* Give the SUBACK a moment, so that messages published right after subscribe are not
      * missed by a new session; a broker that is down does not hold subscribe up for long. */
-    deadline_after(&until, MQ_SUBACK_WAIT_MS);
+    until = dc_timespec_in(CLOCK_MONOTONIC, MQ_SUBACK_WAIT_MS * DC_NS_PER_MS);
     pthread_mutex_lock(&m->mu);
     while (!s->acked && !m->stopping && !m->con.down) {
         if (pthread_cond_timedwait(&m->cv, &m->mu, &until) == ETIMEDOUT)
@@ -558,7 +548,7 @@ bool sdc_mqtt_pause(struct sdc_mqtt *m, struct sdc_mqtt_sub *s, int64_t ms)
     struct timespec until;
     bool gone;
 
-    deadline_after(&until, ms);
+    until = dc_timespec_in(CLOCK_MONOTONIC, ms * DC_NS_PER_MS);
     pthread_mutex_lock(&m->mu);
     while (!m->stopping && !s->removed &&
            pthread_cond_timedwait(&m->cv, &m->mu, &until) != ETIMEDOUT) {
@@ -620,7 +610,8 @@ int sdc_mqtt_open(struct sdc_mqtt **out, struct sdc_mqtt_opts *o, int64_t init_t
     }
     /* Wait (within the init timeout) for the publisher; a broker that is down is only
      * reported: publish fails and the connections keep retrying until it is there. */
-    deadline_after(&until, init_timeout_ms > 0 ? init_timeout_ms : 5000);
+    until = dc_timespec_in(CLOCK_MONOTONIC,
+                           (init_timeout_ms > 0 ? init_timeout_ms : 5000) * DC_NS_PER_MS);
     pthread_mutex_lock(&m->mu);
     while (!m->pub.connected && !m->pub.down) {
         if (pthread_cond_timedwait(&m->cv, &m->mu, &until) == ETIMEDOUT)

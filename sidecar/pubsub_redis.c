@@ -444,13 +444,7 @@ static bool pause_ms(struct sdc_pubsub_sub *s, int64_t ms)
     struct timespec until;
     bool stop;
 
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += (time_t)(ms / 1000);
-    until.tv_nsec += (long)((ms % 1000) * 1000000);
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    until = dc_timespec_in(CLOCK_MONOTONIC, ms * DC_NS_PER_MS);
     pthread_mutex_lock(&s->mu);
     while (!s->stopping && pthread_cond_timedwait(&s->nonfull, &s->mu, &until) != ETIMEDOUT) {
     }

@@ -354,17 +354,6 @@ static int pg_connect(struct pg_store *s, PGconn **out, struct dc_errbuf *eb)
                           "postgres: failed to connect", out, eb);
 }
 
-static void deadline_after(struct timespec *ts, int64_t ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += (time_t)(ms / 1000);
-    ts->tv_nsec += (long)((ms % 1000) * 1000000);
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 static int pool_connect(void *ud, void **conn, struct dc_errbuf *eb)
 {
     return pg_connect(ud, (PGconn **)conn, eb);
@@ -1039,7 +1028,7 @@ static void *cleanup_main(void *arg)
         struct timespec until;
         struct dc_errbuf eb = {0};
 
-        deadline_after(&until, s->cleanup_ms);
+        until = dc_timespec_in(CLOCK_MONOTONIC, s->cleanup_ms * DC_NS_PER_MS);
         while (!s->stopping && pthread_cond_timedwait(&s->cv, &s->mu, &until) != ETIMEDOUT) {
         }
         if (s->stopping)

@@ -15,6 +15,7 @@
 #include "dc/limits.h"
 #include "dc/mem.h"
 #include "dc/str.h"
+#include "dc/time.h"
 #include "k8s_internal.h"
 
 #ifndef DC_VERSION
@@ -196,13 +197,7 @@ int dc_k8s_cancel_sleep(struct dc_k8s_cancel *c, long ms)
             ;
         return DC_OK;
     }
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    ts = dc_timespec_in(CLOCK_MONOTONIC, ms * DC_NS_PER_MS);
     pthread_mutex_lock(&c->mu);
     while (!atomic_load(&c->fired))
         if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) == ETIMEDOUT)

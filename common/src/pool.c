@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "dc/mem.h"
+#include "dc/time.h"
 
 struct dc_pool {
     struct dc_pool_config cfg;
@@ -51,24 +52,13 @@ void dc_pool_free(struct dc_pool *p)
     free(p);
 }
 
-static void deadline_after(struct timespec *ts, int64_t ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += (time_t)(ms / 1000);
-    ts->tv_nsec += (long)((ms % 1000) * 1000000);
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 int dc_pool_get(struct dc_pool *p, void **conn, bool *fresh, struct dc_errbuf *eb)
 {
     struct timespec until;
     void *c = NULL;
     int rv;
 
-    deadline_after(&until, p->cfg.wait_ms > 0 ? p->cfg.wait_ms : 0);
+    until = dc_timespec_in(CLOCK_MONOTONIC, p->cfg.wait_ms * DC_NS_PER_MS);
     pthread_mutex_lock(&p->mu);
     while (p->nidle == 0 && p->nopen >= p->cfg.max_size) {
         if (p->cfg.wait_ms <= 0 || pthread_cond_timedwait(&p->cv, &p->mu, &until) == ETIMEDOUT) {

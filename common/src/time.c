@@ -812,3 +812,19 @@ int64_t dc_mono_ns(void)
 {
     return clock_ns(CLOCK_MONOTONIC);
 }
+
+struct timespec dc_timespec_in(clockid_t clock, int64_t ns)
+{
+    struct timespec ts;
+
+    clock_gettime(clock, &ts);
+    if (ns < 0)
+        ns = 0;
+    ts.tv_sec += (time_t)(ns / 1000000000LL);
+    ts.tv_nsec += (long)(ns % 1000000000LL);
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}

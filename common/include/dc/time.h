@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "dc/err.h"
 
@@ -111,5 +112,9 @@ int dc_quantity_bytes(const char *s, uint64_t *bytes, struct dc_errbuf *eb) DC_M
 int64_t dc_now_ns(void);
 /* Monotonic time (CLOCK_MONOTONIC) in nanoseconds from an arbitrary start; for intervals. */
 int64_t dc_mono_ns(void);
+/* The absolute time `ns` nanoseconds from now on `clock`, normalised, for timed waits:
+ * CLOCK_MONOTONIC for condition variables set up with pthread_condattr_setclock,
+ * CLOCK_REALTIME for plain ones and sem_timedwait. A negative `ns` counts as 0. */
+struct timespec dc_timespec_in(clockid_t clock, int64_t ns);
 
 #endif /* DC_TIME_H */

@@ -10,6 +10,7 @@
  * Types: configuration.redis (configuration_redis.c), configuration.postgresql and
  * configuration.postgres (configuration_postgres.c). */
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -56,6 +57,57 @@ struct sdc_configuration_ops {
                      sdc_cfg_update_fn *fn, void *ud, void **handle, struct dc_errbuf *eb);
     void (*unsubscribe)(void *self, void *handle);
 };
+
+/* ---- For store types: one watcher thread per subscription ---------------------------------
+ *
+ * A store type's subscribe allocates a struct sdc_cfg_watch (or a struct of its own whose first
+ * member is one), sets `run` (the thread body: watch the backend, call `fn(ud, ...)` for each
+ * change, return when sdc_cfg_watch_wait says stop), `store` and, if it added fields, `cleanup`,
+ * then hands it to sdc_cfg_watch_start. The store's unsubscribe calls sdc_cfg_watch_stop and its
+ * close sdc_cfg_watchers_cleanup. */
+struct sdc_cfg_watch {
+    void (*run)(struct sdc_cfg_watch *w);     /* set by the store */
+    void (*cleanup)(struct sdc_cfg_watch *w); /* frees the store's own fields; may be NULL */
+    void *store;                              /* the store's self, for `run` */
+    char **keys;                              /* the subscribed keys (copies); 0 = all */
+    size_t nkeys;
+    struct sdc_md md; /* the request metadata (copies) */
+    sdc_cfg_update_fn *fn;
+    void *ud;
+    /* private */
+    struct sdc_cfg_watch *next;
+    int stop[2];
+    pthread_t th;
+};
+
+/* A store's set of running watchers; guarded by its own mutex. */
+struct sdc_cfg_watchers {
+    pthread_mutex_t mu;
+    struct sdc_cfg_watch *head;
+};
+
+void sdc_cfg_watchers_init(struct sdc_cfg_watchers *ws);
+
+/* Copy `keys` and `md` into `w`, start its thread running `w->run` and add it to `ws`. Takes
+ * `w` (heap-allocated) in every case: on failure it is freed (with `cleanup`). DC_OK, or DC_EIO
+ * with `eb`. */
+int sdc_cfg_watch_start(struct sdc_cfg_watchers *ws, struct sdc_cfg_watch *w,
+                        const char *const *keys, size_t nkeys, const struct sdc_md *md,
+                        sdc_cfg_update_fn *fn, void *ud, struct dc_errbuf *eb) DC_MUST_CHECK;
+
+/* For `run`: wait up to `ms` (-1: no limit) for `fd` (-1: none) to become readable or for the
+ * stop request. True when the watcher must stop. */
+bool sdc_cfg_watch_wait(struct sdc_cfg_watch *w, int fd, int ms);
+
+/* True when `key` is one of the watched keys (or every key is watched). */
+bool sdc_cfg_watch_wants(const struct sdc_cfg_watch *w, const char *key);
+
+/* Stop the watcher `handle` of `ws` (unknown handles are ignored): when this returns its
+ * thread has ended and `w` is freed. Must not be called from the watcher's own thread. */
+void sdc_cfg_watch_stop(struct sdc_cfg_watchers *ws, void *handle);
+
+/* Stop every watcher of `ws` and release the set. */
+void sdc_cfg_watchers_cleanup(struct sdc_cfg_watchers *ws);
 
 /* Register the routes of §9 under v1.0 and v1.0-alpha1 on `r` (`rt` borrowed; must outlive
  * the router). Call once while building the router.

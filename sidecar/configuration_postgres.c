@@ -14,14 +14,10 @@
  * pooled connection is replaced and the query retried once. */
 #include "configuration.h"
 
-#include <errno.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -37,8 +33,6 @@
 #define PCFG_POOL_SIZE 4              /* connections for get and the listeners' reads */
 #define PCFG_MAX_PAYLOAD (64u * 1024) /* NOTIFY payloads are below 8000 bytes anyway */
 
-struct pcfg_sub;
-
 struct pcfg_store {
     char *conninfo;
     char table[128];
@@ -46,20 +40,13 @@ struct pcfg_store {
     int64_t timeout_ms;
 
     struct dc_pool *pool; /* of PGconn, for queries */
-    pthread_mutex_t mu;   /* guards `subs` */
-    struct pcfg_sub *subs;
+    struct sdc_cfg_watchers watchers;
 };
 
+/* A subscription: the watcher and the channel it LISTENs on. */
 struct pcfg_sub {
-    struct pcfg_sub *next;
-    struct pcfg_store *s;
+    struct sdc_cfg_watch w; /* first */
     char *channel;
-    char **keys;
-    size_t nkeys;
-    sdc_cfg_update_fn *fn;
-    void *ud;
-    int stop[2];
-    pthread_t th;
 };
 
 static int pg_open(struct pcfg_store *s, PGconn **out, struct dc_errbuf *eb)
@@ -216,16 +203,6 @@ static int pcfg_get(void *self, const char *const *keys, size_t nkeys, const str
 
 /* ---- subscriptions ------------------------------------------------------------------------- */
 
-static bool subscribed(const struct pcfg_sub *sub, const char *key)
-{
-    if (sub->nkeys == 0)
-        return true;
-    for (size_t i = 0; i < sub->nkeys; i++)
-        if (strcmp(sub->keys[i], key) == 0)
-            return true;
-    return false;
-}
-
 /* Field `name` of `data` (case-insensitive, as upstream lower-cases the names) as text. */
 static const cJSON *field_ci(const cJSON *data, const char *name)
 {
@@ -235,7 +212,7 @@ static const cJSON *field_ci(const cJSON *data, const char *name)
     return NULL;
 }
 
-static void handle_notify(struct pcfg_sub *sub, const char *payload)
+static void handle_notify(struct sdc_cfg_watch *w, const char *payload)
 {
     cJSON *doc = NULL;
     const cJSON *data, *k, *v, *ver, *m;
@@ -248,7 +225,7 @@ static void handle_notify(struct pcfg_sub *sub, const char *payload)
     }
     data = cJSON_IsObject(doc) ? cJSON_GetObjectItemCaseSensitive(doc, "data") : NULL;
     k = cJSON_IsObject(data) ? field_ci(data, "key") : NULL;
-    if (!cJSON_IsString(k) || !subscribed(sub, k->valuestring)) {
+    if (!cJSON_IsString(k) || !sdc_cfg_watch_wants(w, k->valuestring)) {
         cJSON_Delete(doc);
         return;
     }
@@ -266,18 +243,9 @@ static void handle_notify(struct pcfg_sub *sub, const char *payload)
         parse_item_md(&a, t, strlen(t), &it.md);
         free(t);
     }
-    sub->fn(sub->ud, &it, 1);
+    w->fn(w->ud, &it, 1);
     dc_arena_cleanup(&a);
     cJSON_Delete(doc);
-}
-
-static bool wait_stop(struct pcfg_sub *sub, int fd, int ms)
-{
-    struct pollfd p[2] = {{sub->stop[0], POLLIN, 0}, {fd, POLLIN, 0}};
-
-    if (poll(p, fd >= 0 ? 2 : 1, ms) < 0 && errno != EINTR)
-        return false;
-    return (p[0].revents & (POLLIN | POLLHUP)) != 0;
 }
 
 static int do_listen(struct pcfg_sub *sub, PGconn *c)
@@ -299,30 +267,31 @@ static int do_listen(struct pcfg_sub *sub, PGconn *c)
     return rv;
 }
 
-static void *listener(void *arg)
+static void listener(struct sdc_cfg_watch *w)
 {
-    struct pcfg_sub *sub = arg;
+    struct pcfg_sub *sub = (struct pcfg_sub *)w;
+    struct pcfg_store *s = w->store;
     PGconn *c = NULL;
 
     for (;;) {
         PGnotify *nf;
 
         if (c == NULL) {
-            if (pg_open(sub->s, &c, NULL) != DC_OK || do_listen(sub, c) != DC_OK) {
+            if (pg_open(s, &c, NULL) != DC_OK || do_listen(sub, c) != DC_OK) {
                 if (c != NULL) {
                     PQfinish(c);
                     c = NULL;
                 }
-                if (wait_stop(sub, -1, PCFG_REDIAL_MS))
+                if (sdc_cfg_watch_wait(w, -1, PCFG_REDIAL_MS))
                     break;
                 continue;
             }
         }
         while ((nf = PQnotifies(c)) != NULL) {
-            handle_notify(sub, nf->extra);
+            handle_notify(w, nf->extra);
             PQfreemem(nf);
         }
-        if (wait_stop(sub, PQsocket(c), -1))
+        if (sdc_cfg_watch_wait(w, PQsocket(c), -1))
             break;
         if (PQconsumeInput(c) != 1 || PQstatus(c) != CONNECTION_OK) {
             DC_LOG(DC_LOG_WARN, "configuration.postgresql: listen connection lost");
@@ -332,20 +301,11 @@ static void *listener(void *arg)
     }
     if (c != NULL)
         PQfinish(c);
-    return NULL;
 }
 
-static void sub_free(struct pcfg_sub *sub)
+static void sub_cleanup(struct sdc_cfg_watch *w)
 {
-    for (size_t i = 0; i < sub->nkeys; i++)
-        free(sub->keys[i]);
-    free(sub->keys);
-    free(sub->channel);
-    if (sub->stop[0] >= 0)
-        close(sub->stop[0]);
-    if (sub->stop[1] >= 0)
-        close(sub->stop[1]);
-    free(sub);
+    free(((struct pcfg_sub *)w)->channel);
 }
 
 static int pcfg_subscribe(void *self, const char *const *keys, size_t nkeys,
@@ -355,6 +315,7 @@ static int pcfg_subscribe(void *self, const char *const *keys, size_t nkeys,
     struct pcfg_store *s = self;
     const char *channel = sdc_md_get(md, "pgNotifyChannel");
     struct pcfg_sub *sub;
+    int rv;
 
     if (dc_str_empty(channel))
         channel = s->notify_channel;
@@ -363,58 +324,21 @@ static int pcfg_subscribe(void *self, const char *const *keys, size_t nkeys,
                           "notify channel is not set: use the notifyChannel metadata or the "
                           "pgNotifyChannel request metadata");
     sub = dc_xcalloc(1, sizeof(*sub));
-    sub->s = s;
-    sub->fn = fn;
-    sub->ud = ud;
+    sub->w.run = listener;
+    sub->w.cleanup = sub_cleanup;
+    sub->w.store = s;
     sub->channel = dc_xstrdup(channel);
-    sub->stop[0] = sub->stop[1] = -1;
-    sub->nkeys = nkeys;
-    sub->keys = dc_xcalloc(nkeys + 1, sizeof(*sub->keys));
-    for (size_t i = 0; i < nkeys; i++)
-        sub->keys[i] = dc_xstrdup(keys[i]);
-    if (pipe(sub->stop) != 0) {
-        sub_free(sub);
-        return dc_err_set(eb, DC_EIO, "pipe: %s", strerror(errno));
-    }
-    if (pthread_create(&sub->th, NULL, listener, sub) != 0) {
-        sub_free(sub);
-        return dc_err_set(eb, DC_EIO, "cannot start the subscription thread");
-    }
-    pthread_mutex_lock(&s->mu);
-    sub->next = s->subs;
-    s->subs = sub;
-    pthread_mutex_unlock(&s->mu);
-    *handle = sub;
-    return DC_OK;
-}
-
-static void stop_sub(struct pcfg_sub *sub)
-{
-    ssize_t w;
-
-    do {
-        w = write(sub->stop[1], "x", 1);
-    } while (w < 0 && errno == EINTR);
-    pthread_join(sub->th, NULL);
-    sub_free(sub);
+    rv = sdc_cfg_watch_start(&s->watchers, &sub->w, keys, nkeys, NULL, fn, ud, eb);
+    if (rv == DC_OK)
+        *handle = &sub->w;
+    return rv;
 }
 
 static void pcfg_unsubscribe(void *self, void *handle)
 {
     struct pcfg_store *s = self;
-    struct pcfg_sub *found = NULL;
 
-    pthread_mutex_lock(&s->mu);
-    for (struct pcfg_sub **pp = &s->subs; *pp != NULL; pp = &(*pp)->next) {
-        if (*pp == handle) {
-            found = *pp;
-            *pp = found->next;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&s->mu);
-    if (found != NULL)
-        stop_sub(found);
+    sdc_cfg_watch_stop(&s->watchers, handle);
 }
 
 static void pcfg_close(void *self)
@@ -423,13 +347,8 @@ static void pcfg_close(void *self)
 
     if (s == NULL)
         return;
-    while (s->subs != NULL) {
-        struct pcfg_sub *sub = s->subs;
-        s->subs = sub->next;
-        stop_sub(sub);
-    }
+    sdc_cfg_watchers_cleanup(&s->watchers);
     dc_pool_free(s->pool);
-    pthread_mutex_destroy(&s->mu);
     free(s->conninfo);
     free(s->notify_channel);
     free(s);
@@ -467,7 +386,7 @@ static int pcfg_init(void **self, const struct sdc_md *md, const struct sdc_init
     int64_t ns;
     int rv;
 
-    pthread_mutex_init(&s->mu, NULL);
+    sdc_cfg_watchers_init(&s->watchers);
     s->timeout_ms = 20000;
     if (dc_str_empty(cs)) {
         rv = dc_err_set(eb, DC_EINVAL, "postgres configuration: connectionString is required");

@@ -11,17 +11,13 @@
  *   expired) is reported as an empty item;
  * - a listener whose connection breaks redials every 500 ms and subscribes again (changes made
  *   while it was away are not replayed).
- * The listener waits in poll() on the socket and on a pipe that unsubscribe writes to, so
- * unsubscribing is immediate. */
+ * Each subscription is a watcher thread of configuration.h (sdc_cfg_watch), so unsubscribing
+ * is immediate. */
 #include "configuration.h"
 
-#include <errno.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "dc/log.h"
 #include "dc/mem.h"
@@ -33,25 +29,10 @@
 #define RCFG_SCAN_MAX 100000 /* keys one get-all may return */
 #define RCFG_REDIAL_MS 500
 
-struct rcfg_sub;
-
 struct rcfg_store {
     struct sdc_redis *rc;
-    pthread_mutex_t mu;
-    struct rcfg_sub *subs;
+    struct sdc_cfg_watchers watchers;
     char prefix[48]; /* "__keyspace@<db>__:" */
-};
-
-struct rcfg_sub {
-    struct rcfg_sub *next;
-    struct rcfg_store *s;
-    char **keys;
-    size_t nkeys;
-    struct sdc_md md;
-    sdc_cfg_update_fn *fn;
-    void *ud;
-    int stop[2];
-    pthread_t th;
 };
 
 /* "value||version||..." -> value, version (upstream GetRedisValueAndVersion). */
@@ -199,8 +180,9 @@ static void ensure_notifications(struct rcfg_store *s)
     }
 }
 
-static int send_subscribe(struct rcfg_sub *sub, redisContext *c)
+static int send_subscribe(struct sdc_cfg_watch *sub, redisContext *c)
 {
+    const struct rcfg_store *s = sub->store;
     size_t argc = sub->nkeys == 0 ? 2 : sub->nkeys + 1;
     const char **argv = dc_xcalloc(argc, sizeof(*argv));
     char **owned = dc_xcalloc(argc, sizeof(*owned));
@@ -208,14 +190,14 @@ static int send_subscribe(struct rcfg_sub *sub, redisContext *c)
 
     if (sub->nkeys == 0) {
         argv[0] = "PSUBSCRIBE";
-        owned[1] = dc_xmalloc(strlen(sub->s->prefix) + 2);
-        snprintf(owned[1], strlen(sub->s->prefix) + 2, "%s*", sub->s->prefix);
+        owned[1] = dc_xmalloc(strlen(s->prefix) + 2);
+        snprintf(owned[1], strlen(s->prefix) + 2, "%s*", s->prefix);
     } else {
         argv[0] = "SUBSCRIBE";
         for (size_t i = 0; i < sub->nkeys; i++) {
-            size_t len = strlen(sub->s->prefix) + strlen(sub->keys[i]) + 1;
+            size_t len = strlen(s->prefix) + strlen(sub->keys[i]) + 1;
             owned[i + 1] = dc_xmalloc(len);
-            snprintf(owned[i + 1], len, "%s%s", sub->s->prefix, sub->keys[i]);
+            snprintf(owned[i + 1], len, "%s%s", s->prefix, sub->keys[i]);
         }
     }
     for (size_t i = 1; i < argc; i++)
@@ -231,8 +213,9 @@ static int send_subscribe(struct rcfg_sub *sub, redisContext *c)
 }
 
 /* A (p)message reply: report the key's current item. */
-static void handle_message(struct rcfg_sub *sub, const redisReply *r)
+static void handle_message(struct sdc_cfg_watch *sub, const redisReply *r)
 {
+    struct rcfg_store *s = sub->store;
     const redisReply *ch;
     struct dc_arena a;
     struct sdc_cfg_item *items = NULL;
@@ -240,7 +223,7 @@ static void handle_message(struct rcfg_sub *sub, const redisReply *r)
     struct dc_errbuf eb = {0};
     const char *key;
     size_t n = 0;
-    size_t plen = strlen(sub->s->prefix);
+    size_t plen = strlen(s->prefix);
 
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 || r->element[0]->str == NULL)
         return;
@@ -250,11 +233,11 @@ static void handle_message(struct rcfg_sub *sub, const redisReply *r)
         ch = r->element[2];
     else
         return; /* subscribe confirmations */
-    if (ch->str == NULL || ch->len <= plen || memcmp(ch->str, sub->s->prefix, plen) != 0)
+    if (ch->str == NULL || ch->len <= plen || memcmp(ch->str, s->prefix, plen) != 0)
         return;
     dc_arena_init(&a);
     key = dc_arena_strndup(&a, ch->str + plen, ch->len - plen);
-    if (rcfg_get(sub->s, &key, 1, &sub->md, &a, &items, &n, &eb) != DC_OK) {
+    if (rcfg_get(s, &key, 1, &sub->md, &a, &items, &n, &eb) != DC_OK) {
         DC_LOG(DC_LOG_ERROR, "configuration.redis: get %s after a change failed: %s", key, eb.msg);
     } else {
         if (n == 0) { /* deleted or expired */
@@ -269,19 +252,9 @@ static void handle_message(struct rcfg_sub *sub, const redisReply *r)
     dc_arena_cleanup(&a);
 }
 
-/* Wait up to `ms` for the stop pipe; true when stopping. */
-static bool wait_stop(struct rcfg_sub *sub, int fd, int ms)
+static void listener(struct sdc_cfg_watch *sub)
 {
-    struct pollfd p[2] = {{sub->stop[0], POLLIN, 0}, {fd, POLLIN, 0}};
-
-    if (poll(p, fd >= 0 ? 2 : 1, ms) < 0 && errno != EINTR)
-        return false;
-    return (p[0].revents & (POLLIN | POLLHUP)) != 0;
-}
-
-static void *listener(void *arg)
-{
-    struct rcfg_sub *sub = arg;
+    const struct rcfg_store *s = sub->store;
     redisContext *c = NULL;
 
     for (;;) {
@@ -289,13 +262,13 @@ static void *listener(void *arg)
 
         if (c == NULL) {
             struct dc_errbuf eb = {0};
-            if (sdc_redis_connect(sdc_redis_opts(sub->s->rc), 0, &c, &eb) != DC_OK ||
+            if (sdc_redis_connect(sdc_redis_opts(s->rc), 0, &c, &eb) != DC_OK ||
                 send_subscribe(sub, c) != DC_OK) {
                 if (c != NULL) {
                     redisFree(c);
                     c = NULL;
                 }
-                if (wait_stop(sub, -1, RCFG_REDIAL_MS))
+                if (sdc_cfg_watch_wait(sub, -1, RCFG_REDIAL_MS))
                     break;
                 continue;
             }
@@ -310,7 +283,7 @@ static void *listener(void *arg)
             freeReplyObject(reply);
             continue;
         }
-        if (wait_stop(sub, c->fd, -1))
+        if (sdc_cfg_watch_wait(sub, c->fd, -1))
             break;
         if (redisBufferRead(c) != REDIS_OK) {
             DC_LOG(DC_LOG_WARN, "configuration.redis: subscription connection lost: %s", c->errstr);
@@ -320,20 +293,6 @@ static void *listener(void *arg)
     }
     if (c != NULL)
         redisFree(c);
-    return NULL;
-}
-
-static void sub_free(struct rcfg_sub *sub)
-{
-    for (size_t i = 0; i < sub->nkeys; i++)
-        free(sub->keys[i]);
-    free(sub->keys);
-    sdc_md_cleanup(&sub->md);
-    if (sub->stop[0] >= 0)
-        close(sub->stop[0]);
-    if (sub->stop[1] >= 0)
-        close(sub->stop[1]);
-    free(sub);
 }
 
 static int rcfg_subscribe(void *self, const char *const *keys, size_t nkeys,
@@ -341,62 +300,23 @@ static int rcfg_subscribe(void *self, const char *const *keys, size_t nkeys,
                           struct dc_errbuf *eb)
 {
     struct rcfg_store *s = self;
-    struct rcfg_sub *sub = dc_xcalloc(1, sizeof(*sub));
+    struct sdc_cfg_watch *w = dc_xcalloc(1, sizeof(*w));
+    int rv;
 
-    sub->s = s;
-    sub->fn = fn;
-    sub->ud = ud;
-    sub->stop[0] = sub->stop[1] = -1;
-    sub->nkeys = nkeys;
-    sub->keys = dc_xcalloc(nkeys + 1, sizeof(*sub->keys));
-    for (size_t i = 0; i < nkeys; i++)
-        sub->keys[i] = dc_xstrdup(keys[i]);
-    for (size_t i = 0; md != NULL && i < md->n; i++)
-        sdc_md_set(&sub->md, md->names[i], md->values[i]);
-    if (pipe(sub->stop) != 0) {
-        sub_free(sub);
-        return dc_err_set(eb, DC_EIO, "pipe: %s", strerror(errno));
-    }
+    w->run = listener;
+    w->store = s;
     ensure_notifications(s);
-    if (pthread_create(&sub->th, NULL, listener, sub) != 0) {
-        sub_free(sub);
-        return dc_err_set(eb, DC_EIO, "cannot start the subscription thread");
-    }
-    pthread_mutex_lock(&s->mu);
-    sub->next = s->subs;
-    s->subs = sub;
-    pthread_mutex_unlock(&s->mu);
-    *handle = sub;
-    return DC_OK;
-}
-
-static void stop_sub(struct rcfg_sub *sub)
-{
-    ssize_t w;
-
-    do {
-        w = write(sub->stop[1], "x", 1);
-    } while (w < 0 && errno == EINTR);
-    pthread_join(sub->th, NULL);
-    sub_free(sub);
+    rv = sdc_cfg_watch_start(&s->watchers, w, keys, nkeys, md, fn, ud, eb);
+    if (rv == DC_OK)
+        *handle = w;
+    return rv;
 }
 
 static void rcfg_unsubscribe(void *self, void *handle)
 {
     struct rcfg_store *s = self;
-    struct rcfg_sub *found = NULL;
 
-    pthread_mutex_lock(&s->mu);
-    for (struct rcfg_sub **pp = &s->subs; *pp != NULL; pp = &(*pp)->next) {
-        if (*pp == handle) {
-            found = *pp;
-            *pp = found->next;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&s->mu);
-    if (found != NULL)
-        stop_sub(found);
+    sdc_cfg_watch_stop(&s->watchers, handle);
 }
 
 static void rcfg_close(void *self)
@@ -405,13 +325,8 @@ static void rcfg_close(void *self)
 
     if (s == NULL)
         return;
-    while (s->subs != NULL) {
-        struct rcfg_sub *sub = s->subs;
-        s->subs = sub->next;
-        stop_sub(sub);
-    }
+    sdc_cfg_watchers_cleanup(&s->watchers);
     sdc_redis_close(s->rc);
-    pthread_mutex_destroy(&s->mu);
     free(s);
 }
 
@@ -421,7 +336,7 @@ static int rcfg_init(void **self, const struct sdc_md *md, const struct sdc_init
     struct rcfg_store *s = dc_xcalloc(1, sizeof(*s));
     int rv;
 
-    pthread_mutex_init(&s->mu, NULL);
+    sdc_cfg_watchers_init(&s->watchers);
     rv = sdc_redis_open(&s->rc, md, "redis configuration", ctx != NULL ? ctx->timeout_ms : 0, false,
                         eb);
     if (rv != DC_OK) {

@@ -631,12 +631,7 @@ static bool wait_app(struct sdc_bindings *b)
         struct timespec ts;
         if (atomic_load(&b->rt->ready) && sdc_app_channel_healthy(b->rt->app))
             break;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 50 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        ts = dc_timespec_in(CLOCK_REALTIME, 50 * 1000000LL);
         pthread_cond_timedwait(&b->cv, &b->mu, &ts);
     }
     bool go = !b->stopping;

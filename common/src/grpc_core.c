@@ -14,6 +14,7 @@
 #include <openssl/x509.h>
 
 #include "dc/mem.h"
+#include "dc/time.h"
 #include "grpc_int.h"
 
 /* ---- loop ---- */
@@ -446,15 +447,7 @@ int dc_grpc_call_send_wait(struct dc_grpc_call *call, const void *msg, size_t le
 
     if (dc__grpc_on_loop(l))
         return DC_EINVAL;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    if (timeout_ms >= 0) {
-        ts.tv_sec += timeout_ms / 1000;
-        ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-    }
+    ts = dc_timespec_in(CLOCK_REALTIME, timeout_ms >= 0 ? timeout_ms * 1000000 : 0);
     dc__grpc_lock(l);
     for (;;) {
         rv = call_send_locked(call, msg, len);

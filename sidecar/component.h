@@ -93,8 +93,8 @@ struct sdc_components {
 /* Resolve and initialise `defs` (the components that apply to this app). Secret stores first.
  * Returns DC_OK, or the first fatal error with `eb` naming the component. */
 struct sdc_runtime;
-int sdc_components_load(struct sdc_components *cs, struct sdc_runtime *rt, struct dc_errbuf *eb)
-    DC_MUST_CHECK;
+int sdc_components_load(struct sdc_components *cs, struct sdc_runtime *rt,
+                        struct dc_errbuf *eb) DC_MUST_CHECK;
 void sdc_components_close(struct sdc_components *cs);
 
 /* The loaded, healthy component named `name` of `cat`, or NULL. */

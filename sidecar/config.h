@@ -37,7 +37,7 @@ struct sdc_config {
     int dapr_internal_grpc_port; /* -1: derived from the app id */
     char *dapr_internal_grpc_listen_address;
     struct dc_strlist listen_addresses; /* empty: all interfaces */
-    int dapr_public_port;                /* -1: off */
+    int dapr_public_port;               /* -1: off */
     char *dapr_public_listen_address;
     char *unix_domain_socket;
     int profile_port;

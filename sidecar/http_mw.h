@@ -14,14 +14,14 @@
 
 struct sdc_http_mw {
     struct sdc_runtime *rt;
-    const char *api_token;      /* DAPR_API_TOKEN or NULL */
-    char **origins;             /* --allowed-origins list; NULL: CORS off */
+    const char *api_token; /* DAPR_API_TOKEN or NULL */
+    char **origins;        /* --allowed-origins list; NULL: CORS off */
     size_t norigins;
-    bool cors_any;              /* "*" */
-    bool api_logging;           /* --enable-api-logging or logging.apiLogging.enabled */
-    bool log_omit_health;       /* logging.apiLogging.omitHealthChecks */
-    bool log_obfuscate;         /* logging.apiLogging.obfuscateURLs: log the route template */
-    bool tracing;               /* tracing.samplingRate > 0 */
+    bool cors_any;        /* "*" */
+    bool api_logging;     /* --enable-api-logging or logging.apiLogging.enabled */
+    bool log_omit_health; /* logging.apiLogging.omitHealthChecks */
+    bool log_obfuscate;   /* logging.apiLogging.obfuscateURLs: log the route template */
+    bool tracing;         /* tracing.samplingRate > 0 */
 };
 
 /* Compute the settings from the flags, environment and Configuration of `rt`. */

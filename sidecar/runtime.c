@@ -108,7 +108,8 @@ static int check_components(const struct sdc_runtime *rt, struct dc_errbuf *eb)
         const struct dc_component *c = rt->components[i];
         int64_t ns;
 
-        if (!dc_str_empty(c->init_timeout) && dc_duration_parse(c->init_timeout, &ns, eb) != DC_OK) {
+        if (!dc_str_empty(c->init_timeout) &&
+            dc_duration_parse(c->init_timeout, &ns, eb) != DC_OK) {
             dc_err_wrapf(eb, "%s:%d: Component %s: spec.initTimeout", c->meta.file, c->meta.line,
                          c->meta.name);
             return DC_EINVAL;
@@ -145,9 +146,9 @@ int sdc_runtime_init(struct sdc_runtime *rt, const struct sdc_config *cfg, struc
     rt->http_endpoints = (const struct dc_http_endpoint **)filter(
         rt, rt->res.http_endpoints, rt->res.nhttp_endpoints, sizeof(*rt->res.http_endpoints),
         &rt->nhttp_endpoints);
-    rt->resiliencies = (const struct dc_resiliency **)filter(
-        rt, rt->res.resiliencies, rt->res.nresiliencies, sizeof(*rt->res.resiliencies),
-        &rt->nresiliencies);
+    rt->resiliencies =
+        (const struct dc_resiliency **)filter(rt, rt->res.resiliencies, rt->res.nresiliencies,
+                                              sizeof(*rt->res.resiliencies), &rt->nresiliencies);
     rv = check_components(rt, eb);
     if (rv != DC_OK)
         return rv;
@@ -180,8 +181,7 @@ void sdc_runtime_cleanup(struct sdc_runtime *rt)
     memset(rt, 0, sizeof(*rt));
 }
 
-int sdc_runtime_set_extended(struct sdc_runtime *rt, const char *key, const char *value,
-                             size_t len)
+int sdc_runtime_set_extended(struct sdc_runtime *rt, const char *key, const char *value, size_t len)
 {
     int rv = DC_OK;
     size_t i;
@@ -357,8 +357,7 @@ static void add_app_connection(cJSON *root, const struct sdc_config *cfg)
         if (dc_duration_format(cfg->app_health_probe_interval_s * 1000000000LL, d, sizeof(d)) ==
             DC_OK)
             cJSON_AddStringToObject(h, "healthProbeInterval", d);
-        if (dc_duration_format(cfg->app_health_probe_timeout_ms * 1000000LL, d, sizeof(d)) ==
-            DC_OK)
+        if (dc_duration_format(cfg->app_health_probe_timeout_ms * 1000000LL, d, sizeof(d)) == DC_OK)
             cJSON_AddStringToObject(h, "healthProbeTimeout", d);
         cJSON_AddNumberToObject(h, "healthThreshold", (double)cfg->app_health_threshold);
     }

@@ -33,8 +33,8 @@ struct sdc_kv {
 
 struct sdc_runtime {
     const struct sdc_config *cfg; /* borrowed; outlives the runtime */
-    struct dc_resources res;       /* every resource loaded from --resources-path */
-    struct dc_configuration conf;  /* merged --config files (defaults when none) */
+    struct dc_resources res;      /* every resource loaded from --resources-path */
+    struct dc_configuration conf; /* merged --config files (defaults when none) */
     bool have_conf;
 
     /* Resources that apply to this app (scopes and namespace), pointing into `res`. */
@@ -48,16 +48,16 @@ struct sdc_runtime {
     size_t nresiliencies;
 
     /* Building blocks; each owned by its module and set up in sidecar.c. */
-    struct sdc_components comps;          /* initialised components (component.h) */
-    struct sdc_resiliency *resiliency;    /* resiliency.h */
-    struct sdc_acl *acl;                  /* acl.h: accessControl of the Configuration */
-    struct sdc_nameres *nameres;          /* nameres.h */
-    struct sdc_app_channel *app;          /* app_channel.h; NULL without --app-port */
-    struct sdc_invoke *invoke;            /* invoke.h */
-    struct sdc_bindings *bindings;        /* bindings.h: the input-binding runner */
-    struct sdc_http_mw *http_mw;          /* http_mw.h: set up with the API router */
-    struct sdc_pubsub_rt *pubsub;         /* pubsub_api.h */
-    struct sdc_identity *identity;        /* identity.h: with --enable-mtls, else NULL */
+    struct sdc_components comps;       /* initialised components (component.h) */
+    struct sdc_resiliency *resiliency; /* resiliency.h */
+    struct sdc_acl *acl;               /* acl.h: accessControl of the Configuration */
+    struct sdc_nameres *nameres;       /* nameres.h */
+    struct sdc_app_channel *app;       /* app_channel.h; NULL without --app-port */
+    struct sdc_invoke *invoke;         /* invoke.h */
+    struct sdc_bindings *bindings;     /* bindings.h: the input-binding runner */
+    struct sdc_http_mw *http_mw;       /* http_mw.h: set up with the API router */
+    struct sdc_pubsub_rt *pubsub;      /* pubsub_api.h */
+    struct sdc_identity *identity;     /* identity.h: with --enable-mtls, else NULL */
 
     /* Attributes set with PUT /v1.0/metadata/{key}; guarded by `lock`. */
     pthread_mutex_t lock;
@@ -77,8 +77,8 @@ struct sdc_runtime {
 
 /* Load the --config files and every --resources-path folder, keep what applies to this app,
  * and set up the metrics. On failure `eb` names the file, line and field at fault. */
-int sdc_runtime_init(struct sdc_runtime *rt, const struct sdc_config *cfg, struct dc_errbuf *eb)
-    DC_MUST_CHECK;
+int sdc_runtime_init(struct sdc_runtime *rt, const struct sdc_config *cfg,
+                     struct dc_errbuf *eb) DC_MUST_CHECK;
 void sdc_runtime_cleanup(struct sdc_runtime *rt);
 
 /* GET /v1.0/metadata body, in upstream's JSON shape (sidecar-api.md §3.1). */

@@ -47,7 +47,7 @@ struct sdc_state_set {
     enum sdc_state_concurrency concurrency;
     enum sdc_state_consistency consistency;
     bool has_ttl;
-    int64_t ttl_s; /* ttlInSeconds; -1 = never expire (overrides a store-wide default) */
+    int64_t ttl_s;            /* ttlInSeconds; -1 = never expire (overrides a store-wide default) */
     const char *content_type; /* metadata.contentType, may be NULL */
     const struct sdc_md *metadata; /* request metadata (metadata.* query and body), may be NULL */
 };
@@ -69,8 +69,8 @@ struct sdc_state_get {
 /* Result of a get: `found` false means the key does not exist (or expired). */
 struct sdc_state_value {
     bool found;
-    struct dc_buf data; /* the value bytes; caller-owned, release with dc_buf_cleanup */
-    char etag[72];      /* "" when the store has no ETags */
+    struct dc_buf data;     /* the value bytes; caller-owned, release with dc_buf_cleanup */
+    char etag[72];          /* "" when the store has no ETags */
     int64_t expire_unix_ms; /* 0: no expiry; reported as metadata ttlExpireTime (RFC 3339) */
     char content_type[64];  /* "" when unknown */
 };

@@ -92,8 +92,8 @@ static int set_value(const struct dc_flag *f, void *opts, const char *v, struct 
         if (v[0] == '\0' && f->size > 2)
             return store_int(p, f->size, -1);
         if (dc_str_to_i64(v, 0, 65535, &i) != DC_OK)
-            return dc_err_set(eb, DC_EINVAL, "invalid port \"%.*s\" (want 0-65535)",
-                              FLAG_QUOTE_MAX, v);
+            return dc_err_set(eb, DC_EINVAL, "invalid port \"%.*s\" (want 0-65535)", FLAG_QUOTE_MAX,
+                              v);
         return store_int(p, f->size, i);
     case DC_FLAG_INT:
         lo = f->min;
@@ -168,8 +168,7 @@ void dc_flags_defaults(const struct dc_flag *tab, size_t n, void *opts)
     }
 }
 
-static const struct dc_flag *find(const struct dc_flag *tab, size_t n, const char *name,
-                                  size_t len)
+static const struct dc_flag *find(const struct dc_flag *tab, size_t n, const char *name, size_t len)
 {
     for (size_t i = 0; i < n; i++)
         if (strlen(tab[i].name) == len && memcmp(tab[i].name, name, len) == 0)

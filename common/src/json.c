@@ -135,8 +135,8 @@ static bool scan_number(struct scan *sc, size_t *i)
         while (j < n && is_digit(p[j]))
             j++;
     }
-    if (j < n && (is_digit(p[j]) || p[j] == '.' || p[j] == 'e' || p[j] == 'E' || p[j] == '+' ||
-                  p[j] == '-'))
+    if (j < n &&
+        (is_digit(p[j]) || p[j] == '.' || p[j] == 'e' || p[j] == 'E' || p[j] == '+' || p[j] == '-'))
         return scan_fail(sc, start, "invalid number");
     *i = j;
     return true;
@@ -191,8 +191,7 @@ static int parse_error(struct dc_errbuf *eb, const char *data, size_t len, size_
                       line, col, why);
 }
 
-int dc_json_parse(const char *data, size_t len, size_t max_len, cJSON **out,
-                  struct dc_errbuf *eb)
+int dc_json_parse(const char *data, size_t len, size_t max_len, cJSON **out, struct dc_errbuf *eb)
 {
     struct scan sc = {(const unsigned char *)data, len, 0, NULL};
     const char *end = NULL;
@@ -214,8 +213,8 @@ int dc_json_parse(const char *data, size_t len, size_t max_len, cJSON **out,
     copy[len] = '\0';
     root = cJSON_ParseWithLengthOpts(copy, len + 1, &end, 1);
     if (root == NULL) {
-        off = end != NULL && end >= copy && (size_t)(end - copy) <= len ? (size_t)(end - copy)
-                                                                      : len;
+        off =
+            end != NULL && end >= copy && (size_t)(end - copy) <= len ? (size_t)(end - copy) : len;
         free(copy);
         return parse_error(eb, data, len, off,
                            off >= len ? "unexpected end of input" : "syntax error");

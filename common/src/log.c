@@ -123,8 +123,7 @@ static void put_raw(char *out, size_t cap, size_t *n, const char *s)
     *n += len;
 }
 
-#define SAFE_CHARS                                                                                 \
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._/@^+"
+#define SAFE_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._/@^+"
 
 static void put_field(char *out, size_t cap, size_t *n, const char *key, const char *val,
                       bool first)

@@ -399,8 +399,7 @@ static int iso_components(const char *p, struct dc_iso_duration *d, const char *
         p = parse_i64(p, &n, &range);
         if (p == NULL)
             return fail(eb, range ? DC_ERANGE : DC_EPARSE,
-                        range ? "ISO 8601 duration out of range" : "invalid ISO 8601 duration",
-                        s);
+                        range ? "ISO 8601 duration out of range" : "invalid ISO 8601 duration", s);
         if (*p == '.' && in_time) {
             p = parse_nanos(p + 1, &nanos);
             if (p == NULL || *p != 'S')
@@ -554,8 +553,8 @@ int dc_rfc3339_parse(const char *s, int64_t *unix_ns, struct dc_errbuf *eb)
     sec = fixed_digits(s + 17, 2);
     if (year < 0 || mon < 0 || day < 0 || hour < 0 || min < 0 || sec < 0)
         return fail(eb, DC_EPARSE, "invalid RFC 3339 time", s);
-    if (mon < 1 || mon > 12 || day < 1 || day > days_in_month(year, mon) || hour > 23 ||
-        min > 59 || sec > 59)
+    if (mon < 1 || mon > 12 || day < 1 || day > days_in_month(year, mon) || hour > 23 || min > 59 ||
+        sec > 59)
         return fail(eb, DC_EPARSE, "RFC 3339 time field out of range in", s);
     p = s + 19;
     if (*p == '.' && is_digit(p[1])) {
@@ -582,8 +581,7 @@ int dc_rfc3339_parse(const char *s, int64_t *unix_ns, struct dc_errbuf *eb)
         secs++;
         nanos -= DC_NS_PER_SEC;
     }
-    if (__builtin_mul_overflow(secs, DC_NS_PER_SEC, &ns) ||
-        __builtin_add_overflow(ns, nanos, &ns))
+    if (__builtin_mul_overflow(secs, DC_NS_PER_SEC, &ns) || __builtin_add_overflow(ns, nanos, &ns))
         return fail(eb, DC_ERANGE, "RFC 3339 time out of range", s);
     *unix_ns = ns;
     return DC_OK;
@@ -718,8 +716,7 @@ static bool quantity_suffix(const char *p, int64_t *exp10, int *exp2)
 }
 
 /* ceil(|value| * 10^scale) of quantity `s` into `*mag`, sign into `*neg`. */
-static int quantity_scaled(const char *s, int scale, uint64_t *mag, bool *neg,
-                           struct dc_errbuf *eb)
+static int quantity_scaled(const char *s, int scale, uint64_t *mag, bool *neg, struct dc_errbuf *eb)
 {
     struct decimal x = {{0}, 0};
     const char *p = s, *int_start, *frac_start = NULL;

@@ -142,9 +142,9 @@ static void test_utf8(void **state)
     assert_true(dc_utf8_valid("plain", 5));
     assert_true(dc_utf8_valid("caf\xc3\xa9", 5));
     assert_true(dc_utf8_valid("\xf0\x9f\x98\x80", 4));
-    assert_false(dc_utf8_valid("\xc3", 1));          /* truncated */
-    assert_false(dc_utf8_valid("\xc0\xaf", 2));      /* overlong */
-    assert_false(dc_utf8_valid("\xed\xa0\x80", 3));  /* surrogate */
+    assert_false(dc_utf8_valid("\xc3", 1));         /* truncated */
+    assert_false(dc_utf8_valid("\xc0\xaf", 2));     /* overlong */
+    assert_false(dc_utf8_valid("\xed\xa0\x80", 3)); /* surrogate */
     assert_false(dc_utf8_valid("\xff", 1));
 }
 

@@ -90,11 +90,11 @@ static void test_defaults(void **state)
 
 static void test_values(void **state)
 {
-    const char *argv[] = {"p",     "--s",          "x",         "-dup=y",  "--port=0",
-                          "-port16", "65535",      "--i",       "-7",      "--workers=1024",
-                          "--b=false", "--tri",    "--log-level", "debug", "--dur",
-                          "1m",    "--size",       "1Ki",       "--list",  " a, b ,,c",
-                          "--alias=d", "--old",    "v",         "--old-bool"};
+    const char *argv[] = {"p",         "--s",    "x",           "-dup=y",    "--port=0",
+                          "-port16",   "65535",  "--i",         "-7",        "--workers=1024",
+                          "--b=false", "--tri",  "--log-level", "debug",     "--dur",
+                          "1m",        "--size", "1Ki",         "--list",    " a, b ,,c",
+                          "--alias=d", "--old",  "v",           "--old-bool"};
     struct dc_errbuf eb = {{0}};
     bool given[N];
     struct opts o;

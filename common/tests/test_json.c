@@ -41,7 +41,8 @@ static void test_parse_ok(void **state)
         {"1E+2", "100"},
         {"-1.5e-3", "-0.0015"},
         {"[0.5,10,-3]", "[0.5,10,-3]"},
-        {"\"h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80\"", "\"h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80\""},
+        {"\"h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80\"",
+         "\"h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80\""},
         {"\"\\ud83d\\ude00\"", "\"\xf0\x9f\x98\x80\""},
         {"\"a\\\"b\\\\c\\/d\\n\"", "\"a\\\"b\\\\c/d\\n\""},
         {"\"[[[[{{{{\\\"]]]\"", "\"[[[[{{{{\\\"]]]\""},
@@ -88,7 +89,8 @@ static void test_parse_errors(void **state)
         {LIT("\"\xff\""), "invalid JSON at offset 1 (line 1, column 2): invalid UTF-8 in string"},
         {LIT("\"\xed\xa0\x80\""),
          "invalid JSON at offset 1 (line 1, column 2): invalid UTF-8 in string"},
-        {LIT("\"\xe2\x82\""), "invalid JSON at offset 1 (line 1, column 2): invalid UTF-8 in string"},
+        {LIT("\"\xe2\x82\""),
+         "invalid JSON at offset 1 (line 1, column 2): invalid UTF-8 in string"},
         {LIT("\"a\x01\""),
          "invalid JSON at offset 2 (line 1, column 3): control character in string"},
         {LIT("\"a\nb\""),
@@ -175,8 +177,8 @@ static void test_parse_depth_and_limits(void **state)
 static void test_parse_not_terminated(void **state)
 {
     /* Exactly-sized heap copies: ASan flags any read past len. */
-    static const char *const docs[] = {"[1]", "{\"a\":\"b\"}", "123", "\"abc", "12.", "tru",
-                                       "{\"a\":[1,2,{\"b\":null}]}"};
+    static const char *const docs[] = {
+        "[1]", "{\"a\":\"b\"}", "123", "\"abc", "12.", "tru", "{\"a\":[1,2,{\"b\":null}]}"};
     (void)state;
     for (size_t i = 0; i < N(docs); i++) {
         size_t n = strlen(docs[i]);
@@ -243,8 +245,7 @@ static void test_getters(void **state)
     assert_int_equal(dc_json_get_int(root, "f", true, 0, 10, &iv, &eb), DC_EINVAL);
     assert_string_equal(eb.msg, "field \"f\" must be an integer");
     assert_int_equal(dc_json_get_int(root, "s", true, 0, 10, &iv, &eb), DC_EINVAL);
-    assert_int_equal(dc_json_get_int(root, "big", true, INT64_MIN, INT64_MAX, &iv, &eb),
-                     DC_ERANGE);
+    assert_int_equal(dc_json_get_int(root, "big", true, INT64_MIN, INT64_MAX, &iv, &eb), DC_ERANGE);
     assert_int_equal(dc_json_get_int(root, "huge", true, INT64_MIN, INT64_MAX, &iv, &eb),
                      DC_ERANGE);
     assert_int_equal(dc_json_get_int(root, "zz", false, 0, 10, &iv, &eb), DC_OK);
@@ -299,7 +300,8 @@ static void test_append_string(void **state)
         {LIT("\n\t\r\b\f"), "\"\\n\\t\\r\\b\\f\""},
         {LIT("\x01\x1f\x7f"), "\"\\u0001\\u001f\x7f\""},
         {LIT("a\0b"), "\"a\\u0000b\""},
-        {LIT("h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), "\"h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\""},
+        {LIT("h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"),
+         "\"h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\""},
         {LIT("\xff"), "\"\\ufffd\""},
         {LIT("a\xe2\x82"), "\"a\\ufffd\\ufffd\""},
         {LIT("\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\""},

@@ -45,9 +45,9 @@ enum dc_flag_type {
 };
 
 /* dc_flag.attrs bits. */
-#define DC_FLAG_WEAK 1u /* never overrides another flag of the same field given on the command
-                         * line, whatever the order (deprecated aliases); its default is not
-                         * applied (only shown) */
+/* DC_FLAG_WEAK: never overrides another flag of the same field given on the command line,
+ * whatever the order (deprecated aliases); its default is not applied (only shown). */
+#define DC_FLAG_WEAK 1u
 
 struct dc_flag {
     const char *name; /* without dashes */
@@ -63,13 +63,13 @@ struct dc_flag {
 };
 
 /* A table entry for field `field` of `type` (the struct type of the options). */
-#define DC_FLAG_DEF(stype, fname, ftype, field, fdef, fhelp)                                      \
+#define DC_FLAG_DEF(stype, fname, ftype, field, fdef, fhelp)                                       \
     {                                                                                              \
         .name = (fname), .type = (ftype), .off = offsetof(stype, field),                           \
         .size = sizeof(((stype *)0)->field), .def = (fdef), .help = (fhelp)                        \
     }
 /* An integer entry with bounds. */
-#define DC_FLAG_DEF_INT(stype, fname, field, fmin, fmax, fdef, fhelp)                             \
+#define DC_FLAG_DEF_INT(stype, fname, field, fmin, fmax, fdef, fhelp)                              \
     {                                                                                              \
         .name = (fname), .type = DC_FLAG_INT, .off = offsetof(stype, field),                       \
         .size = sizeof(((stype *)0)->field), .def = (fdef), .help = (fhelp), .min = (fmin),        \

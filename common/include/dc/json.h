@@ -68,8 +68,8 @@ int dc_json_append_string(struct dc_buf *b, const char *s, size_t n) DC_MUST_CHE
 /* Append `"key":"val"` (preceded by ',' when `comma`) to `b`; a NULL `val` is written as null.
  * Both strings are NUL-terminated and encoded as dc_json_append_string. Returns DC_OK or
  * DC_ETOOBIG (`b` unchanged). */
-int dc_json_append_kv_string(struct dc_buf *b, const char *key, const char *val, bool comma)
-    DC_MUST_CHECK;
+int dc_json_append_kv_string(struct dc_buf *b, const char *key, const char *val,
+                             bool comma) DC_MUST_CHECK;
 
 /* `v` as compact JSON text (cJSON_PrintUnformatted). The caller frees the result with free().
  * NULL only for a NULL `v`; running out of memory aborts (dc_x* policy). */

@@ -39,8 +39,7 @@ void dc_log_set_fd(int fd);
 int dc_log_level_parse(const char *s, enum dc_log_level *out) DC_MUST_CHECK;
 const char *dc_log_level_name(enum dc_log_level level);
 
-void dc_log_write(enum dc_log_level level, const char *scope, const char *fmt, ...)
-    DC_PRINTF(3, 4);
+void dc_log_write(enum dc_log_level level, const char *scope, const char *fmt, ...) DC_PRINTF(3, 4);
 
 #define DC_LOG(level, ...)                                                                         \
     do {                                                                                           \

@@ -13,11 +13,11 @@
  * result >= size means the copy was cut. */
 size_t dc_strlcpy(char *dst, const char *src, size_t size);
 
-bool dc_str_eq(const char *a, const char *b);           /* NULL-safe */
-bool dc_str_eq_ci(const char *a, const char *b);        /* ASCII case-insensitive, NULL-safe */
+bool dc_str_eq(const char *a, const char *b);    /* NULL-safe */
+bool dc_str_eq_ci(const char *a, const char *b); /* ASCII case-insensitive, NULL-safe */
 bool dc_str_has_prefix(const char *s, const char *prefix);
 bool dc_str_has_suffix(const char *s, const char *suffix);
-bool dc_str_empty(const char *s);                       /* NULL or "" */
+bool dc_str_empty(const char *s); /* NULL or "" */
 
 /* Parse a whole decimal integer in [min, max]; leading/trailing space and junk are errors. */
 int dc_str_to_i64(const char *s, int64_t min, int64_t max, int64_t *out) DC_MUST_CHECK;

@@ -70,8 +70,8 @@ struct dc_iso_duration {
  *
  * Returns DC_OK with `*out` filled, DC_EPARSE ("P", "PT", "P1H", "-P1D", junk), or DC_ERANGE
  * (a number or the T part overflows int64). */
-int dc_iso8601_parse(const char *s, struct dc_iso_duration *out, struct dc_errbuf *eb)
-    DC_MUST_CHECK;
+int dc_iso8601_parse(const char *s, struct dc_iso_duration *out,
+                     struct dc_errbuf *eb) DC_MUST_CHECK;
 
 /* Parse an RFC 3339 timestamp as Go's strict RFC 3339 parser (JSON/Text unmarshalling):
  * "2006-01-02T15:04:05Z", "2006-01-02T15:04:05.999999999+07:00". Upper-case "T" and "Z" only

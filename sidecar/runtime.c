@@ -12,7 +12,9 @@
 #include "dc/str.h"
 #include "dc/time.h"
 
+#include "bindings.h"
 #include "http_mw.h"
+#include "pubsub.h"
 #include "pubsub_api.h"
 #include "secrets.h"
 #include "resiliency.h"
@@ -223,41 +225,80 @@ void sdc_runtime_request_shutdown(struct sdc_runtime *rt, bool force)
 
 /* ---- GET /v1.0/metadata ------------------------------------------------------------------ */
 
+struct cap_name {
+    unsigned bit;
+    const char *name;
+};
+
+static const struct cap_name state_caps[] = {
+    {SDC_STATE_F_ETAG, "ETAG"},
+    {SDC_STATE_F_TRANSACTIONAL, "TRANSACTIONAL"},
+    {SDC_STATE_F_QUERY_API, "QUERY_API"},
+    {SDC_STATE_F_TTL, "TTL"},
+    {SDC_STATE_F_DELETE_WITH_PREFIX, "DELETE_WITH_PREFIX"},
+    {SDC_STATE_F_PARTITION_KEY, "PARTITION_KEY"},
+    {SDC_STATE_F_KEYS_LIKE, "KEYS_LIKE"},
+    {0, NULL},
+};
+
+static const struct cap_name pubsub_caps[] = {
+    {SDC_PUBSUB_F_MESSAGE_TTL, "MESSAGE_TTL"},
+    {SDC_PUBSUB_F_SUBSCRIBE_WILDCARDS, "SUBSCRIBE_WILDCARDS"},
+    {SDC_PUBSUB_F_BULK_PUBLISH, "BULK_PUBSUB"},
+    {SDC_PUBSUB_F_BULK_SUBSCRIBE, "BULK_SUBSCRIBE_IMMEDIATE"},
+    {0, NULL},
+};
+
+/* Append `name` to o's "capabilities" array, creating it (upstream omits an empty one). */
+static void add_cap(cJSON *o, const char *name)
+{
+    cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, "capabilities");
+
+    if (arr == NULL)
+        arr = cJSON_AddArrayToObject(o, "capabilities");
+    cJSON_AddItemToArray(arr, cJSON_CreateString(name));
+}
+
+static void add_caps(cJSON *o, unsigned features, const struct cap_name *names)
+{
+    for (; names->name != NULL; names++)
+        if (features & names->bit)
+            add_cap(o, names->name);
+}
+
 /* Capability strings of a loaded component (§3.1). */
 static void add_capabilities(cJSON *o, const struct sdc_component *sc)
 {
-    static const struct {
-        unsigned bit;
-        const char *name;
-    } state_caps[] = {
-        {SDC_STATE_F_ETAG, "ETAG"},
-        {SDC_STATE_F_TRANSACTIONAL, "TRANSACTIONAL"},
-        {SDC_STATE_F_QUERY_API, "QUERY_API"},
-        {SDC_STATE_F_TTL, "TTL"},
-        {SDC_STATE_F_DELETE_WITH_PREFIX, "DELETE_WITH_PREFIX"},
-        {SDC_STATE_F_PARTITION_KEY, "PARTITION_KEY"},
-        {SDC_STATE_F_KEYS_LIKE, "KEYS_LIKE"},
-    };
-    cJSON *arr;
+    unsigned f;
 
-    if (sc->type != NULL && sc->type->category == SDC_CAT_SECRETSTORES) {
+    if (sc->type == NULL)
+        return;
+    switch (sc->type->category) {
+    case SDC_CAT_SECRETSTORES:
         if (sdc_secrets_features(sc) & SDC_SECRET_F_MULTIPLE_KEY_VALUES)
-            cJSON_AddItemToArray(cJSON_AddArrayToObject(o, "capabilities"),
-                                 cJSON_CreateString("MULTIPLE_KEY_VALUES_PER_SECRET"));
-        return;
+            add_cap(o, "MULTIPLE_KEY_VALUES_PER_SECRET");
+        break;
+    case SDC_CAT_STATE:
+        f = ((const struct sdc_state_ops *)sc->type->ops)->features;
+        add_caps(o, f, state_caps);
+        /* A store with ETags and transactions can hold actor state. */
+        if ((f & SDC_STATE_F_ETAG) && (f & SDC_STATE_F_TRANSACTIONAL))
+            add_cap(o, "ACTOR");
+        break;
+    case SDC_CAT_PUBSUB:
+        add_caps(o, ((const struct sdc_pubsub_ops *)sc->type->ops)->features, pubsub_caps);
+        break;
+    case SDC_CAT_BINDINGS: {
+        const struct sdc_binding_ops *ops = (const struct sdc_binding_ops *)sc->type->ops;
+        if (ops->read != NULL)
+            add_cap(o, "INPUT_BINDING");
+        if (ops->invoke != NULL)
+            add_cap(o, "OUTPUT_BINDING");
+        break;
     }
-    if (sc->type == NULL || sc->type->category != SDC_CAT_STATE)
-        return;
-    unsigned f = ((const struct sdc_state_ops *)sc->type->ops)->features;
-    if (f == 0)
-        return;
-    arr = cJSON_AddArrayToObject(o, "capabilities");
-    for (size_t i = 0; i < sizeof(state_caps) / sizeof(state_caps[0]); i++)
-        if (f & state_caps[i].bit)
-            cJSON_AddItemToArray(arr, cJSON_CreateString(state_caps[i].name));
-    /* A store with ETags and transactions can hold actor state. */
-    if ((f & SDC_STATE_F_ETAG) && (f & SDC_STATE_F_TRANSACTIONAL))
-        cJSON_AddItemToArray(arr, cJSON_CreateString("ACTOR"));
+    default:
+        break;
+    }
 }
 
 static void add_components(cJSON *root, const struct sdc_runtime *rt)

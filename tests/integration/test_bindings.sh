@@ -166,6 +166,11 @@ if ! wait_http "http://127.0.0.1:$HP/v1.0/healthz/outbound" 10; then
   bad "daprd came up" "$(cat "$T_TMP/daprd.log")"; finish; exit 1
 fi
 B=http://127.0.0.1:$HP/v1.0/bindings
+md=$(curl -s "http://127.0.0.1:$HP/v1.0/metadata")
+caps() { json_get "$md" '[c.get("capabilities") for c in d["components"] if c["name"] == "'"$1"'"][0]'; }
+check "metadata: cron is an input binding" "['INPUT_BINDING']" "$(caps tick)"
+check "metadata: localstorage is an output binding" "['OUTPUT_BINDING']" "$(caps files)"
+check "metadata: mqtt3 is both" "['INPUT_BINDING', 'OUTPUT_BINDING']" "$(caps mq)"
 post() { http POST "$B/$1" -d "$2"; }
 
 echo "# bindings.cron: @every 1s delivers to POST /tick (bounded wait for two events)"

@@ -468,7 +468,9 @@ static void on_output(struct dc_http_request *req, struct dc_http_response *resp
         struct out_call c = {ops, sc->self, &breq, &out};
         const struct sdc_res_policy *p =
             sdc_resiliency_policy(rt->resiliency, SDC_RES_COMPONENT_OUT, name, SDC_CAT_BINDINGS);
+        int64_t t0 = dc_mono_ns();
         rv = sdc_resiliency_run(p, name, out_attempt, &c, NULL, &eb);
+        sdc_comp_metric(rt, SDC_CM_OUTPUT_BINDING, name, op, rv == DC_OK, t0);
     }
     respond_metadata_headers(resp, &out.metadata);
     if (rv != DC_OK) {
@@ -572,6 +574,7 @@ static int deliver(void *ud, const struct sdc_binding_event *ev, struct dc_buf *
     size_t n = ev->metadata != NULL ? ev->metadata->n : 0, k = 0;
     const char **headers = dc_xcalloc(n + 2, sizeof(*headers));
     struct deliver d = {ib, ev, headers, reply};
+    int64_t t0 = dc_mono_ns();
     int rv, status = -1;
 
     headers[k++] = "Content-Type: application/json";
@@ -589,6 +592,7 @@ static int deliver(void *ud, const struct sdc_binding_event *ev, struct dc_buf *
     rv = sdc_resiliency_run(ib->policy, ib->sc->def->meta.name, deliver_attempt, &d, &status, eb);
     if (rv == DC_OK && status != 200)
         rv = DC_EIO;
+    sdc_comp_metric(ib->owner->rt, SDC_CM_INPUT_BINDING, ib->sc->def->meta.name, NULL, rv == DC_OK, t0);
     for (size_t i = 1; i < k; i++)
         free((char *)headers[i]);
     free(headers);

@@ -350,6 +350,8 @@ static void on_get(struct dc_http_request *req, struct dc_http_response *resp, v
     struct sdc_component *sc = find_store(rt, resp, store);
     struct sdc_cfg_item *items = NULL;
     struct dc_errbuf eb = {0};
+    int64_t t0;
+    int rv;
     struct sdc_md md;
     const char **keys;
     size_t nkeys, n = 0;
@@ -359,7 +361,10 @@ static void on_get(struct dc_http_request *req, struct dc_http_response *resp, v
         return;
     request_metadata(req, &md);
     keys = request_keys(req, &nkeys);
-    if (ops_of(sc)->get(sc->self, keys, nkeys, &md, req->arena, &items, &n, &eb) != DC_OK) {
+    t0 = dc_mono_ns();
+    rv = ops_of(sc)->get(sc->self, keys, nkeys, &md, req->arena, &items, &n, &eb);
+    sdc_comp_metric(rt, SDC_CM_CONFIGURATION, store, SDC_CM_GET, rv == DC_OK, t0);
+    if (rv != DC_OK) {
         dc_http_response_error(resp, 500, "ERR_CONFIGURATION_GET",
                                dc_arena_sprintf(resp->arena,
                                                 "failed to get %s from Configuration store %s: %s",
@@ -411,6 +416,8 @@ static void on_subscribe(struct dc_http_request *req, struct dc_http_response *r
     const char **keys;
     size_t nkeys;
     char body[64];
+    int64_t t0;
+    int rv;
 
     if (sc == NULL)
         return;
@@ -427,8 +434,10 @@ static void on_subscribe(struct dc_http_request *req, struct dc_http_response *r
     sub->sc = sc;
     sub->store = dc_xstrdup(store);
     uuid4(sub->id);
-    if (ops_of(sc)->subscribe(sc->self, keys, nkeys, &md, on_update, sub, &sub->handle, &eb) !=
-        DC_OK) {
+    t0 = dc_mono_ns();
+    rv = ops_of(sc)->subscribe(sc->self, keys, nkeys, &md, on_update, sub, &sub->handle, &eb);
+    sdc_comp_metric(rt, SDC_CM_CONFIGURATION, store, SDC_CM_SUBSCRIBE, rv == DC_OK, t0);
+    if (rv != DC_OK) {
         dc_http_response_error(
             resp, 500, "ERR_CONFIGURATION_SUBSCRIBE",
             dc_arena_sprintf(resp->arena, "failed to subscribe %s from Configuration store %s: %s",
@@ -453,6 +462,7 @@ static void on_unsubscribe(struct dc_http_request *req, struct dc_http_response 
     struct sdc_component *sc = find_store(rt, resp, store);
     struct cfg_sub *sub = NULL;
     struct dc_buf b;
+    int64_t t0;
 
     if (sc == NULL)
         return;
@@ -482,7 +492,9 @@ static void on_unsubscribe(struct dc_http_request *req, struct dc_http_response 
         dc_buf_cleanup(&b);
         return;
     }
+    t0 = dc_mono_ns();
     ops_of(sc)->unsubscribe(sc->self, sub->handle);
+    sdc_comp_metric(rt, SDC_CM_CONFIGURATION, sub->store, SDC_CM_UNSUBSCRIBE, true, t0);
     sub_free(sub);
     respond_json(resp, 200, "{\"ok\":true}", 11);
 }

@@ -7,6 +7,7 @@
 
 #include "dc/log.h"
 #include "dc/str.h"
+#include "dc/time.h"
 
 #include "crypto_scheme.h"
 #include "http_api.h"
@@ -117,6 +118,7 @@ static void on_encrypt(struct dc_http_request *req, struct dc_http_response *res
     struct sdc_enc_encrypt_opts o = {0};
     struct sdc_component *c = find_provider(rt, req, resp);
     struct dc_errbuf eb = {{0}};
+    int64_t t0;
     int rv;
 
     if (c == NULL)
@@ -136,7 +138,9 @@ static void on_encrypt(struct dc_http_request *req, struct dc_http_response *res
     o.cipher = header_upper(req, H_CIPHER);
     o.wrap = wrap_cb;
     o.ud = c;
+    t0 = dc_mono_ns();
     rv = sdc_enc_encrypt(&o, req->body, req->body_len, &resp->body, &eb);
+    sdc_comp_metric(rt, SDC_CM_CRYPTO, c->def->meta.name, SDC_CM_CRYPTO_OP, rv == DC_OK, t0);
     if (rv != DC_OK) {
         /* Only option and wrapping errors come before the payload when encrypting. */
         DC_LOG(DC_LOG_DEBUG, "crypto: encrypt with %s: %s", c->def->meta.name, eb.msg);
@@ -154,6 +158,7 @@ static void on_decrypt(struct dc_http_request *req, struct dc_http_response *res
     struct sdc_component *c = find_provider(rt, req, resp);
     struct dc_errbuf eb = {{0}};
     bool header_ok = false;
+    int64_t t0;
     int rv;
 
     if (c == NULL)
@@ -161,7 +166,9 @@ static void on_decrypt(struct dc_http_request *req, struct dc_http_response *res
     o.key_name = dc_http_request_header(req, H_KEY_NAME);
     o.unwrap = unwrap_cb;
     o.ud = c;
+    t0 = dc_mono_ns();
     rv = sdc_enc_decrypt(&o, req->body, req->body_len, &resp->body, &header_ok, &eb);
+    sdc_comp_metric(rt, SDC_CM_CRYPTO, c->def->meta.name, SDC_CM_CRYPTO_OP, rv == DC_OK, t0);
     if (rv != DC_OK) {
         DC_LOG(DC_LOG_DEBUG, "crypto: decrypt with %s: %s", c->def->meta.name, eb.msg);
         scheme_error(resp, header_ok, eb.msg);

@@ -13,6 +13,7 @@
 #include "dc/time.h"
 
 #include "bindings.h"
+#include "comp_metrics.h"
 #include "http_mw.h"
 #include "pubsub.h"
 #include "pubsub_api.h"
@@ -97,6 +98,7 @@ static void setup_metrics(struct sdc_runtime *rt)
     rt->m_component_loaded =
         dc_metrics_counter(rt->metrics, "dapr_runtime_component_loaded",
                            "The number of successfully loaded components.", 2, comp_labels);
+    sdc_comp_metrics_setup(rt);
     vals[0] = rt->cfg->app_id;
     for (size_t i = 0; i < rt->ncomponents; i++) {
         vals[1] = rt->components[i]->meta.name;

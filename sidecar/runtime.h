@@ -14,6 +14,7 @@
 #include "dc/metrics.h"
 #include "dc/resources.h"
 
+#include "comp_metrics.h"
 #include "component.h"
 #include "config.h"
 
@@ -68,6 +69,8 @@ struct sdc_runtime {
     struct dc_metric *m_http_count;   /* dapr_http_server_request_count */
     struct dc_metric *m_http_latency; /* dapr_http_server_latency */
     struct dc_metric *m_component_loaded;
+    struct dc_metric *m_comp_count[SDC_CM_COUNT];   /* comp_metrics.h */
+    struct dc_metric *m_comp_latency[SDC_CM_COUNT]; /* comp_metrics.h */
 
     atomic_bool outbound_ready; /* components loaded, API listening */
     atomic_bool ready;          /* and the app channel is up (or there is no app) */

@@ -15,6 +15,7 @@
 #include "dc/log.h"
 #include "dc/mem.h"
 #include "dc/str.h"
+#include "dc/time.h"
 
 #include "runtime.h"
 
@@ -227,8 +228,10 @@ static void on_get(struct dc_http_request *req, struct dc_http_response *resp, v
         /* A decoded %00: the stores take C strings, so no secret can have this name. */
         rv = dc_err_set(&eb, DC_ENOTFOUND, "secret name contains a NUL byte");
     } else {
+        int64_t t0 = dc_mono_ns();
         request_metadata(req, &md);
         rv = ops_of(sc)->get(sc->self, key, &md, req->arena, &out, &eb);
+        sdc_comp_metric(rt, SDC_CM_SECRET, store, SDC_CM_GET, rv == DC_OK, t0);
     }
     if (rv != DC_OK) {
         dc_http_response_error(resp, 500, "ERR_SECRET_GET",
@@ -261,6 +264,7 @@ static void on_bulk(struct dc_http_request *req, struct dc_http_response *resp, 
     struct dc_errbuf eb = {{0}};
     struct sdc_md md;
     size_t written = 0;
+    int64_t t0;
     int rv;
 
     DC_ASSERT(store != NULL);
@@ -268,7 +272,9 @@ static void on_bulk(struct dc_http_request *req, struct dc_http_response *resp, 
     if (sc == NULL)
         return;
     request_metadata(req, &md);
+    t0 = dc_mono_ns();
     rv = ops_of(sc)->bulk_get(sc->self, &md, req->arena, &out, &eb);
+    sdc_comp_metric(rt, SDC_CM_SECRET, store, SDC_CM_BULK_GET, rv == DC_OK, t0);
     if (rv != DC_OK) {
         dc_http_response_error(resp, 500, "ERR_SECRET_GET",
                                dc_arena_sprintf(resp->arena,

@@ -497,6 +497,7 @@ static void on_get(struct dc_http_request *req, struct dc_http_response *resp, v
     struct dc_errbuf eb = {0};
     const char *client, *cons;
     char msg[DC_ERRBUF_LEN * 2];
+    int64_t t0;
     int rv;
 
     if (!ctx_open(&c, ud, req, resp) || !key_param(&c, &client, &g.key))
@@ -505,7 +506,9 @@ static void on_get(struct dc_http_request *req, struct dc_http_response *resp, v
     cons = dc_http_request_query(req, "consistency");
     g.consistency = dc_str_eq(cons, "strong") ? SDC_STATE_STRONG : SDC_STATE_EVENTUAL;
     g.metadata = &c.qmd;
+    t0 = dc_mono_ns();
     rv = c.ops->get(c.sc->self, &g, &v, &eb);
+    sdc_comp_metric(c.rt, SDC_CM_STATE, c.store_name, SDC_CM_GET, rv == DC_OK, t0);
     if (rv != DC_OK) {
         snprintf(msg, sizeof(msg), "fail to get %s from state store %s: %s", client, c.store_name,
                  eb.msg[0] != '\0' ? eb.msg : dc_strerror(rv));
@@ -550,10 +553,13 @@ static void on_delete(struct dc_http_request *req, struct dc_http_response *resp
     rv = parse_options(dc_http_request_query(req, "concurrency"),
                        dc_http_request_query(req, "consistency"), &d.concurrency, &d.consistency,
                        &eb);
-    if (rv == DC_OK)
+    if (rv == DC_OK) {
+        int64_t t0 = dc_mono_ns();
         rv = c.ops->del(c.sc->self, &d, &eb);
-    else
+        sdc_comp_metric(c.rt, SDC_CM_STATE, c.store_name, SDC_CM_DELETE, rv == DC_OK, t0);
+    } else {
         rv = DC_EIO; /* an option error is the component's 500 upstream */
+    }
     if (rv != DC_OK) {
         status = store_err_text(rv, &eb, text, sizeof(text));
         snprintf(msg, sizeof(msg), "failed deleting state with key %s: %s", client, text);
@@ -665,6 +671,7 @@ static int prepare_op(struct ctx *c, struct op *o, struct dc_errbuf *eb)
 static void on_save(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
 {
     struct ctx c;
+    int64_t t0;
     cJSON *root, *it;
     struct op *ops;
     size_t n, i = 0;
@@ -712,6 +719,7 @@ static void on_save(struct dc_http_request *req, struct dc_http_response *resp, 
         i++;
     }
     /* Not atomic: every item is tried, the first failure is reported (upstream's bulk set). */
+    t0 = dc_mono_ns();
     for (i = 0; i < n; i++) {
         struct dc_errbuf eb = {0};
         int rv = prepare_op(&c, &ops[i], &eb);
@@ -727,6 +735,7 @@ static void on_save(struct dc_http_request *req, struct dc_http_response *resp, 
         snprintf(msg, sizeof(msg), "failed saving state in state store %s: %s", c.store_name, text);
         status = st;
     }
+    sdc_comp_metric(c.rt, SDC_CM_STATE, c.store_name, SDC_CM_SET, status == 0, t0);
     if (status != 0)
         dc_http_response_error(resp, status, "ERR_STATE_SAVE", msg);
     else
@@ -754,6 +763,7 @@ static void put_raw_json(struct dc_buf *b, const char *p, size_t n)
 static void on_bulk_get(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
 {
     struct ctx c;
+    int64_t t0;
     cJSON *root;
     const cJSON *keys, *k, *par;
     struct sdc_md md;
@@ -827,6 +837,7 @@ static void on_bulk_get(struct dc_http_request *req, struct dc_http_response *re
     dc_buf_reset(b);
     put(b, "[");
     i = 0;
+    t0 = dc_mono_ns();
     cJSON_ArrayForEach(k, keys)
     {
         struct sdc_state_get g = {.key = stored[i], .metadata = &md};
@@ -860,6 +871,7 @@ static void on_bulk_get(struct dc_http_request *req, struct dc_http_response *re
         dc_buf_cleanup(&v.data);
         i++;
     }
+    sdc_comp_metric(c.rt, SDC_CM_STATE, c.store_name, SDC_CM_BULK_GET, true, t0);
     put(b, "]\n"); /* json.Encoder ends with a newline */
     dc_http_response_header(resp, "Content-Type", "application/json");
     resp->status = 200;
@@ -872,6 +884,7 @@ out:
 static void on_transaction(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
 {
     struct ctx c;
+    int64_t t0;
     cJSON *root;
     const cJSON *opsj, *it;
     struct op *ops;
@@ -996,7 +1009,9 @@ static void on_transaction(struct dc_http_request *req, struct dc_http_response 
             goto failed;
         flat[i] = ops[i].op;
     }
+    t0 = dc_mono_ns();
     rv = c.ops->multi(c.sc->self, flat, n, &eb);
+    sdc_comp_metric(c.rt, SDC_CM_STATE, c.store_name, SDC_CM_TRANSACTION, rv == DC_OK, t0);
     if (rv == DC_OK) {
         resp->status = 204;
         goto out;
@@ -1028,6 +1043,7 @@ static void query_failed(struct ctx *c, const char *why)
 static void on_query(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
 {
     struct ctx c;
+    int64_t t0;
     struct dc_errbuf eb = {0};
     struct dc_buf out = {0};
     cJSON *q = NULL, *res = NULL, *results, *r;
@@ -1058,7 +1074,9 @@ static void on_query(struct dc_http_request *req, struct dc_http_response *resp,
         goto out;
     }
     ctx_query_metadata(&c);
+    t0 = dc_mono_ns();
     rv = c.ops->query(c.sc->self, req->body, req->body_len, &c.qmd, &out, &eb);
+    sdc_comp_metric(c.rt, SDC_CM_STATE, c.store_name, SDC_CM_QUERY, rv == DC_OK, t0);
     if (rv != DC_OK) {
         query_failed(&c, eb.msg[0] != '\0' ? eb.msg : dc_strerror(rv));
         goto out;

@@ -1,5 +1,6 @@
 /* GET /v1.0/metadata's component capabilities (sidecar-api.md §3.1), without sockets: pub/sub
- * features, input/output bindings, state features with ACTOR, and no array when empty. */
+ * features, input/output bindings, state features with ACTOR, and no array when empty; and the
+ * registration of the component metrics (comp_metrics.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -106,6 +107,11 @@ static void test_capabilities(void **state)
                      "{\"name\":\"kv\",\"type\":\"state.in-memory\",\"version\":\"v1\","
                      "\"capabilities\":[\"ETAG\",\"TRANSACTIONAL\",\"TTL\",\"DELETE_WITH_PREFIX\","
                      "\"KEYS_LIKE\",\"ACTOR\"]}");
+    /* Every component metric registered (a bad name or label set would be NULL). */
+    for (int k = 0; k < SDC_CM_COUNT; k++) {
+        assert_non_null(rt.m_comp_count[k]);
+        assert_non_null(rt.m_comp_latency[k]);
+    }
     dc_buf_cleanup(&b);
     sdc_runtime_cleanup(&rt);
     sdc_config_cleanup(&cfg);

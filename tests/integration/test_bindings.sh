@@ -318,6 +318,12 @@ check_contains "wildcard topic cannot be published to" "ERR_INVOKE_OUTPUT_BINDIN
 check_contains "bad retain" "mqtt binding: invalid retain maybe" \
   "$(post mq '{"operation":"create","data":1,"metadata":{"retain":"maybe"}}')"
 
+echo "# component metrics"
+m=$(curl -s "http://127.0.0.1:$MP/metrics")
+check_contains "output binding count" 'dapr_component_output_binding_count{app_id="bapp",component="files",namespace="",operation="create",success="true"}' "$m"
+check_contains "failed output binding count" 'dapr_component_output_binding_count{app_id="bapp",component="files",namespace="",operation="get",success="false"}' "$m"
+check_contains "input binding latency" 'dapr_component_input_binding_latencies_bucket{app_id="bapp",component="tick",namespace="",success="true",le=' "$m"
+
 echo "# bad components fail startup with a clear error"
 BAD=$T_TMP/bad; mkdir -p "$BAD"
 # bad_component <name> <type> <metadata lines>: daprd with only that component; sets WAIT_RC.

@@ -106,7 +106,10 @@ check_contains "unknown path error code" '"errorCode":"ERR_DIRECT_INVOKE"' "$r"
 r=$(http DELETE "http://127.0.0.1:$HP/v1.0/metadata")
 check "wrong method falls to invocation: 404" "404" "${r%% *}"
 
+http GET "http://127.0.0.1:$HP/v1.0/state/mystore/k1" >/dev/null
 m=$(curl -s "http://127.0.0.1:$MP/metrics")
+check_contains "metrics state get count" 'dapr_component_state_count{app_id="itapp",component="mystore",namespace="",operation="get",success="true"} 1' "$m"
+check_contains "metrics state latency" 'dapr_component_state_latencies_count{app_id="itapp",component="mystore",namespace="",operation="get",success="true"} 1' "$m"
 check_contains "metrics request count" 'dapr_http_server_request_count{app_id="itapp",method="GET",path="/v1.0/metadata",status="200"}' "$m"
 check_contains "metrics latency histogram" 'dapr_http_server_latency_bucket{' "$m"
 check_contains "metrics component loaded" 'dapr_runtime_component_loaded{app_id="itapp",component="mystore"} 1' "$m"

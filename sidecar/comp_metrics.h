@@ -1,0 +1,59 @@
+#ifndef SDC_COMP_METRICS_H
+#define SDC_COMP_METRICS_H
+
+/* Upstream's component metrics (pkg/diagnostics/component_monitoring.go): one counter
+ * dapr_component_<kind>_count and one latency histogram dapr_component_<kind>_latencies (ms,
+ * upstream's buckets) per kind, recorded by the building blocks around each call into a
+ * component. Labels, as upstream:
+ *   state, secret, configuration, crypto, output_binding:
+ *       app_id, component, namespace, operation, success
+ *   input_binding:  app_id, component, namespace, success
+ *   pubsub_egress:  app_id, component, namespace, success, topic
+ *   pubsub_ingress: app_id, component, namespace, process_status, topic, status
+ * Thread-safe: recording is lock-free once a label set has its series (dc/metrics.h). */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct sdc_runtime;
+
+enum sdc_cm_kind {
+    SDC_CM_STATE,
+    SDC_CM_SECRET,
+    SDC_CM_CONFIGURATION,
+    SDC_CM_CRYPTO,
+    SDC_CM_OUTPUT_BINDING,
+    SDC_CM_INPUT_BINDING,
+    SDC_CM_PUBSUB_EGRESS,
+    SDC_CM_PUBSUB_INGRESS,
+    SDC_CM_COUNT
+};
+
+/* Operation label values, as upstream's. */
+#define SDC_CM_GET "get"
+#define SDC_CM_SET "set"
+#define SDC_CM_DELETE "delete"
+#define SDC_CM_BULK_GET "bulk_get"
+#define SDC_CM_TRANSACTION "transaction"
+#define SDC_CM_QUERY "query"
+#define SDC_CM_SUBSCRIBE "subscribe"
+#define SDC_CM_UNSUBSCRIBE "unsubscribe"
+#define SDC_CM_CRYPTO_OP "crypto_op"
+
+/* Register the metrics in rt->metrics (called once by sdc_runtime_init). */
+void sdc_comp_metrics_setup(struct sdc_runtime *rt);
+
+/* Record one call of `kind` on component `component` that started at `start_ns`
+ * (dc_mono_ns()): the count, and the latency in milliseconds. `operation` is ignored by the
+ * kinds without that label; use sdc_comp_metric_pubsub for the pub/sub kinds. */
+void sdc_comp_metric(const struct sdc_runtime *rt, enum sdc_cm_kind kind, const char *component,
+                     const char *operation, bool success, int64_t start_ns);
+
+/* Pub/sub: SDC_CM_PUBSUB_EGRESS (publish; `status` ignored, success from `success`) or
+ * SDC_CM_PUBSUB_INGRESS (one delivery to the app; `status` is the process status "success",
+ * "retry" or "drop", also used for the status label). */
+void sdc_comp_metric_pubsub(const struct sdc_runtime *rt, enum sdc_cm_kind kind,
+                            const char *component, const char *topic, bool success,
+                            const char *status, int64_t start_ns);
+
+#endif /* SDC_COMP_METRICS_H */

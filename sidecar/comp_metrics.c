@@ -56,6 +56,19 @@ static const char *const ingress_labels[] = {"app_id",         "component", "nam
 
 void sdc_comp_metrics_setup(struct sdc_runtime *rt)
 {
+    static const char *const loaded_labels[] = {"app_id"};
+    static const char *const init_labels[] = {"app_id", "component"};
+    static const char *const fail_labels[] = {"app_id", "component", "reason", "componentName"};
+
+    rt->m_component_loaded =
+        dc_metrics_counter(rt->metrics, "dapr_runtime_component_loaded",
+                           "The number of successfully loaded components.", 1, loaded_labels);
+    rt->m_component_init =
+        dc_metrics_counter(rt->metrics, "dapr_runtime_component_init_total",
+                           "The number of initialized components.", 2, init_labels);
+    rt->m_component_init_fail =
+        dc_metrics_counter(rt->metrics, "dapr_runtime_component_init_fail_total",
+                           "The number of component initialization failures.", 4, fail_labels);
     for (int k = 0; k < SDC_CM_COUNT; k++) {
         const char *const *labels = op_labels;
         size_t n = 5;
@@ -74,6 +87,22 @@ void sdc_comp_metrics_setup(struct sdc_runtime *rt)
         rt->m_comp_latency[k] = dc_metrics_histogram(
             rt->metrics, names[k].latency, names[k].latency_help, n, labels,
             DC_METRICS_LATENCY_MS_BUCKETS, dc_metrics_latency_ms_buckets);
+    }
+}
+
+void sdc_comp_metric_init(const struct sdc_runtime *rt, const char *type, const char *name,
+                          bool ok, const char *reason)
+{
+    if (rt->metrics == NULL)
+        return;
+    if (ok) {
+        const char *loaded[] = {rt->cfg->app_id};
+        const char *init[] = {rt->cfg->app_id, type};
+        dc_metric_inc(rt->m_component_loaded, loaded, 1);
+        dc_metric_inc(rt->m_component_init, init, 1);
+    } else {
+        const char *fail[] = {rt->cfg->app_id, type, reason, name};
+        dc_metric_inc(rt->m_component_init_fail, fail, 1);
     }
 }
 

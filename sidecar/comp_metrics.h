@@ -10,6 +10,10 @@
  *   input_binding:  app_id, component, namespace, success
  *   pubsub_egress:  app_id, component, namespace, success, topic
  *   pubsub_ingress: app_id, component, namespace, process_status, topic, status
+ * and the runtime's component lifecycle metrics: dapr_runtime_component_loaded {app_id},
+ * dapr_runtime_component_init_total {app_id, component (the type)} and
+ * dapr_runtime_component_init_fail_total {app_id, component, reason ("creation": unknown
+ * type, "init": its init failed), componentName}.
  * Thread-safe: recording is lock-free once a label set has its series (dc/metrics.h). */
 
 #include <stdbool.h>
@@ -42,6 +46,11 @@ enum sdc_cm_kind {
 
 /* Register the metrics in rt->metrics (called once by sdc_runtime_init). */
 void sdc_comp_metrics_setup(struct sdc_runtime *rt);
+
+/* Record the outcome of initialising the component `name` of type `type`: loaded and
+ * initialised, or failed with `reason`. */
+void sdc_comp_metric_init(const struct sdc_runtime *rt, const char *type, const char *name,
+                          bool ok, const char *reason);
 
 /* Record one call of `kind` on component `component` that started at `start_ns`
  * (dc_mono_ns()): the count, and the latency in milliseconds. `operation` is ignored by the

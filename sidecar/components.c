@@ -196,6 +196,8 @@ static int load_pass(struct sdc_components *cs, struct sdc_runtime *rt, bool sec
         if (is_secret != secrets)
             continue;
         rv = load_one(rt, sc, eb);
+        sdc_comp_metric_init(rt, sc->def->type, sc->def->meta.name, rv == DC_OK,
+                             rv == DC_EUNSUPPORTED ? "creation" : "init");
         if (rv == DC_OK) {
             DC_LOG(DC_LOG_INFO, "Component loaded: %s (%s/%s)", sc->def->meta.name,
                    sc->def->type, sc->def->version);

@@ -84,8 +84,6 @@ static void setup_metrics(struct sdc_runtime *rt)
 {
     static const char *const http_labels[] = {"app_id", "method", "path", "status"};
     static const char *const lat_labels[] = {"app_id", "method", "path", "status"};
-    static const char *const comp_labels[] = {"app_id", "component"};
-    const char *vals[2];
 
     rt->metrics = dc_metrics_new();
     rt->m_http_count =
@@ -95,15 +93,7 @@ static void setup_metrics(struct sdc_runtime *rt)
         rt->metrics, "dapr_http_server_latency",
         "HTTP request end-to-end latency in server (milliseconds).", 4, lat_labels,
         DC_METRICS_LATENCY_MS_BUCKETS, dc_metrics_latency_ms_buckets);
-    rt->m_component_loaded =
-        dc_metrics_counter(rt->metrics, "dapr_runtime_component_loaded",
-                           "The number of successfully loaded components.", 2, comp_labels);
     sdc_comp_metrics_setup(rt);
-    vals[0] = rt->cfg->app_id;
-    for (size_t i = 0; i < rt->ncomponents; i++) {
-        vals[1] = rt->components[i]->meta.name;
-        dc_metric_inc(rt->m_component_loaded, vals, 1);
-    }
 }
 
 static int check_components(const struct sdc_runtime *rt, struct dc_errbuf *eb)

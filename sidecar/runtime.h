@@ -68,7 +68,9 @@ struct sdc_runtime {
     struct dc_metrics *metrics;
     struct dc_metric *m_http_count;   /* dapr_http_server_request_count */
     struct dc_metric *m_http_latency; /* dapr_http_server_latency */
-    struct dc_metric *m_component_loaded;
+    struct dc_metric *m_component_loaded;    /* comp_metrics.h */
+    struct dc_metric *m_component_init;      /* comp_metrics.h */
+    struct dc_metric *m_component_init_fail; /* comp_metrics.h */
     struct dc_metric *m_comp_count[SDC_CM_COUNT];   /* comp_metrics.h */
     struct dc_metric *m_comp_latency[SDC_CM_COUNT]; /* comp_metrics.h */
 

@@ -38,7 +38,9 @@ static const char resources[] =
     "spec:\n  type: bindings.localstorage\n  version: v1\n  metadata:\n"
     "  - {name: rootPath, value: \"/tmp\"}\n"
     "---\napiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: kv}\n"
-    "spec: {type: state.in-memory, version: v1}\n";
+    "spec: {type: state.in-memory, version: v1}\n"
+    "---\napiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: broken}\n"
+    "spec: {type: state.nosuch, version: v1, ignoreErrors: true}\n";
 
 static int setup(void **state)
 {
@@ -107,6 +109,19 @@ static void test_capabilities(void **state)
                      "{\"name\":\"kv\",\"type\":\"state.in-memory\",\"version\":\"v1\","
                      "\"capabilities\":[\"ETAG\",\"TRANSACTIONAL\",\"TTL\",\"DELETE_WITH_PREFIX\","
                      "\"KEYS_LIKE\",\"ACTOR\"]}");
+    /* Component lifecycle metrics: five loaded, one unknown type skipped. */
+    {
+        const char *app[] = {"myapp"};
+        const char *init[] = {"myapp", "pubsub.mqtt3"};
+        const char *fail[] = {"myapp", "state.nosuch", "creation", "broken"};
+        double v = 0;
+        assert_int_equal(dc_metric_get(rt.m_component_loaded, app, &v), DC_OK);
+        assert_true(v == 5);
+        assert_int_equal(dc_metric_get(rt.m_component_init, init, &v), DC_OK);
+        assert_true(v == 1);
+        assert_int_equal(dc_metric_get(rt.m_component_init_fail, fail, &v), DC_OK);
+        assert_true(v == 1);
+    }
     /* Every component metric registered (a bad name or label set would be NULL). */
     for (int k = 0; k < SDC_CM_COUNT; k++) {
         assert_non_null(rt.m_comp_count[k]);

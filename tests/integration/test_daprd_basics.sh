@@ -112,7 +112,8 @@ check_contains "metrics state get count" 'dapr_component_state_count{app_id="ita
 check_contains "metrics state latency" 'dapr_component_state_latencies_count{app_id="itapp",component="mystore",namespace="",operation="get",success="true"} 1' "$m"
 check_contains "metrics request count" 'dapr_http_server_request_count{app_id="itapp",method="GET",path="/v1.0/metadata",status="200"}' "$m"
 check_contains "metrics latency histogram" 'dapr_http_server_latency_bucket{' "$m"
-check_contains "metrics component loaded" 'dapr_runtime_component_loaded{app_id="itapp",component="mystore"} 1' "$m"
+check_contains "metrics component loaded" 'dapr_runtime_component_loaded{app_id="itapp"} 1' "$m"
+check_contains "metrics component init" 'dapr_runtime_component_init_total{app_id="itapp",component="state.in-memory"} 1' "$m"
 
 log=$(cat "$T_TMP/daprd.log")
 line=$(grep -m1 'dapr initialized' "$T_TMP/daprd.log")

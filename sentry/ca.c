@@ -27,6 +27,7 @@ static void material_free(struct snt__material *m)
     sk_X509_pop_free(m->anchors, X509_free);
     sk_X509_pop_free(m->chain, X509_free);
     EVP_PKEY_free(m->key);
+    snt__leaf_template_free(&m->leaf);
     dc_buf_cleanup(&m->anchors_pem);
     dc_buf_cleanup(&m->chain_pem);
     if (m->key_pem.data != NULL)
@@ -282,6 +283,9 @@ static int material_from_pem(struct snt__material **out, const char *ca_pem, siz
     }
     m->md = snt__sign_md(m->key);
     rv = verify_chain(m, snt__now(now), eb);
+    if (rv != DC_OK)
+        goto out;
+    rv = snt__leaf_template_init(&m->leaf, sk_X509_value(m->chain, 0), m->key, m->md, eb);
     if (rv != DC_OK)
         goto out;
     rv = encode_material(m, eb);

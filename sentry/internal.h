@@ -4,6 +4,7 @@
 /* Helpers shared by the files of sentry/ (snt__ prefix); not part of the service's API. */
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,9 +41,66 @@ int snt__add_key_ids(X509 *cert, const X509 *issuer, struct dc_errbuf *eb);
  * Returns DC_OK, DC_EPARSE, DC_ETOOBIG. `*out` is freed with free(). */
 int snt__b64url_decode(const char *s, size_t len, size_t max, unsigned char **out, size_t *out_len);
 
-/* The SubjectPublicKeyInfo of a parsed CSR, borrowed. */
+/* ---- DER (der.c) ------------------------------------------------------------------------ */
+
+#define SNT__DER_INTEGER 0x02
+#define SNT__DER_BIT_STRING 0x03
+#define SNT__DER_OCTET_STRING 0x04
+#define SNT__DER_NULL 0x05
+#define SNT__DER_OID 0x06
+#define SNT__DER_UTC_TIME 0x17
+#define SNT__DER_GENERALIZED_TIME 0x18
+#define SNT__DER_SEQUENCE 0x30
+#define SNT__DER_CTX_CONS_0 0xa0 /* [0] constructed */
+#define SNT__DER_CTX_CONS_3 0xa3 /* [3] constructed */
+
+/* A view of DER bytes (borrowed). */
+struct snt__der {
+    const unsigned char *p;
+    size_t len;
+};
+
+/* Read the next element of `in` and advance past it. It must carry the single-byte tag `tag`
+ * and a definite length in minimal DER form (at most 4 length bytes) that fits in `in`.
+ * `val` (may be NULL) gets the contents, `tlv` (may be NULL) the whole element.
+ * Returns DC_OK or DC_EPARSE (`in` unchanged). */
+int snt__der_get(struct snt__der *in, unsigned char tag, struct snt__der *val,
+                 struct snt__der *tlv);
+bool snt__der_peek(const struct snt__der *in, unsigned char tag);
+bool snt__der_eq(const struct snt__der *d, const void *p, size_t len);
+
+/* A SubjectPublicKeyInfo (RFC 5280 §4.1.2.7), views into the input. */
+struct snt__spki {
+    struct snt__der whole; /* the SEQUENCE element */
+    struct snt__der alg;   /* algorithm OID contents */
+    struct snt__der param; /* the parameters element, empty when absent */
+    struct snt__der key;   /* subjectPublicKey bits (whole bytes, unused-bits octet dropped) */
+};
+/* Exactly one SubjectPublicKeyInfo, no trailing bytes. Returns DC_OK, DC_EPARSE. */
+int snt__spki_read(const unsigned char *der, size_t len, struct snt__spki *out);
+
+/* The parts of a PKCS#10 CertificationRequest (RFC 2986 §4), views into the input. */
+struct snt__csr_der {
+    struct snt__der info;      /* the whole certificationRequestInfo element: the signed bytes */
+    struct snt__spki spki;     /* its subjectPKInfo */
+    struct snt__der sig_alg;   /* signatureAlgorithm OID contents */
+    struct snt__der sig_param; /* its parameters element, empty when absent */
+    struct snt__der sig;       /* signature bits (whole bytes) */
+};
+/* Strict DER reader of one CertificationRequest, no trailing bytes: the structure of RFC 2986
+ * (version INTEGER, subject SEQUENCE, SubjectPublicKeyInfo, attributes [0]); bounded by `len`.
+ * Returns DC_OK, DC_EPARSE. */
+int snt__csr_der_read(const unsigned char *der, size_t len, struct snt__csr_der *out);
+
+/* Append one element (header and `len` bytes of `p`) to `b`. Returns DC_OK, DC_ETOOBIG. */
+int snt__der_put(struct dc_buf *b, unsigned char tag, const void *p, size_t len);
+/* Turn the bytes of `b` from `start` to the end into the contents of one element with `tag`.
+ * Returns DC_OK, DC_ETOOBIG. */
+int snt__der_wrap(struct dc_buf *b, size_t start, unsigned char tag);
+
+/* The SubjectPublicKeyInfo DER of a parsed CSR, borrowed. */
 struct snt_csr;
-const X509_PUBKEY *snt__csr_spki(const struct snt_csr *csr);
+const struct snt__der *snt__csr_spki(const struct snt_csr *csr);
 
 /* Add critical KeyUsage with the bits of RFC 5280 §4.2.1.3 set (bit numbers in `bits`). */
 #define SNT__KU_DIGITAL_SIGNATURE (1u << 0)
@@ -51,12 +109,29 @@ const X509_PUBKEY *snt__csr_spki(const struct snt_csr *csr);
 #define SNT__KU_CRL_SIGN (1u << 6)
 int snt__add_key_usage(X509 *cert, unsigned bits, struct dc_errbuf *eb);
 
+/* What every workload certificate of one material shares (sign.c). */
+struct snt__leaf_template {
+    struct dc_buf issuer_name; /* DER of the issuer's subject */
+    struct dc_buf sig_alg;     /* DER AlgorithmIdentifier of the issuer key's signatures */
+    struct dc_buf aki;         /* DER of the AKI extension; empty when the issuer has no SKI */
+    EVP_MD *md;                /* fetched signing digest; NULL for Ed25519 */
+    EVP_MD *sha1;              /* fetched, for the SKI */
+};
+/* The largest workload certificate DER (SANs, images JSON, RSA-8192 key and signature). */
+#define SNT__MAX_LEAF_DER (64u * 1024)
+/* Prepare `t` for `issuer` and its `key`, signing with `md` (NULL for Ed25519).
+ * Returns DC_OK, DC_ETLS. */
+int snt__leaf_template_init(struct snt__leaf_template *t, X509 *issuer, EVP_PKEY *key,
+                            const EVP_MD *md, struct dc_errbuf *eb);
+void snt__leaf_template_free(struct snt__leaf_template *t);
+
 /* The CA material, immutable once built; replaced as a whole on reload. */
 struct snt__material {
     STACK_OF(X509) * anchors; /* self-signed roots */
     STACK_OF(X509) * chain;   /* [0] = issuer, then intermediates; never a root */
     EVP_PKEY *key;            /* the issuer key */
     const EVP_MD *md;         /* digest for signing with key (NULL for Ed25519) */
+    struct snt__leaf_template leaf;
     struct dc_buf anchors_pem;
     struct dc_buf chain_pem;
     struct dc_buf key_pem; /* PKCS#8, wiped on free */

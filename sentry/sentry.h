@@ -122,7 +122,8 @@ struct snt_csr;
 
 /* Parse and check a PKCS#10 request, PEM or DER (at most DC_MAX_SNT_CSR bytes).
  *  - PEM: the first block must be "CERTIFICATE REQUEST" (or the legacy "CERTIFICATE" label
- *    that daprd < 1.12 sent for a CSR); DER: the bytes are the request. No trailing data.
+ *    that daprd < 1.12 sent for a CSR); DER: the bytes are the request. Strict DER (minimal
+ *    definite lengths, no trailing data at any level), as Go's parser.
  *  - The self-signature must verify.
  *  - The key must be P-256, Ed25519, or RSA of 2048..DC_MAX_SNT_RSA_BITS bits.
  * As upstream, the subject, the SANs and every requested extension (key usage, basic

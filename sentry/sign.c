@@ -1,11 +1,15 @@
 /* Workload certificates (ca/bundle/cert.go GenerateWorkloadCert, ca.go SignIdentity) and the
- * control-plane DNS SANs (server.go). The issuer's EVP_PKEY is reused for every signature; the
- * only per-call work is building one X509, one signature and its PEM encoding. */
+ * control-plane DNS SANs (server.go). The issuer's EVP_PKEY, its name and signature algorithm
+ * are prepared once per material; the per-call work is assembling the DER of one certificate,
+ * one signature and its PEM encoding. */
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
 #include "internal.h"
@@ -18,121 +22,313 @@ void snt_signed_cleanup(struct snt_signed *s)
     memset(s, 0, sizeof(*s));
 }
 
-static int push_name(GENERAL_NAMES *sans, int type, const char *value)
-{
-    GENERAL_NAME *gn = GENERAL_NAME_new();
-    ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+/* ---- the leaf template: what every certificate of one material shares --------------------
+ * The TBSCertificate is assembled as DER directly: building it with X509_* objects and
+ * extension methods, then i2d and PEM through BIOs, cost more than the signature itself. */
 
-    if (gn == NULL || ia5 == NULL || ASN1_STRING_set(ia5, value, (int)strlen(value)) != 1) {
-        GENERAL_NAME_free(gn);
-        ASN1_IA5STRING_free(ia5);
-        return 0;
+/* 2.5.29.37 ExtKeyUsage, non-critical (as Go writes it): serverAuth, clientAuth. */
+static const unsigned char EXT_EKU[] = {0x30, 0x1d, 0x06, 0x03, 0x55, 0x1d, 0x25, 0x04, 0x16,
+                                        0x30, 0x14, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05,
+                                        0x07, 0x03, 0x01, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05,
+                                        0x05, 0x07, 0x03, 0x02};
+/* 2.5.29.15 KeyUsage, critical, digitalSignature only (cert.go, for every key type: TLS 1.3 and
+ * ECDHE suites never use keyEncipherment). */
+static const unsigned char EXT_KU[] = {0x30, 0x0e, 0x06, 0x03, 0x55, 0x1d, 0x0f, 0x01,
+                                       0x01, 0xff, 0x04, 0x04, 0x03, 0x02, 0x07, 0x80};
+static const unsigned char OID_SAN[] = {0x06, 0x03, 0x55, 0x1d, 0x11};
+static const unsigned char OID_SKI[] = {0x06, 0x03, 0x55, 0x1d, 0x0e};
+static const unsigned char OID_AKI[] = {0x06, 0x03, 0x55, 0x1d, 0x23};
+/* SNT_OID_IMAGES, 1.3.6.1.4.1.57683.100.1 (tested against OBJ_txt2obj). */
+static const unsigned char OID_IMAGES[] = {0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01,
+                                           0x83, 0xc2, 0x53, 0x64, 0x01};
+static const unsigned char CRITICAL[] = {0x01, 0x01, 0xff};
+static const unsigned char VERSION_3[] = {0xa0, 0x03, 0x02, 0x01, 0x02};
+static const unsigned char EMPTY_NAME[] = {0x30, 0x00};
+
+void snt__leaf_template_free(struct snt__leaf_template *t)
+{
+    dc_buf_cleanup(&t->issuer_name);
+    dc_buf_cleanup(&t->sig_alg);
+    dc_buf_cleanup(&t->aki);
+    EVP_MD_free(t->md);
+    EVP_MD_free(t->sha1);
+    memset(t, 0, sizeof(*t));
+}
+
+int snt__leaf_template_init(struct snt__leaf_template *t, X509 *issuer, EVP_PKEY *key,
+                            const EVP_MD *md, struct dc_errbuf *eb)
+{
+    unsigned char alg[128], *der = NULL;
+    OSSL_PARAM params[2];
+    EVP_MD_CTX *ctx = NULL;
+    const ASN1_OCTET_STRING *ski;
+    size_t start;
+    int len, rv = DC_ETLS;
+
+    memset(t, 0, sizeof(*t));
+    t->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+    if (md != NULL)
+        t->md = EVP_MD_fetch(NULL, EVP_MD_get0_name(md), NULL);
+    if (t->sha1 == NULL || (md != NULL && t->md == NULL))
+        goto out;
+    len = i2d_X509_NAME(X509_get_subject_name(issuer), &der);
+    if (len <= 0 || dc_buf_append(&t->issuer_name, der, (size_t)len) != DC_OK)
+        goto out;
+    /* The AlgorithmIdentifier the provider reports for this key and digest: what X509_sign
+     * would write. */
+    ctx = EVP_MD_CTX_new();
+    params[0] = OSSL_PARAM_construct_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, alg,
+                                                  sizeof(alg));
+    params[1] = OSSL_PARAM_construct_end();
+    if (ctx == NULL ||
+        EVP_DigestSignInit_ex(ctx, NULL, md != NULL ? EVP_MD_get0_name(md) : NULL, NULL, NULL,
+                              key, NULL) != 1 ||
+        EVP_PKEY_CTX_get_params(EVP_MD_CTX_get_pkey_ctx(ctx), params) != 1 ||
+        !OSSL_PARAM_modified(&params[0]) || params[0].return_size == 0 ||
+        dc_buf_append(&t->sig_alg, alg, params[0].return_size) != DC_OK)
+        goto out;
+    /* AKI = the issuer's SKI: SEQUENCE { [0] keyIdentifier }. */
+    ski = X509_get0_subject_key_id(issuer);
+    if (ski != NULL) {
+        start = t->aki.len;
+        if (dc_buf_append(&t->aki, OID_AKI, sizeof(OID_AKI)) != DC_OK)
+            goto out;
+        len = (int)t->aki.len;
+        if (snt__der_put(&t->aki, 0x80, ASN1_STRING_get0_data(ski),
+                         (size_t)ASN1_STRING_length(ski)) != DC_OK ||
+            snt__der_wrap(&t->aki, (size_t)len, SNT__DER_SEQUENCE) != DC_OK ||
+            snt__der_wrap(&t->aki, (size_t)len, SNT__DER_OCTET_STRING) != DC_OK ||
+            snt__der_wrap(&t->aki, start, SNT__DER_SEQUENCE) != DC_OK)
+            goto out;
     }
-    GENERAL_NAME_set0_value(gn, type, ia5);
-    if (sk_GENERAL_NAME_push(sans, gn) <= 0) {
-        GENERAL_NAME_free(gn);
-        return 0;
+    rv = DC_OK;
+out:
+    if (rv != DC_OK) {
+        snt__ossl_err(eb, rv, "preparing the workload certificate template");
+        snt__leaf_template_free(t);
     }
-    return 1;
+    EVP_MD_CTX_free(ctx);
+    OPENSSL_free(der);
+    return rv;
+}
+
+/* ---- one certificate --------------------------------------------------------------------- */
+
+/* A fresh random positive 128-bit serial (cert.go: uniform in [0, 2^128), zero redrawn since
+ * RFC 5280 §4.1.2.2 wants a positive serial), as a DER INTEGER. */
+static int put_serial(struct dc_buf *b)
+{
+    unsigned char r[17];
+    size_t i;
+
+    do {
+        if (RAND_bytes(r + 1, 16) != 1)
+            return DC_ETLS;
+        for (i = 1; i < 17 && r[i] == 0; i++)
+            ;
+    } while (i == 17);
+    /* Minimal form: no leading zero octets; one 0x00 in front of a set top bit. */
+    if (r[i] & 0x80) {
+        i--;
+        r[i] = 0;
+    }
+    return snt__der_put(b, SNT__DER_INTEGER, r + i, 17 - i);
+}
+
+static void put_digits(char *p, int v, int n)
+{
+    while (n-- > 0) {
+        p[n] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
+/* RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050 (and before 1950). */
+static int put_time(struct dc_buf *b, int64_t t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    char s[16];
+    int year, off;
+
+    if (gmtime_r(&tt, &tm) == NULL)
+        return DC_ERANGE;
+    year = tm.tm_year + 1900;
+    if (year < 0 || year > 9999)
+        return DC_ERANGE;
+    off = year >= 1950 && year < 2050 ? 2 : 4;
+    put_digits(s, off == 2 ? year % 100 : year, off);
+    put_digits(s + off, tm.tm_mon + 1, 2);
+    put_digits(s + off + 2, tm.tm_mday, 2);
+    put_digits(s + off + 4, tm.tm_hour, 2);
+    put_digits(s + off + 6, tm.tm_min, 2);
+    put_digits(s + off + 8, tm.tm_sec, 2);
+    s[off + 10] = 'Z';
+    return snt__der_put(b, off == 2 ? SNT__DER_UTC_TIME : SNT__DER_GENERALIZED_TIME, s,
+                        (size_t)off + 11);
 }
 
 /* The SAN extension: the SPIFFE id, then the DNS names. RFC 5280 §4.2.1.6: with an empty
  * subject the extension MUST be critical (Go marks it so). */
-static int add_sans(X509 *x, const char *uri, const struct snt_sign_opts *o)
+static int put_sans(struct dc_buf *b, const char *uri, const struct snt_sign_opts *o)
 {
-    GENERAL_NAMES *sans = GENERAL_NAMES_new();
+    size_t start = b->len, names;
     size_t i;
-    int ok = sans != NULL && push_name(sans, GEN_URI, uri);
+    int rv;
 
-    for (i = 0; ok && i < o->n_dns_sans; i++)
-        ok = push_name(sans, GEN_DNS, o->dns_sans[i]);
-    if (ok)
-        ok = X509_add1_ext_i2d(x, NID_subject_alt_name, sans, 1, X509V3_ADD_REPLACE) == 1;
-    GENERAL_NAMES_free(sans);
-    return ok;
+    rv = dc_buf_append(b, OID_SAN, sizeof(OID_SAN));
+    if (rv == DC_OK)
+        rv = dc_buf_append(b, CRITICAL, sizeof(CRITICAL));
+    names = b->len;
+    if (rv == DC_OK)
+        rv = snt__der_put(b, 0x86, uri, strlen(uri)); /* [6] uniformResourceIdentifier */
+    for (i = 0; rv == DC_OK && i < o->n_dns_sans; i++)
+        rv = snt__der_put(b, 0x82, o->dns_sans[i], strlen(o->dns_sans[i])); /* [2] dNSName */
+    if (rv == DC_OK)
+        rv = snt__der_wrap(b, names, SNT__DER_SEQUENCE);
+    if (rv == DC_OK)
+        rv = snt__der_wrap(b, names, SNT__DER_OCTET_STRING);
+    if (rv == DC_OK)
+        rv = snt__der_wrap(b, start, SNT__DER_SEQUENCE);
+    return rv;
 }
 
-static int add_eku(X509 *x)
+/* images.go: non-critical; the extension value is a DER OCTET STRING holding the JSON array. */
+static int put_images(struct dc_buf *b, const char *json)
 {
-    EXTENDED_KEY_USAGE *eku = sk_ASN1_OBJECT_new_null();
-    int ok = eku != NULL;
+    size_t start = b->len, val;
+    int rv = dc_buf_append(b, OID_IMAGES, sizeof(OID_IMAGES));
 
-    /* cert.go: ExtKeyUsage ServerAuth + ClientAuth (non-critical, as Go writes it). */
-    if (ok)
-        ok = sk_ASN1_OBJECT_push(eku, OBJ_nid2obj(NID_server_auth)) > 0 &&
-             sk_ASN1_OBJECT_push(eku, OBJ_nid2obj(NID_client_auth)) > 0;
-    if (ok)
-        ok = X509_add1_ext_i2d(x, NID_ext_key_usage, eku, 0, X509V3_ADD_REPLACE) == 1;
-    sk_ASN1_OBJECT_free(eku); /* the objects are static ones from OBJ_nid2obj */
-    return ok;
+    val = b->len;
+    if (rv == DC_OK)
+        rv = snt__der_put(b, SNT__DER_OCTET_STRING, json, strlen(json));
+    if (rv == DC_OK)
+        rv = snt__der_wrap(b, val, SNT__DER_OCTET_STRING);
+    if (rv == DC_OK)
+        rv = snt__der_wrap(b, start, SNT__DER_SEQUENCE);
+    return rv;
 }
 
-/* images.go: the extension value is a DER OCTET STRING holding the JSON array. */
-static int add_images(X509 *x, const char *json)
+/* SKI: SHA-1 of the subjectPublicKey bits (RFC 5280 §4.2.1.2 method 1; Go does the same). */
+static int put_ski(struct dc_buf *b, const struct snt__leaf_template *t,
+                   const struct snt__spki *spki)
 {
-    ASN1_OCTET_STRING *inner = ASN1_OCTET_STRING_new(), *outer = ASN1_OCTET_STRING_new();
-    ASN1_OBJECT *obj = OBJ_txt2obj(SNT_OID_IMAGES, 1);
-    X509_EXTENSION *ext = NULL;
-    unsigned char *der = NULL;
-    int len, ok;
+    unsigned char md[EVP_MAX_MD_SIZE], v[2 + EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    size_t start = b->len;
+    int rv;
 
-    ok = inner != NULL && outer != NULL && obj != NULL &&
-         ASN1_OCTET_STRING_set(inner, (const unsigned char *)json, (int)strlen(json)) == 1;
-    if (ok) {
-        len = i2d_ASN1_OCTET_STRING(inner, &der);
-        ok = len > 0 && ASN1_OCTET_STRING_set(outer, der, len) == 1;
+    if (EVP_Digest(spki->key.p, spki->key.len, md, &md_len, t->sha1, NULL) != 1)
+        return DC_ETLS;
+    v[0] = SNT__DER_OCTET_STRING;
+    v[1] = (unsigned char)md_len;
+    memcpy(v + 2, md, md_len);
+    rv = dc_buf_append(b, OID_SKI, sizeof(OID_SKI));
+    if (rv == DC_OK)
+        rv = snt__der_put(b, SNT__DER_OCTET_STRING, v, 2 + (size_t)md_len);
+    if (rv == DC_OK)
+        rv = snt__der_wrap(b, start, SNT__DER_SEQUENCE);
+    return rv;
+}
+
+/* The TBSCertificate (RFC 5280 §4.1) into `b`. Extensions in the order of the X509_* builder
+ * this replaces: SAN, EKU, images, KU, SKI, AKI. */
+static int put_tbs(struct dc_buf *b, const struct snt__leaf_template *t,
+                   const struct snt__spki *spki, const struct snt_sign_opts *o, const char *uri,
+                   int64_t nb, int64_t na)
+{
+    size_t validity, exts;
+    int rv;
+
+    rv = dc_buf_append(b, VERSION_3, sizeof(VERSION_3));
+    if (rv == DC_OK)
+        rv = put_serial(b);
+    if (rv == DC_OK)
+        rv = dc_buf_append(b, t->sig_alg.data, t->sig_alg.len);
+    if (rv == DC_OK)
+        rv = dc_buf_append(b, t->issuer_name.data, t->issuer_name.len);
+    validity = b->len;
+    if (rv == DC_OK)
+        rv = put_time(b, nb);
+    if (rv == DC_OK)
+        rv = put_time(b, na);
+    if (rv == DC_OK)
+        rv = snt__der_wrap(b, validity, SNT__DER_SEQUENCE);
+    if (rv == DC_OK)
+        rv = dc_buf_append(b, EMPTY_NAME, sizeof(EMPTY_NAME));
+    if (rv == DC_OK)
+        rv = dc_buf_append(b, spki->whole.p, spki->whole.len);
+    exts = b->len;
+    if (rv == DC_OK)
+        rv = put_sans(b, uri, o);
+    if (rv == DC_OK)
+        rv = dc_buf_append(b, EXT_EKU, sizeof(EXT_EKU));
+    if (rv == DC_OK && o->images_json != NULL)
+        rv = put_images(b, o->images_json);
+    if (rv == DC_OK)
+        rv = dc_buf_append(b, EXT_KU, sizeof(EXT_KU));
+    if (rv == DC_OK)
+        rv = put_ski(b, t, spki);
+    if (rv == DC_OK && t->aki.len > 0)
+        rv = dc_buf_append(b, t->aki.data, t->aki.len);
+    if (rv == DC_OK)
+        rv = snt__der_wrap(b, exts, SNT__DER_SEQUENCE);
+    if (rv == DC_OK)
+        rv = snt__der_wrap(b, exts, SNT__DER_CTX_CONS_3);
+    if (rv == DC_OK)
+        rv = snt__der_wrap(b, 0, SNT__DER_SEQUENCE);
+    return rv;
+}
+
+/* Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }:
+ * sign the TBSCertificate in `b` with the issuer key and complete `b`. */
+static int sign_tbs(struct dc_buf *b, const struct snt__material *m)
+{
+    unsigned char sig[1 + 1024]; /* the unused-bits octet, then up to RSA-8192 or ECDSA */
+    size_t sig_len = sizeof(sig) - 1;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int rv = DC_ETLS;
+
+    if (ctx == NULL ||
+        EVP_DigestSignInit_ex(ctx, NULL,
+                              m->leaf.md != NULL ? EVP_MD_get0_name(m->leaf.md) : NULL, NULL,
+                              NULL, m->key, NULL) != 1 ||
+        EVP_DigestSign(ctx, sig + 1, &sig_len, (const unsigned char *)b->data, b->len) != 1)
+        goto out;
+    sig[0] = 0;
+    rv = dc_buf_append(b, m->leaf.sig_alg.data, m->leaf.sig_alg.len);
+    if (rv == DC_OK)
+        rv = snt__der_put(b, SNT__DER_BIT_STRING, sig, sig_len + 1);
+    if (rv == DC_OK)
+        rv = snt__der_wrap(b, 0, SNT__DER_SEQUENCE);
+out:
+    EVP_MD_CTX_free(ctx);
+    return rv;
+}
+
+/* Append `der` as a PEM CERTIFICATE block (RFC 7468: 64 characters a line). */
+static int pem_append(struct dc_buf *out, const struct dc_buf *der)
+{
+    static const char begin[] = "-----BEGIN CERTIFICATE-----\n";
+    static const char end[] = "-----END CERTIFICATE-----\n";
+    size_t lines = (der->len + 47) / 48, i, n;
+    unsigned char *p;
+    int rv;
+
+    rv = dc_buf_reserve(out, sizeof(begin) + sizeof(end) + lines * 65);
+    if (rv != DC_OK)
+        return rv;
+    rv = dc_buf_append(out, begin, sizeof(begin) - 1);
+    for (i = 0; rv == DC_OK && i < der->len; i += 48) {
+        n = der->len - i < 48 ? der->len - i : 48;
+        p = (unsigned char *)out->data + out->len;
+        out->len += (size_t)EVP_EncodeBlock(p, (const unsigned char *)der->data + i, (int)n);
+        out->data[out->len++] = '\n';
+        out->data[out->len] = '\0';
     }
-    if (ok) {
-        ext = X509_EXTENSION_create_by_OBJ(NULL, obj, 0, outer);
-        ok = ext != NULL && X509_add_ext(x, ext, -1) == 1;
-    }
-    X509_EXTENSION_free(ext);
-    OPENSSL_free(der);
-    ASN1_OBJECT_free(obj);
-    ASN1_OCTET_STRING_free(inner);
-    ASN1_OCTET_STRING_free(outer);
-    return ok;
-}
-
-/* Copy the SubjectPublicKeyInfo of `src` into `x` field by field. X509_set_pubkey would re-encode
- * the key through an OpenSSL 3.0 encoder, which costs ~200 us per call; this costs ~1 us. */
-static int copy_spki(X509 *x, const X509_PUBKEY *src)
-{
-    ASN1_OBJECT *alg = NULL, *aobj_dup = NULL;
-    const unsigned char *bits = NULL;
-    const ASN1_OBJECT *aobj;
-    const void *pval;
-    X509_ALGOR *algor = NULL;
-    unsigned char *bits_dup = NULL;
-    void *pval_dup = NULL;
-    int len = 0, ptype;
-
-    if (X509_PUBKEY_get0_param(&alg, &bits, &len, &algor, src) != 1 || len <= 0)
-        return 0;
-    X509_ALGOR_get0(&aobj, &ptype, &pval, algor);
-    aobj_dup = OBJ_dup(aobj);
-    bits_dup = OPENSSL_memdup(bits, (size_t)len);
-    if (ptype == V_ASN1_OBJECT)
-        pval_dup = OBJ_dup(pval);
-    else if (ptype == V_ASN1_SEQUENCE)
-        pval_dup = ASN1_STRING_dup(pval);
-    else if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF)
-        goto fail; /* no other parameter encoding occurs for the key types accepted */
-    if (aobj_dup == NULL || bits_dup == NULL || (ptype == V_ASN1_OBJECT && pval_dup == NULL) ||
-        (ptype == V_ASN1_SEQUENCE && pval_dup == NULL))
-        goto fail;
-    if (X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), aobj_dup, ptype, pval_dup, bits_dup, len) !=
-        1)
-        goto fail;
-    return 1;
-fail:
-    ASN1_OBJECT_free(aobj_dup);
-    OPENSSL_free(bits_dup);
-    if (ptype == V_ASN1_OBJECT)
-        ASN1_OBJECT_free(pval_dup);
-    else if (ptype == V_ASN1_SEQUENCE)
-        ASN1_STRING_free(pval_dup);
-    return 0;
+    if (rv == DC_OK)
+        rv = dc_buf_append(out, end, sizeof(end) - 1);
+    return rv;
 }
 
 /* Validity: back-dated by the skew, and never past the issuer chain (upstream #8557). */
@@ -153,60 +349,43 @@ static int validity(const struct snt__material *m, const struct snt_sign_opts *o
     return DC_OK;
 }
 
-static int build_leaf(X509 *x, const struct snt__material *m, const X509_PUBKEY *pub,
-                      const struct snt_sign_opts *o, const char *uri, int64_t nb, int64_t na,
-                      struct dc_errbuf *eb)
-{
-    X509 *issuer = sk_X509_value(m->chain, 0);
-    int rv;
-
-    if (X509_set_version(x, X509_VERSION_3) != 1 ||
-        X509_set_issuer_name(x, X509_get_subject_name(issuer)) != 1 || !copy_spki(x, pub) ||
-        ASN1_TIME_set(X509_getm_notBefore(x), (time_t)nb) == NULL ||
-        ASN1_TIME_set(X509_getm_notAfter(x), (time_t)na) == NULL || !add_sans(x, uri, o) ||
-        !add_eku(x) || (o->images_json != NULL && !add_images(x, o->images_json)))
-        return snt__ossl_err(eb, DC_ETLS, "building workload certificate");
-    rv = snt__set_random_serial(x, eb);
-    /* cert.go: KeyUsage DigitalSignature only, for every key type (TLS 1.3 and ECDHE suites
-     * never use keyEncipherment). */
-    if (rv == DC_OK)
-        rv = snt__add_key_usage(x, SNT__KU_DIGITAL_SIGNATURE, eb);
-    if (rv == DC_OK)
-        rv = snt__add_key_ids(x, issuer, eb);
-    if (rv == DC_OK && X509_sign(x, m->key, m->md) <= 0)
-        rv = snt__ossl_err(eb, DC_ETLS, "signing workload certificate");
-    return rv;
-}
-
-/* Sign for the public key `spki`, of key type `type` (checked by the callers). */
-static int sign_spki(struct snt_ca *ca, const X509_PUBKEY *spki, const struct snt_sign_opts *opts,
-                     struct snt_signed *out, struct dc_errbuf *eb)
+/* Sign for the public key of the SubjectPublicKeyInfo `spki_der` (checked by the callers). */
+static int sign_spki(struct snt_ca *ca, const struct snt__der *spki_der,
+                     const struct snt_sign_opts *opts, struct snt_signed *out,
+                     struct dc_errbuf *eb)
 {
     const struct snt__material *m;
     char uri[SNT_SPIFFE_MAX_LEN + 1];
+    struct snt__spki spki;
+    struct dc_buf der;
     int64_t nb = 0, na = 0;
-    X509 *x = NULL;
     int rv;
 
     if (opts == NULL || opts->id == NULL)
         return dc_err_set(eb, DC_EINVAL, "signing needs an identity");
     if (snt_spiffe_format(opts->id, uri, sizeof(uri)) < 0)
         return dc_err_set(eb, DC_EINVAL, "SPIFFE id too long");
+    if (snt__spki_read(spki_der->p, spki_der->len, &spki) != DC_OK)
+        return dc_err_set(eb, DC_EINVAL, "malformed public key");
+    dc_buf_init(&der, SNT__MAX_LEAF_DER);
     m = snt__ca_acquire(ca);
     rv = validity(m, opts, &nb, &na, eb);
     if (rv != DC_OK)
         goto out;
-    x = X509_new();
-    if (x == NULL) {
-        rv = snt__ossl_err(eb, DC_ETLS, "X509_new");
+    rv = put_tbs(&der, &m->leaf, &spki, opts, uri, nb, na);
+    if (rv == DC_OK)
+        rv = sign_tbs(&der, m);
+    if (rv == DC_ETOOBIG) {
+        dc_err_set(eb, rv, "workload certificate larger than %u bytes", SNT__MAX_LEAF_DER);
         goto out;
     }
-    rv = build_leaf(x, m, spki, opts, uri, nb, na, eb);
-    if (rv != DC_OK)
+    if (rv != DC_OK) {
+        rv = snt__ossl_err(eb, DC_ETLS, "signing workload certificate");
         goto out;
+    }
     /* Response order (SignCertificateResponse): leaf, then the issuer chain; the anchors. */
-    rv = snt__pem_append_cert(&out->chain, x, eb);
-    if (rv == DC_OK && dc_buf_append(&out->chain, m->chain_pem.data, m->chain_pem.len) != DC_OK)
+    if (pem_append(&out->chain, &der) != DC_OK ||
+        dc_buf_append(&out->chain, m->chain_pem.data, m->chain_pem.len) != DC_OK)
         rv = dc_err_set(eb, DC_ETOOBIG, "certificate chain too big");
     if (rv == DC_OK &&
         dc_buf_append(&out->anchors, m->anchors_pem.data, m->anchors_pem.len) != DC_OK)
@@ -219,7 +398,7 @@ static int sign_spki(struct snt_ca *ca, const X509_PUBKEY *spki, const struct sn
     out->not_after_s = na;
 out:
     snt__ca_release(ca);
-    X509_free(x);
+    dc_buf_cleanup(&der);
     return rv;
 }
 
@@ -234,15 +413,19 @@ int snt_ca_sign_csr(struct snt_ca *ca, const struct snt_csr *csr, const struct s
 int snt_ca_sign(struct snt_ca *ca, EVP_PKEY *pubkey, const struct snt_sign_opts *opts,
                 struct snt_signed *out, struct dc_errbuf *eb)
 {
-    X509_PUBKEY *spki = NULL;
-    int rv;
+    struct snt__der d;
+    unsigned char *der = NULL;
+    int len, rv;
 
     if (pubkey == NULL || snt_key_classify(pubkey, NULL) < 0)
         return dc_err_set(eb, DC_EINVAL, "unsupported public key type");
-    if (X509_PUBKEY_set(&spki, pubkey) != 1)
+    len = i2d_PUBKEY(pubkey, &der);
+    if (len <= 0)
         return snt__ossl_err(eb, DC_ETLS, "encoding public key");
-    rv = sign_spki(ca, spki, opts, out, eb);
-    X509_PUBKEY_free(spki);
+    d.p = der;
+    d.len = (size_t)len;
+    rv = sign_spki(ca, &d, opts, out, eb);
+    OPENSSL_free(der);
     return rv;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 
 #include "../sentry.h"
 
@@ -29,6 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct snt_sign_opts o = {0};
     struct snt_spiffe_id id;
     struct dc_errbuf eb = {0};
+    X509 *leaf;
+    BIO *bio;
     int type;
 
     if (snt_csr_parse(data, size, &csr, &eb) != DC_OK) {
@@ -44,6 +47,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     o.id = &id;
     if (snt_ca_sign_csr(fuzz_ca(), csr, &o, &out, &eb) != DC_OK)
         abort();
+    /* The certificate (assembled as DER by sign.c) parses and carries the request's key. */
+    bio = BIO_new_mem_buf(out.chain.data, (int)out.chain.len);
+    leaf = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    if (leaf == NULL || EVP_PKEY_eq(X509_get0_pubkey(leaf), snt_csr_pubkey(csr)) != 1)
+        abort();
+    X509_free(leaf);
+    BIO_free(bio);
     snt_signed_cleanup(&out);
     snt_csr_free(csr);
     if (ERR_peek_error() != 0)

@@ -9,8 +9,11 @@
 
 #include <openssl/rsa.h>
 
+#include <openssl/core_names.h>
+
 #include "dc/limits.h"
 #include "snt_test_util.h"
+#include "../internal.h"
 
 static char *make_csr_pem(EVP_PKEY *key, const char *uri, size_t *len)
 {
@@ -77,6 +80,8 @@ static void check_good(enum snt_key_type type, int bits)
     free(pem);
     EVP_PKEY_free(k);
 }
+
+#define DC_ERR_ANY 1 /* expect_parse: any error */
 
 static void test_good_p256(void **state)
 {
@@ -271,6 +276,266 @@ static void test_requested_extensions_ignored(void **state)
     snt_ca_free(ca);
 }
 
+/* ---- the strict DER reader and the writer ------------------------------------------------- */
+
+static int der_get1(const unsigned char *p, size_t len, unsigned char tag, size_t *val_len)
+{
+    struct snt__der in = {p, len}, v;
+    int rv = snt__der_get(&in, tag, &v, NULL);
+
+    if (rv == DC_OK) {
+        assert_ptr_equal(in.p, v.p + v.len);
+        *val_len = v.len;
+    } else {
+        /* `in` is unchanged on error. */
+        assert_ptr_equal(in.p, p);
+        assert_int_equal(in.len, len);
+    }
+    return rv;
+}
+
+static void test_der_reader(void **state)
+{
+    static const unsigned char short_form[] = {0x04, 0x02, 0xaa, 0xbb, 0x05, 0x00};
+    static const unsigned char non_minimal[] = {0x04, 0x81, 0x05, 1, 2, 3, 4, 5};
+    static const unsigned char indefinite[] = {0x30, 0x80, 0x05, 0x00, 0x00, 0x00};
+    static const unsigned char five_bytes[] = {0x04, 0x85, 0x00, 0x00, 0x00, 0x00, 0x01, 0xaa};
+    static const unsigned char huge[] = {0x04, 0x84, 0xff, 0xff, 0xff, 0xff, 0xaa};
+    static const unsigned char huge2[] = {0x30, 0x84, 0x7f, 0xff, 0xff, 0xff, 0x30, 0x00};
+    static const unsigned char truncated[] = {0x04, 0x03, 0xaa, 0xbb};
+    static const unsigned char cut_header[] = {0x04, 0x82, 0x01};
+    unsigned char buf[300];
+    size_t n = 0;
+    (void)state;
+
+    assert_int_equal(der_get1(short_form, sizeof(short_form), 0x04, &n), DC_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(der_get1(short_form, sizeof(short_form), 0x30, &n), DC_EPARSE);
+    assert_int_equal(der_get1(short_form, 1, 0x04, &n), DC_EPARSE);
+    assert_int_equal(der_get1(non_minimal, sizeof(non_minimal), 0x04, &n), DC_EPARSE);
+    assert_int_equal(der_get1(indefinite, sizeof(indefinite), 0x30, &n), DC_EPARSE);
+    assert_int_equal(der_get1(five_bytes, sizeof(five_bytes), 0x04, &n), DC_EPARSE);
+    assert_int_equal(der_get1(huge, sizeof(huge), 0x04, &n), DC_EPARSE);
+    assert_int_equal(der_get1(huge2, sizeof(huge2), 0x30, &n), DC_EPARSE);
+    assert_int_equal(der_get1(truncated, sizeof(truncated), 0x04, &n), DC_EPARSE);
+    assert_int_equal(der_get1(cut_header, sizeof(cut_header), 0x04, &n), DC_EPARSE);
+
+    /* Long form: 0x81 only from 128, 0x82 only from 256, never a leading zero byte. */
+    memset(buf, 0xee, sizeof(buf));
+    buf[0] = 0x04;
+    buf[1] = 0x81;
+    buf[2] = 0x80;
+    assert_int_equal(der_get1(buf, 3 + 128, 0x04, &n), DC_OK);
+    assert_int_equal(n, 128);
+    assert_int_equal(der_get1(buf, 3 + 127, 0x04, &n), DC_EPARSE);
+    buf[1] = 0x82;
+    buf[2] = 0x00;
+    buf[3] = 0x80;
+    assert_int_equal(der_get1(buf, 4 + 128, 0x04, &n), DC_EPARSE);
+    buf[2] = 0x01;
+    buf[3] = 0x00;
+    assert_int_equal(der_get1(buf, 4 + 256, 0x04, &n), DC_OK);
+    assert_int_equal(n, 256);
+}
+
+static void test_der_writer(void **state)
+{
+    static const size_t lens[] = {0, 1, 127, 128, 255, 256, 65535, 65536, 70000};
+    struct dc_buf b = {0};
+    struct snt__der in, v;
+    unsigned char *content = malloc(70000);
+    size_t i;
+    (void)state;
+
+    for (i = 0; i < 70000; i++)
+        content[i] = (unsigned char)(i * 7);
+    for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+        /* put, and wrap around what was put: both read back with the strict reader. */
+        dc_buf_reset(&b);
+        assert_int_equal(dc_buf_append(&b, "x", 1), DC_OK);
+        assert_int_equal(snt__der_put(&b, SNT__DER_OCTET_STRING, content, lens[i]), DC_OK);
+        assert_int_equal(snt__der_wrap(&b, 1, SNT__DER_SEQUENCE), DC_OK);
+        in.p = (const unsigned char *)b.data + 1;
+        in.len = b.len - 1;
+        assert_int_equal(snt__der_get(&in, SNT__DER_SEQUENCE, &v, NULL), DC_OK);
+        assert_int_equal(in.len, 0);
+        in = v;
+        assert_int_equal(snt__der_get(&in, SNT__DER_OCTET_STRING, &v, NULL), DC_OK);
+        assert_int_equal(in.len, 0);
+        assert_int_equal(v.len, lens[i]);
+        if (lens[i] > 0)
+            assert_memory_equal(v.p, content, lens[i]);
+    }
+    dc_buf_cleanup(&b);
+    free(content);
+}
+
+static unsigned char *p256_csr_der(EVP_PKEY *k, int *der_len)
+{
+    size_t len;
+    char *pem = make_csr_pem(k, "spiffe://public/ns/default/app", &len);
+    unsigned char *der = pem_to_der(pem, len, der_len);
+
+    free(pem);
+    return der;
+}
+
+/* Parse `der` (len bytes) and expect `want`. */
+static void expect_parse(const unsigned char *der, size_t len, int want, const char *msg)
+{
+    struct snt_csr *csr = NULL;
+    struct dc_errbuf eb = {0};
+    int rv = snt_csr_parse(der, len, &csr, &eb);
+
+    if (want == DC_OK) {
+        assert_int_equal(rv, DC_OK);
+    } else {
+        assert_int_not_equal(rv, DC_OK);
+        assert_null(csr);
+        if (want != DC_ERR_ANY)
+            assert_int_equal(rv, want);
+        if (msg != NULL && strstr(eb.msg, msg) == NULL)
+            fail_msg("error \"%s\" does not contain \"%s\"", eb.msg, msg);
+    }
+    snt_csr_free(csr);
+}
+
+static void test_csr_der_strict(void **state)
+{
+    static const unsigned char ec_oid[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
+    EVP_PKEY *k = test_key(SNT_KEY_EC_P256);
+    struct snt__csr_der d;
+    unsigned char *der, *cp;
+    size_t hdr;
+    int der_len, i;
+    (void)state;
+
+    der = p256_csr_der(k, &der_len);
+    assert_int_equal(snt__csr_der_read(der, (size_t)der_len, &d), DC_OK);
+    assert_int_equal(d.info.p[0], 0x30);
+    assert_true(snt__der_eq(&d.spki.alg, ec_oid, sizeof(ec_oid)));
+    assert_int_equal(d.spki.key.len, 65);
+    assert_int_equal(d.sig_param.len, 0);
+    /* The signed bytes end where the signature algorithm starts. */
+    assert_true(d.info.p + d.info.len < d.sig_alg.p);
+
+    /* Every truncation is refused. */
+    for (i = 0; i < der_len; i++) {
+        assert_int_equal(snt__csr_der_read(der, (size_t)i, &d), DC_EPARSE);
+        expect_parse(der, (size_t)i, DC_EPARSE, NULL);
+    }
+    assert_int_equal(snt__csr_der_read(der, (size_t)der_len, &d), DC_OK);
+
+    cp = malloc((size_t)der_len + 8);
+    /* Outer length one too long: with a trailing byte inside, and without the byte. The
+     * request is a few hundred bytes, so its length takes one or two long-form bytes. */
+    assert_true(der[1] == 0x81 || der[1] == 0x82);
+    hdr = der[1] == 0x81 ? 3 : 4;
+    memcpy(cp, der, (size_t)der_len);
+    cp[hdr - 1]++; /* the length's low byte; no carry for these lengths */
+    assert_int_not_equal(cp[hdr - 1], 0);
+    cp[der_len] = 0;
+    expect_parse(cp, (size_t)der_len + 1, DC_EPARSE, "malformed");
+    expect_parse(cp, (size_t)der_len, DC_EPARSE, "malformed");
+
+    /* The same outer length in a non-minimal form (one more length byte, a leading zero). */
+    cp[0] = 0x30;
+    cp[1] = (unsigned char)(der[1] + 1);
+    cp[2] = 0;
+    memcpy(cp + 3, der + 2, (size_t)der_len - 2);
+    expect_parse(cp, (size_t)der_len + 1, DC_EPARSE, "malformed");
+
+    /* Signature BIT STRING with unused bits. */
+    memcpy(cp, der, (size_t)der_len);
+    cp[d.sig.p - der - 1] = 1;
+    expect_parse(cp, (size_t)der_len, DC_EPARSE, "malformed");
+
+    /* Wrong signature algorithm OID (ecdsa-with-SHA384): not the P-256 path, and the signature
+     * does not verify on the generic one. */
+    memcpy(cp, der, (size_t)der_len);
+    cp[d.sig_alg.p - der + d.sig_alg.len - 1] = 0x03;
+    expect_parse(cp, (size_t)der_len, DC_EINVAL, "signature");
+
+    /* Wrong curve OID (1.2.840.10045.3.1.8, unknown): refused. */
+    memcpy(cp, der, (size_t)der_len);
+    cp[d.spki.param.p - der + d.spki.param.len - 1] = 0x08;
+    expect_parse(cp, (size_t)der_len, DC_ERR_ANY, NULL);
+
+    /* Wrong key algorithm OID (1.2.840.10045.2.2): refused. */
+    memcpy(cp, der, (size_t)der_len);
+    cp[d.spki.alg.p - der + d.spki.alg.len - 1] = 0x02;
+    expect_parse(cp, (size_t)der_len, DC_ERR_ANY, NULL);
+
+    /* A point that is not on the curve: refused before any signature check. */
+    memcpy(cp, der, (size_t)der_len);
+    cp[d.spki.key.p - der + 5] ^= 0x01;
+    expect_parse(cp, (size_t)der_len, DC_EINVAL, "public key is invalid");
+
+    /* A trailing element (a NULL) after the attributes inside certificationRequestInfo is
+     * refused by the reader, before any signature check. */
+    {
+        size_t info_off = (size_t)(d.info.p - der), info_len = d.info.len;
+        size_t ihdr = d.info.p[1] == 0x81 ? 3 : d.info.p[1] == 0x82 ? 4 : 2;
+        size_t rest = (size_t)der_len - info_off - info_len;
+        struct dc_buf b = {0};
+
+        /* Rebuild: outer SEQUENCE { info + NULL, the rest }. */
+        assert_int_equal(dc_buf_append(&b, d.info.p + ihdr, info_len - ihdr), DC_OK);
+        assert_int_equal(dc_buf_append(&b, "\x05\x00", 2), DC_OK);
+        assert_int_equal(snt__der_wrap(&b, 0, SNT__DER_SEQUENCE), DC_OK);
+        assert_int_equal(dc_buf_append(&b, d.info.p + info_len, rest), DC_OK);
+        assert_int_equal(snt__der_wrap(&b, 0, SNT__DER_SEQUENCE), DC_OK);
+        assert_int_equal(snt__csr_der_read((const unsigned char *)b.data, b.len, &d),
+                         DC_EPARSE);
+        expect_parse((const unsigned char *)b.data, b.len, DC_EPARSE, "malformed");
+        dc_buf_cleanup(&b);
+    }
+
+    /* Huge lengths at the top. */
+    expect_parse((const unsigned char *)"\x30\x84\xff\xff\xff\xf0\x30\x00", 8, DC_EPARSE, NULL);
+    expect_parse((const unsigned char *)"\x30\x88\x00\x00\x00\x00\x00\x00\x00\x02\x05\x00", 12,
+                 DC_EPARSE, NULL);
+
+    free(cp);
+    OPENSSL_free(der);
+    EVP_PKEY_free(k);
+}
+
+/* A P-256 key with a compressed point is not the fast path's shape: the generic path still
+ * accepts it (as before), and signing keeps the request's key. */
+static void test_p256_compressed_point(void **state)
+{
+    EVP_PKEY *k = test_key(SNT_KEY_EC_P256);
+    struct snt_ca *ca = test_ca(SNT_KEY_EC_P256, 0, 0);
+    struct snt_spiffe_id id;
+    struct snt_sign_opts o = {.id = &id};
+    struct snt_signed out = {0};
+    struct snt_csr *csr = NULL;
+    struct dc_errbuf eb = {0};
+    STACK_OF(X509) * chain;
+    char *pem;
+    size_t len;
+    (void)state;
+
+    assert_int_equal(EVP_PKEY_set_utf8_string_param(
+                         k, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed"),
+                     1);
+    pem = make_csr_pem(k, NULL, &len);
+    assert_int_equal(snt_csr_parse(pem, len, &csr, &eb), DC_OK);
+    assert_int_equal(snt_csr_key_type(csr), SNT_KEY_EC_P256);
+    assert_int_equal(EVP_PKEY_eq(snt_csr_pubkey(csr), k), 1);
+    assert_int_equal(snt_spiffe_build(&id, "public", "default", "app", NULL), DC_OK);
+    assert_int_equal(snt_ca_sign_csr(ca, csr, &o, &out, &eb), DC_OK);
+    chain = test_pem_certs(out.chain.data, out.chain.len);
+    assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(sk_X509_value(chain, 0)), k), 1);
+    sk_X509_pop_free(chain, X509_free);
+    snt_signed_cleanup(&out);
+    snt_csr_free(csr);
+    snt_ca_free(ca);
+    free(pem);
+    EVP_PKEY_free(k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -281,6 +546,10 @@ int main(void)
         cmocka_unit_test(test_labels),
         cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_requested_extensions_ignored),
+        cmocka_unit_test(test_der_reader),
+        cmocka_unit_test(test_der_writer),
+        cmocka_unit_test(test_csr_der_strict),
+        cmocka_unit_test(test_p256_compressed_point),
     };
     return cmocka_run_group_tests_name("sentry_csr", tests, NULL, NULL);
 }

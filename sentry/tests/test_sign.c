@@ -283,6 +283,153 @@ static void test_cap_by_root(void **state)
     snt_ca_free(ca);
 }
 
+/* A CA of root `rk` and issuer `ik` (made with plain OpenSSL, valid T0-1d..T0+40y). */
+static struct snt_ca *load_ca(EVP_PKEY *rk, EVP_PKEY *ik)
+{
+    X509 *root = make_ca("root", rk, NULL, rk, T0 - DAY, T0 + 40 * 365 * DAY);
+    X509 *iss = make_ca("issuer", ik, root, rk, T0 - DAY, T0 + 40 * 365 * DAY);
+    struct dc_buf a = {0}, c = {0}, kp = {0};
+    struct snt_ca *ca = NULL;
+    struct dc_errbuf eb = {0};
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *p;
+    long n;
+
+    assert_int_equal(PEM_write_bio_PrivateKey(bio, ik, NULL, NULL, 0, NULL, NULL), 1);
+    n = BIO_get_mem_data(bio, &p);
+    assert_int_equal(dc_buf_append(&kp, p, (size_t)n), DC_OK);
+    BIO_free(bio);
+    assert_int_equal(snt__pem_append_cert(&a, root, NULL), DC_OK);
+    assert_int_equal(snt__pem_append_cert(&c, iss, NULL), DC_OK);
+    if (snt_ca_load_pem(&ca, a.data, a.len, c.data, c.len, kp.data, kp.len, T0, &eb) != DC_OK)
+        fail_msg("load: %s", eb.msg);
+    dc_buf_cleanup(&a);
+    dc_buf_cleanup(&c);
+    dc_buf_cleanup(&kp);
+    X509_free(root);
+    X509_free(iss);
+    return ca;
+}
+
+/* Issuers with RSA and P-384 keys: the signature algorithm of the leaf is the one X509_sign
+ * would pick (sha256WithRSAEncryption, ecdsa-with-SHA384), for the CSR and the key path. */
+static void test_issuer_key_types(void **state)
+{
+    static const struct {
+        const char *type;
+        int nid;
+    } cases[] = {{"RSA", NID_sha256WithRSAEncryption}, {"EC", NID_ecdsa_with_SHA384}};
+    EVP_PKEY *rk = test_key(SNT_KEY_EC_P256), *k = test_key(SNT_KEY_EC_P256), *ik;
+    struct snt_sign_opts o = {0};
+    struct snt_spiffe_id id;
+    struct signed_leaf s;
+    struct snt_csr *csr = NULL;
+    struct dc_buf pem = {0};
+    struct dc_errbuf eb = {0};
+    struct snt_ca *ca;
+    size_t i;
+    (void)state;
+
+    assert_int_equal(snt_spiffe_build(&id, "public", "ns1", "a", NULL), DC_OK);
+    o.id = &id;
+    o.now_s = T0;
+    assert_int_equal(snt_csr_make(k, NULL, &pem, &eb), DC_OK);
+    assert_int_equal(snt_csr_parse(pem.data, pem.len, &csr, &eb), DC_OK);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ik = i == 0 ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
+                    : EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+        ca = load_ca(rk, ik);
+        assert_int_equal(sign(ca, k, &o, &s, &eb), DC_OK);
+        assert_int_equal(X509_get_signature_nid(s.leaf), cases[i].nid);
+        assert_int_equal(verify(&s, T0, X509_PURPOSE_SSL_SERVER), X509_V_OK);
+        /* No SKI on this issuer: no AKI on the leaf. */
+        assert_null(X509_get0_authority_key_id(s.leaf));
+        leaf_free(&s);
+        memset(&s, 0, sizeof(s));
+        assert_int_equal(snt_ca_sign_csr(ca, csr, &o, &s.out, &eb), DC_OK);
+        s.chain = test_pem_certs(s.out.chain.data, s.out.chain.len);
+        s.leaf = sk_X509_value(s.chain, 0);
+        assert_int_equal(verify(&s, T0, X509_PURPOSE_SSL_CLIENT), X509_V_OK);
+        assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(s.leaf), k), 1);
+        leaf_free(&s);
+        snt_ca_free(ca);
+        EVP_PKEY_free(ik);
+    }
+    snt_csr_free(csr);
+    dc_buf_cleanup(&pem);
+    EVP_PKEY_free(rk);
+    EVP_PKEY_free(k);
+    (void)cases[0].type;
+}
+
+/* The DER the builder writes: times as RFC 5280 wants them (UTCTime through 2049,
+ * GeneralizedTime from 2050), serials in minimal form (every one parses; OpenSSL refuses
+ * padded INTEGERs), the SKI = SHA-1 of the key bits, and the same bytes when re-encoded. */
+static void test_leaf_der(void **state)
+{
+    EVP_PKEY *rk = test_key(SNT_KEY_EC_P256), *ik = test_key(SNT_KEY_EC_P256);
+    EVP_PKEY *k = test_key(SNT_KEY_EC_P256);
+    struct snt_ca *ca = load_ca(rk, ik);
+    struct snt_sign_opts o = {0};
+    struct snt_spiffe_id id;
+    struct signed_leaf s;
+    struct dc_errbuf eb = {0};
+    unsigned char md[EVP_MAX_MD_SIZE], *der = NULL, *der2 = NULL;
+    unsigned int md_len = 0;
+    const ASN1_OCTET_STRING *ski;
+    struct snt__der all, outer, tbs;
+    BIGNUM *bn;
+    X509 *copy;
+    int i, len, len2;
+    (void)state;
+
+    assert_int_equal(snt_spiffe_build(&id, "public", "ns1", "a", NULL), DC_OK);
+    o.id = &id;
+    o.now_s = T0;
+    o.ttl_s = 25 * 365 * DAY; /* ends in 2054 */
+    assert_int_equal(sign(ca, k, &o, &s, &eb), DC_OK);
+    assert_int_equal(ASN1_STRING_type(X509_get0_notBefore(s.leaf)), V_ASN1_UTCTIME);
+    assert_int_equal(ASN1_STRING_type(X509_get0_notAfter(s.leaf)), V_ASN1_GENERALIZEDTIME);
+    assert_int_equal(test_time(X509_get0_notBefore(s.leaf)), s.out.not_before_s);
+    assert_int_equal(test_time(X509_get0_notAfter(s.leaf)), s.out.not_after_s);
+    assert_int_equal(verify(&s, T0 + 20 * 365 * DAY, X509_PURPOSE_SSL_CLIENT), X509_V_OK);
+    ski = X509_get0_subject_key_id(s.leaf);
+    assert_int_equal(X509_pubkey_digest(s.leaf, EVP_sha1(), md, &md_len), 1);
+    assert_int_equal(ASN1_STRING_length(ski), (int)md_len);
+    assert_memory_equal(ASN1_STRING_get0_data(ski), md, md_len);
+    /* Our bytes are canonical DER: OpenSSL re-encoding the parsed TBSCertificate from its
+     * fields (a modified certificate is re-encoded) gives the same bytes. */
+    len = i2d_X509(s.leaf, &der); /* the bytes as received */
+    assert_true(len > 0);
+    copy = X509_dup(s.leaf);
+    assert_int_equal(X509_set_version(copy, X509_VERSION_3), 1); /* marks it modified */
+    len2 = i2d_re_X509_tbs(copy, &der2);
+    all.p = der;
+    all.len = (size_t)len;
+    assert_int_equal(snt__der_get(&all, SNT__DER_SEQUENCE, &outer, NULL), DC_OK);
+    assert_int_equal(snt__der_get(&outer, SNT__DER_SEQUENCE, NULL, &tbs), DC_OK);
+    assert_int_equal((int)tbs.len, len2);
+    assert_memory_equal(tbs.p, der2, tbs.len);
+    X509_free(copy);
+    OPENSSL_free(der);
+    OPENSSL_free(der2);
+    leaf_free(&s);
+
+    o.ttl_s = 0;
+    for (i = 0; i < 200; i++) {
+        assert_int_equal(sign(ca, k, &o, &s, &eb), DC_OK);
+        assert_non_null(s.leaf);
+        bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(s.leaf), NULL);
+        assert_true(BN_num_bits(bn) <= 128 && !BN_is_negative(bn) && !BN_is_zero(bn));
+        BN_free(bn);
+        leaf_free(&s);
+    }
+    snt_ca_free(ca);
+    EVP_PKEY_free(rk);
+    EVP_PKEY_free(ik);
+    EVP_PKEY_free(k);
+}
+
 static void test_other_ca_refused(void **state)
 {
     struct snt_ca *ca1 = test_ca(SNT_KEY_EC_P256, 0, 0), *ca2 = test_ca(SNT_KEY_EC_P256, 0, 0);
@@ -474,6 +621,7 @@ int main(void)
         cmocka_unit_test(test_cap_by_root),         cmocka_unit_test(test_other_ca_refused),
         cmocka_unit_test(test_dns_sans_and_images), cmocka_unit_test(test_sign_refusals),
         cmocka_unit_test(test_rotation_overlap),    cmocka_unit_test(test_from_cert_refusals),
+        cmocka_unit_test(test_issuer_key_types),    cmocka_unit_test(test_leaf_der),
     };
     return cmocka_run_group_tests_name("sentry_sign", tests, NULL, NULL);
 }

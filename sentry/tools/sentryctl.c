@@ -4,6 +4,7 @@
  *                   ed25519|rsa] [--csr-file F] [--token T] [--validator N] [--sentry-id URI]
  *                   [--out-chain F] [--out-key F]
  *   sentryctl bench --address H:P --anchors ca.crt [-c THREADS] [-n CONNS] [-d SECS]
+ *   sentryctl local [--key p256|ed25519|rsa] [-c THREADS] [--count N]
  *
  * sign: makes a key and a CSR (or sends the bytes of --csr-file as the CSR), calls
  * SignCertificate over TLS verifying sentry's certificate against the anchors and its SPIFFE id
@@ -15,7 +16,12 @@
  * "CHECK FAILED: ..." (exit 4).
  *
  * bench: THREADS threads send P-256 CSRs (64 made up front) over CONNS reused connections for
- * SECS seconds; prints "certs/s p50_ms p99_ms errors". */
+ * SECS seconds; prints "certs/s p50_ms p99_ms errors client_cpu_us_per_cert" (the last is this
+ * process's user+system CPU time over the load, per certificate).
+ *
+ * local: no sockets. THREADS threads each parse and sign N CSRs (64 made up front, key type
+ * --key) with an in-memory CA (snt_csr_parse + snt_ca_sign_csr, as one request does); prints
+ * "certs/s cpu_us_per_cert". For callgrind/perf: the cost of the CA logic alone. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -38,7 +44,7 @@
 struct opts {
     const char *address, *anchors, *id, *ns, *td, *key, *csr_file, *token, *sentry_id;
     const char *out_chain, *out_key;
-    int validator, threads, conns, secs;
+    int validator, threads, conns, secs, count;
 };
 
 static struct opts o = {.ns = "default",
@@ -46,11 +52,13 @@ static struct opts o = {.ns = "default",
                         .sentry_id = "spiffe://localhost/ns/default/dapr-sentry",
                         .threads = 8,
                         .conns = 4,
-                        .secs = 5};
+                        .secs = 5,
+                        .count = 2000};
 
 static int usage(void)
 {
     fprintf(stderr, "usage: sentryctl sign|bench --address H:P --anchors ca.crt [options]\n"
+                    "       sentryctl local [--key TYPE] [-c THREADS] [--count N]\n"
                     "       (see the comment at the top of sentry/tools/sentryctl.c)\n");
     return 2;
 }
@@ -94,6 +102,8 @@ static int parse_args(int argc, char **argv)
             n = &o.conns;
         else if (strcmp(a, "-d") == 0)
             n = &o.secs;
+        else if (strcmp(a, "--count") == 0)
+            n = &o.count;
         if ((s == NULL && n == NULL) || v == NULL)
             return usage();
         if (s != NULL)
@@ -101,7 +111,9 @@ static int parse_args(int argc, char **argv)
         else
             *n = (int)strtol(v, NULL, 10);
     }
-    if (o.address == NULL || o.anchors == NULL || o.threads < 1 || o.conns < 1 || o.secs < 1)
+    if (o.threads < 1 || o.conns < 1 || o.secs < 1 || o.count < 1)
+        return usage();
+    if (strcmp(argv[1], "local") != 0 && (o.address == NULL || o.anchors == NULL))
         return usage();
     return 0;
 }
@@ -437,8 +449,9 @@ static int cmd_bench(void)
 {
     pthread_t *th = calloc((size_t)o.threads, sizeof(*th));
     SSL_CTX *ctx = client_ctx();
+    struct timespec c0, c1;
     EVP_PKEY *key;
-    double t0, secs;
+    double t0, secs, cpu;
     unsigned long n;
     long i;
 
@@ -473,6 +486,7 @@ static int cmd_bench(void)
         }
         dc_buf_cleanup(&r);
     }
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
     t0 = mono_ms();
     for (i = 0; i < o.threads; i++)
         pthread_create(&th[i], NULL, bench_thread, (void *)(intptr_t)i);
@@ -484,12 +498,15 @@ static int cmd_bench(void)
     for (i = 0; i < o.threads; i++)
         pthread_join(th[i], NULL);
     secs = (mono_ms() - t0) / 1000.0;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+    cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
     n = atomic_load(&n_lat);
     if (n > MAX_SAMPLES)
         n = MAX_SAMPLES;
     qsort(lat_ms, n, sizeof(*lat_ms), cmp_float);
-    printf("%.0f %.3f %.3f %ld\n", (double)atomic_load(&n_ok) / secs, n > 0 ? lat_ms[n / 2] : 0.0,
-           n > 0 ? lat_ms[(size_t)((double)n * 0.99)] : 0.0, atomic_load(&n_err));
+    printf("%.0f %.3f %.3f %ld %.1f\n", (double)atomic_load(&n_ok) / secs,
+           n > 0 ? lat_ms[n / 2] : 0.0, n > 0 ? lat_ms[(size_t)((double)n * 0.99)] : 0.0,
+           atomic_load(&n_err), n > 0 ? cpu * 1e6 / (double)n : 0.0);
     for (i = 0; i < o.conns; i++)
         dc_grpc_client_free(clients[i]);
     for (i = 0; i < N_CSRS; i++)
@@ -498,6 +515,72 @@ static int cmd_bench(void)
     free(th);
     free(lat_ms);
     SSL_CTX_free(ctx);
+    return 0;
+}
+
+/* ---- local: the CA logic without sockets ----------------------------------------------- */
+
+static struct snt_ca *local_ca;
+
+static void *local_thread(void *arg)
+{
+    long k = (long)(intptr_t)arg;
+    struct snt_spiffe_id id;
+    struct snt_sign_opts so = {.id = &id};
+    struct dc_errbuf eb = {0};
+    int i;
+
+    if (snt_spiffe_build(&id, "public", "default", "bench", &eb) != DC_OK)
+        exit(1);
+    for (i = 0; i < o.count; i++, k++) {
+        struct snt_signed out = {0};
+        struct snt_csr *c = NULL;
+
+        if (snt_csr_parse(csrs[k % N_CSRS].data, csrs[k % N_CSRS].len, &c, &eb) != DC_OK ||
+            snt_ca_sign_csr(local_ca, c, &so, &out, &eb) != DC_OK) {
+            fprintf(stderr, "local: %s\n", eb.msg);
+            exit(1);
+        }
+        snt_signed_cleanup(&out);
+        snt_csr_free(c);
+    }
+    return NULL;
+}
+
+static int cmd_local(void)
+{
+    pthread_t *th = calloc((size_t)o.threads, sizeof(*th));
+    struct snt_ca_config cfg = {0};
+    struct dc_errbuf eb = {0};
+    struct timespec c0, c1;
+    EVP_PKEY *key;
+    double t0, secs, cpu;
+    long i;
+
+    if (snt_ca_generate(&local_ca, &cfg, &eb) != DC_OK) {
+        fprintf(stderr, "CA: %s\n", eb.msg);
+        return 1;
+    }
+    for (i = 0; i < N_CSRS; i++) {
+        dc_buf_init(&csrs[i], 1u << 16);
+        make_csr(o.key, &csrs[i], &key);
+        EVP_PKEY_free(key);
+    }
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+    t0 = mono_ms();
+    for (i = 0; i < o.threads; i++)
+        pthread_create(&th[i], NULL, local_thread, (void *)(intptr_t)(i * 7));
+    for (i = 0; i < o.threads; i++)
+        pthread_join(th[i], NULL);
+    secs = (mono_ms() - t0) / 1000.0;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+    cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
+    printf("%.0f %.1f\n", (double)o.threads * o.count / secs,
+           cpu * 1e6 / ((double)o.threads * o.count));
+    for (i = 0; i < N_CSRS; i++)
+        dc_buf_cleanup(&csrs[i]);
+    snt_ca_free(local_ca);
+    free(th);
     return 0;
 }
 
@@ -514,5 +597,7 @@ int main(int argc, char **argv)
         return cmd_sign();
     if (strcmp(argv[1], "bench") == 0)
         return cmd_bench();
+    if (strcmp(argv[1], "local") == 0)
+        return cmd_local();
     return usage();
 }

@@ -7,7 +7,9 @@
 #   2. Bring-your-own: a Secret made from openssl files is loaded as it is; objects created empty
 #      (as Helm does) are filled in, keeping their labels and other keys; a ConfigMap whose ca.crt
 #      differs from the Secret's makes sentry generate a new CA (upstream's rule); a Secret whose
-#      key does not match its issuer stops sentry.
+#      key does not match its issuer stops sentry. With the Secret's files mounted (as kubelet
+#      does, --issuer-credentials), a broken set is refused and a new issuer is used without a
+#      restart.
 #   3. SignCertificate with the kubernetes validator: pod-bound service-account tokens
 #      (kubectl create token --audience ... --bound-object-kind Pod) get
 #      spiffe://<td>/ns/<ns>/<app-id>, the trust domain of the pod's Configuration, or the
@@ -180,6 +182,7 @@ bundle() {
 echo "-- a Secret made with openssl is loaded as it is"
 e2e_namespace_more BYO byo
 mkca "$E2E_TMP/byo"
+mkca "$E2E_TMP/other"
 bundle "$BYO" "$E2E_TMP/byo"
 S_RV=$(rv_of "$BYO" secret)
 if sentry_start "$BYO" "$E2E_TMP/sentry-byo.log"; then ok "sentry ready (namespace $BYO)"; else bad "sentry ready (byo)" "$(tail -n 5 "$E2E_TMP/sentry-byo.log")"; fi
@@ -188,7 +191,48 @@ check_contains "log: loaded from the Secret" "Root and issuer certs loaded from 
 check "Secret untouched" "$S_RV" "$(rv_of "$BYO" secret)"
 check_cmd "ConfigMap ca.crt untouched" cmp "$E2E_TMP/byo/ca.crt" <(cm_key "$BYO" ca.crt)
 BYO_SENTRY_PORT=$SENTRY_PORT
-BYO_PID=$SENTRY_PID
+
+echo "-- the Secret as kubelet mounts it: a broken set is refused, a new issuer is reloaded"
+# mount_files DIR SRC: write ca.crt, issuer.crt, issuer.key of SRC into DIR, each by a rename.
+mount_files() {
+    local f
+    mkdir -p "$1"
+    for f in issuer.key issuer.crt ca.crt; do
+        cp "$2/$f" "$1/.$f.tmp" && mv "$1/.$f.tmp" "$1/$f"
+    done
+}
+MOUNT=$E2E_TMP/mount
+mkdir -p "$MOUNT"
+if sentry_start "$BYO" "$E2E_TMP/sentry-mount.log" --issuer-credentials "$MOUNT"; then ok "sentry ready (mounted credentials)"; else bad "sentry ready (mount)" "$(tail -n 5 "$E2E_TMP/sentry-mount.log")"; fi
+# A set whose key does not match: refused, the loaded material keeps signing.
+mkdir -p "$E2E_TMP/broken"
+cp "$E2E_TMP/byo/ca.crt" "$E2E_TMP/byo/issuer.crt" "$E2E_TMP/broken/"
+cp "$E2E_TMP/other/issuer.key" "$E2E_TMP/broken/"
+mount_files "$MOUNT" "$E2E_TMP/broken"
+if wait_until 20 grep -q "issuer credentials not reloaded yet: issuer key does not match" \
+    "$E2E_TMP/sentry-mount.log"; then
+    ok "a broken mounted set is refused"
+else
+    bad "a broken mounted set is refused" "$(tail -n 3 "$E2E_TMP/sentry-mount.log")"
+fi
+# A second issuer under the same root, as a rotation would bring.
+N=$E2E_TMP/byo2
+mkdir -p "$N"
+cp "$E2E_TMP/byo/ca.crt" "$N/ca.crt"
+openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null | openssl pkcs8 -topk8 -nocrypt -out "$N/issuer.key"
+openssl req -new -key "$N/issuer.key" -subj "/O=byo-issuer-2" -out "$N/issuer.csr" 2>/dev/null
+openssl x509 -req -in "$N/issuer.csr" -CA "$E2E_TMP/byo/ca.crt" -CAkey "$E2E_TMP/byo/root.key" \
+    -CAcreateserial -days 20 -extfile "$E2E_TMP/byo/ext" -out "$N/issuer.crt" 2>/dev/null
+mount_files "$MOUNT" "$N"
+if wait_until 20 grep -q "Issuer credentials changed; reloading" "$E2E_TMP/sentry-mount.log"; then
+    ok "new issuer in the mounted files: reloaded without a restart"
+else
+    bad "new issuer reloaded" "$(tail -n 5 "$E2E_TMP/sentry-mount.log")"
+fi
+check_contains "issuercert changed once (the broken set did not count)" "dapr_sentry_issuercert_changed_total 1" \
+    "$(curl -s "http://127.0.0.1:$SENTRY_MX/metrics")"
+MOUNT_SENTRY_PORT=$SENTRY_PORT
+MOUNT_SENTRY_PID=$SENTRY_PID
 
 echo "-- objects created empty, as Helm does, are filled in"
 e2e_namespace_more HELM helm
@@ -208,7 +252,6 @@ check "ConfigMap filled in, label kept" "dapr-sentry $(secret_key "$HELM" ca.crt
 
 echo "-- a ConfigMap with another ca.crt: a new CA (upstream's rule)"
 e2e_namespace_more MISMATCH mismatch
-mkca "$E2E_TMP/other"
 k -n "$MISMATCH" create secret generic dapr-trust-bundle --from-file=ca.crt="$E2E_TMP/byo/ca.crt" \
     --from-file=issuer.crt="$E2E_TMP/byo/issuer.crt" --from-file=issuer.key="$E2E_TMP/byo/issuer.key" >/dev/null
 k -n "$MISMATCH" create configmap dapr-trust-bundle --from-file=ca.crt="$E2E_TMP/other/ca.crt" >/dev/null
@@ -295,6 +338,11 @@ out=$(SENTRY_PORT=$BYO_SENTRY_PORT ANCHORS=$E2E_TMP/byo/ca.crt \
 check_contains "bring-your-own sentry signs" "OK id=spiffe://public/ns/$APP/myapp" "$out"
 check "its chain carries the openssl issuer" "$(fp <"$E2E_TMP/byo/issuer.crt")" \
     "$(sed -n '/END/,$p' "$E2E_TMP/byo.pem" | sed 1d | fp)"
+out=$(SENTRY_PORT=$MOUNT_SENTRY_PORT ANCHORS=$E2E_TMP/byo/ca.crt \
+    SENTRY_ID=spiffe://$TD/ns/$BYO/dapr-sentry sign "$T1" myapp "$APP" --out-chain "$E2E_TMP/byo2.pem")
+check_contains "after the reload: signed" "OK id=spiffe://public/ns/$APP/myapp" "$out"
+check "... by the new issuer" "$(fp <"$N/issuer.crt")" "$(sed -n '/END/,$p' "$E2E_TMP/byo2.pem" | sed 1d | fp)"
+kill "$MOUNT_SENTRY_PID"
 
 echo "-- refusals"
 check "another pod's token (pod2: app2)" "$(denied "app-id mismatch. expected: app2, received: myapp")" \

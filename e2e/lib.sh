@@ -26,11 +26,12 @@ E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/daprc-e2e.XXXXXX")
 E2E_STARTED=0      # 1 when the cluster is a kubelite started here (stopped at exit)
 E2E_KUBELITE=0     # 1 when the API server is kubelite (no CRD schema validation; see README)
 E2E_NS=            # per-test namespace created by e2e_namespace (deleted at exit)
+E2E_MORE_NS=()     # further namespaces made by e2e_namespace_more (deleted at exit)
 [ -n "${E2E_KUBELITE_ARGS+x}" ] || E2E_KUBELITE_ARGS=()
 
 e2e_cleanup() {
     if [ -n "$E2E_NS" ] && [ "$E2E_STARTED" -eq 0 ]; then
-        k delete namespace "$E2E_NS" --wait=false >/dev/null 2>&1
+        k delete namespace "$E2E_NS" "${E2E_MORE_NS[@]}" --wait=false >/dev/null 2>&1
     fi
     local p
     for p in "${T_PIDS[@]}"; do kill "$p" 2>/dev/null; done
@@ -193,6 +194,14 @@ e2e_setup() {
 e2e_namespace() {
     E2E_NS=$1-$(printf '%s' "$RANDOM$RANDOM" | cut -c1-8)
     k create namespace "$E2E_NS" >/dev/null
+}
+
+# e2e_namespace_more VAR SUFFIX: after e2e_namespace, create the namespace "$E2E_NS-SUFFIX" and
+# store its name in VAR (deleted at exit like $E2E_NS).
+e2e_namespace_more() {
+    printf -v "$1" '%s' "$E2E_NS-$2"
+    E2E_MORE_NS+=("$E2E_NS-$2")
+    k create namespace "$E2E_NS-$2" >/dev/null
 }
 
 # json_get JSON PYEXPR: evaluate a Python expression over the parsed document `d`.

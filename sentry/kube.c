@@ -106,25 +106,58 @@ static cJSON *new_object(const char *kind, const char *ns)
     return o;
 }
 
-static void add_b64(cJSON *data, const char *key, const char *v)
+/* Set data[key] = v (base64 for a Secret), replacing an earlier value. */
+static void set_value(cJSON *data, const char *key, const char *v, bool b64)
 {
+    cJSON *item;
     size_t n;
-    char *b = dc_grpc_b64_encode(v, strlen(v), &n);
+    char *b;
 
-    if (b == NULL)
+    if (!b64) {
+        item = cJSON_CreateString(v);
+    } else {
+        b = dc_grpc_b64_encode(v, strlen(v), &n);
+        if (b == NULL)
+            abort();
+        item = cJSON_CreateString(b);
+        OPENSSL_cleanse(b, n);
+        free(b);
+    }
+    if (item == NULL)
         abort();
-    cJSON_AddStringToObject(data, key, b);
-    OPENSSL_cleanse(b, n);
-    free(b);
+    if (cJSON_HasObjectItem(data, key))
+        cJSON_ReplaceItemInObjectCaseSensitive(data, key, item);
+    else
+        cJSON_AddItemToObject(data, key, item);
 }
 
-/* Read-modify-write of the data of one object (or create it). */
+void snt__kube_bundle_set_data(cJSON *obj, const char *const keys[3], const char *ca,
+                               const char *cert, const char *key)
+{
+    cJSON *data = cJSON_GetObjectItemCaseSensitive(obj, "data");
+    bool secret = key != NULL;
+
+    if (!cJSON_IsObject(data)) {
+        /* absent, or null as a Go client writes an empty map */
+        cJSON_DeleteItemFromObjectCaseSensitive(obj, "data");
+        data = cJSON_AddObjectToObject(obj, "data");
+        if (data == NULL)
+            abort();
+    }
+    set_value(data, keys[0], ca, secret);
+    if (secret) {
+        set_value(data, keys[1], cert, true);
+        set_value(data, keys[2], key, true);
+    }
+}
+
+/* Read-modify-write of the data of one object (or create it). The PUT carries the
+ * resourceVersion read, so a concurrent writer makes it fail with DC_ECONFLICT. */
 static int upsert(struct dc_k8s_client *c, const struct dc_k8s_resource *res, const char *kind,
                   const char *ns, const char *const keys[3], const char *ca, const char *cert,
                   const char *key, struct dc_errbuf *eb)
 {
-    cJSON *obj = NULL, *data;
-    bool secret = key != NULL;
+    cJSON *obj = NULL;
     int rv;
 
     rv = dc_k8s_get(c, res, ns, SNT_TRUST_BUNDLE_NAME, &obj, eb);
@@ -132,15 +165,8 @@ static int upsert(struct dc_k8s_client *c, const struct dc_k8s_resource *res, co
         return rv;
     if (rv == DC_ENOTFOUND)
         obj = new_object(kind, ns);
-    cJSON_DeleteItemFromObjectCaseSensitive(obj, "data");
-    data = cJSON_AddObjectToObject(obj, "data");
-    if (secret) {
-        add_b64(data, keys[0], ca);
-        add_b64(data, keys[1], cert);
-        add_b64(data, keys[2], key);
-    } else {
-        cJSON_AddStringToObject(data, keys[0], ca);
-    }
+    /* kube.go store: only our keys change; the others (jwt.key, jwks.json, a user's) stay. */
+    snt__kube_bundle_set_data(obj, keys, ca, cert, key);
     if (rv == DC_ENOTFOUND)
         rv = dc_k8s_create(c, res, ns, obj, NULL, eb);
     else
@@ -177,6 +203,25 @@ static const char *ann(const cJSON *obj, const char *key)
         key));
 }
 
+void snt__kube_status_message(const char *msg, char *out, size_t cap)
+{
+    const char *colon = strstr(msg, ": "), *tail;
+    size_t len = strlen(msg);
+
+    tail = len >= 6 && msg[len - 1] == ')' ? strstr(msg, " (HTTP ") : NULL;
+    if (colon == NULL || tail == NULL || tail < colon || memchr(msg, ' ', (size_t)(colon - msg))) {
+        dc_strlcpy(out, msg, cap);
+        return;
+    }
+    while (strstr(tail + 1, " (HTTP ") != NULL) /* the last one is the suffix */
+        tail = strstr(tail + 1, " (HTTP ");
+    len = (size_t)(tail - (colon + 2));
+    if (len >= cap)
+        len = cap - 1;
+    memcpy(out, colon + 2, len);
+    out[len] = '\0';
+}
+
 static void token_review(struct dc_k8s_client *c, const struct snt_request *req,
                          const char *sentry_id, struct snt__kube_lookup *l)
 {
@@ -203,8 +248,12 @@ static void token_review(struct dc_k8s_client *c, const struct snt_request *req,
     OPENSSL_cleanse(text, strlen(text));
     free(text);
     if (rv != DC_OK) {
+        char msg[sizeof(eb.msg)];
+
+        /* Go's StatusError prints the Status message alone: "token review failed: <message>". */
+        snt__kube_status_message(eb.msg, msg, sizeof(msg));
         l->facts.review_failed = true;
-        l->review = cJSON_CreateString(eb.msg); /* keeps the message alive */
+        l->review = cJSON_CreateString(msg); /* keeps the message alive */
         l->facts.review_error = cJSON_GetStringValue(l->review);
         return;
     }
@@ -215,17 +264,21 @@ static void token_review(struct dc_k8s_client *c, const struct snt_request *req,
     l->facts.username = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(user, "username"));
 }
 
-/* system:serviceaccount:<ns>:<sa> -> <ns> */
-static bool sa_namespace(const char *user, char *out, size_t cap)
+/* The namespace part of a username "system:<kind>:<ns>:<sa>", split as the decision does
+ * (exactly four parts, the first "system"), so that the pod is looked up wherever the
+ * decision would look for it. */
+bool snt__kube_sa_namespace(const char *user, char *out, size_t cap)
 {
-    static const char prefix[] = "system:serviceaccount:";
     const char *p, *e;
 
-    if (user == NULL || strncmp(user, prefix, sizeof(prefix) - 1) != 0)
+    if (user == NULL || strncmp(user, "system:", 7) != 0)
         return false;
-    p = user + sizeof(prefix) - 1;
+    p = strchr(user + 7, ':'); /* after <kind> */
+    if (p == NULL)
+        return false;
+    p++;
     e = strchr(p, ':');
-    if (e == NULL || e == p || (size_t)(e - p) >= cap)
+    if (e == NULL || e == p || strchr(e + 1, ':') != NULL || (size_t)(e - p) >= cap)
         return false;
     memcpy(out, p, (size_t)(e - p));
     out[e - p] = '\0';
@@ -239,7 +292,7 @@ static void pod_facts(struct dc_k8s_client *c, const struct snt_request *req,
     const cJSON *aud, *it;
     char pod[256], ns[256];
 
-    if (!f->authenticated || !sa_namespace(f->username, ns, sizeof(ns)) ||
+    if (!f->authenticated || !snt__kube_sa_namespace(f->username, ns, sizeof(ns)) ||
         snt_k8s_token_pod_name(req->token, pod, sizeof(pod), NULL) != DC_OK)
         return;
     if (dc_k8s_get(c, &res_pod, ns, pod, &l->pod, NULL) != DC_OK)
@@ -276,10 +329,17 @@ static void pod_facts(struct dc_k8s_client *c, const struct snt_request *req,
 void snt__kube_lookup(struct dc_k8s_client *c, const struct snt_request *req, const char *sentry_id,
                       struct snt__kube_lookup *out)
 {
+    struct snt_request common = *req;
+    struct snt_validation v;
+
     memset(out, 0, sizeof(*out));
     out->facts.ready = true; /* direct reads, no informer cache to wait for */
-    if (dc_str_empty(req->token) || dc_str_empty(req->id) || dc_str_empty(req->ns))
-        return; /* the common checks and the decision report it */
+    /* A request the common checks refuse costs the API server nothing; the decision reports
+     * it. An empty token is reviewed like any other, as upstream does (a real API server
+     * answers 400 "token is required for TokenReview in authentication"). */
+    common.trust_domain = NULL;
+    if (snt_validate_common(&common, &v, NULL) != DC_OK)
+        return;
     token_review(c, req, sentry_id, out);
     if (!out->facts.review_failed)
         pod_facts(c, req, out);

@@ -117,6 +117,18 @@ static bool header_safe(const char *s)
     return true;
 }
 
+/* "name: value" in the arena (printf-free: this runs for every delivery). */
+static const char *header(struct dc_arena *a, const char *name, const char *value)
+{
+    size_t nl = strlen(name), vl = strlen(value);
+    char *h = dc_arena_alloc(a, nl + 2 + vl + 1);
+
+    memcpy(h, name, nl);
+    memcpy(h + nl, ": ", 2);
+    memcpy(h + nl + 2, value, vl + 1);
+    return h;
+}
+
 static const char **build_headers(struct post *p)
 {
     const struct sdc_md *md = p->msg->metadata;
@@ -124,15 +136,15 @@ static const char **build_headers(struct post *p)
     const char **h = dc_arena_alloc(p->arena, cap * sizeof(*h));
     char trace_id[33], flags[3];
 
-    h[n++] = dc_arena_sprintf(p->arena, "Content-Type: %s", p->content_type);
-    h[n++] = dc_arena_sprintf(p->arena, "pubsubName: %s", p->s->pubsub);
+    h[n++] = header(p->arena, "Content-Type", p->content_type);
+    h[n++] = header(p->arena, "pubsubName", p->s->pubsub);
     for (size_t i = 0; md != NULL && i < md->n; i++) {
         if (dc_str_eq_ci(md->names[i], SDC_PUBSUB_MD_PUBSUB_NAME) ||
             dc_str_eq_ci(md->names[i], "content-type") || !header_safe(md->names[i]) ||
             !header_safe(md->values[i]) || md->names[i][0] == '\0' ||
             strchr(md->names[i], ':') != NULL)
             continue;
-        h[n++] = dc_arena_sprintf(p->arena, "%s: %s", md->names[i], md->values[i]);
+        h[n++] = header(p->arena, md->names[i], md->values[i]);
     }
     /* A new span under the event's trace (§6.6). */
     if (sdc_traceparent_parse(p->traceparent, trace_id, flags)) {
@@ -147,7 +159,7 @@ static const char **build_headers(struct post *p)
             span[16] = '\0';
             h[n++] = dc_arena_sprintf(p->arena, "traceparent: 00-%s-%s-%s", trace_id, span, flags);
             if (!dc_str_empty(p->tracestate) && header_safe(p->tracestate))
-                h[n++] = dc_arena_sprintf(p->arena, "tracestate: %s", p->tracestate);
+                h[n++] = header(p->arena, "tracestate", p->tracestate);
         }
     }
     h[n] = NULL;

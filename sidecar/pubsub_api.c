@@ -323,6 +323,11 @@ DC_TESTABLE int build_event(const struct sdc_ce_in *in, struct dc_buf *out, stru
         return sdc_cloudevent_build(in, out, eb);
     empty.data = "";
     empty.len = 0;
+    /* Room for a usual envelope and the payload up front: no growth steps on the way. */
+    if (dc_buf_reserve(&env, 512) != DC_OK || dc_buf_reserve(out, in->len + 512) != DC_OK) {
+        dc_buf_cleanup(&env);
+        return sdc_cloudevent_build(in, out, eb);
+    }
     /* The builder's errors never depend on the data: they are the same here. */
     rv = sdc_cloudevent_build(&empty, &env, eb);
     if (rv != DC_OK)

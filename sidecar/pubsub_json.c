@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "dc/limits.h"
 #include "dc/mem.h"
 #include "dc/str.h"
@@ -36,6 +40,7 @@ struct jw {
     bool seen[SDC__PS_CE_NFIELDS];
 };
 
+/* The members sdc__ps_ce_scan collects, in enum sdc__ps_ce_field order. */
 static const char *const ce_names[SDC__PS_CE_NFIELDS] = {"id", "expiration", "traceparent",
                                                          "traceid", "tracestate"};
 
@@ -67,9 +72,24 @@ static void ws(struct jw *j)
         j->p++;
 }
 
-/* Whether the 8 bytes at `s` are all printable ASCII other than '"' and '\\' (no byte that
- * the string scanner must look at): the usual SWAR zero-byte and less-than tests. */
-static bool plain8(const unsigned char *s)
+/* Whether the next PLAIN_RUN bytes at `s` are all printable ASCII other than '"' and '\\' (no
+ * byte that the string scanner must look at): SSE2 compares where there are, else the usual
+ * SWAR zero-byte and less-than tests on 8 bytes. */
+#ifdef __SSE2__
+#define PLAIN_RUN 16
+static bool plain_run(const unsigned char *s)
+{
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
+    /* Signed compare: bytes >= 0x80 are negative, so "< 0x20" flags them too. */
+    __m128i m = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+        _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)));
+
+    return _mm_movemask_epi8(m) == 0;
+}
+#else
+#define PLAIN_RUN 8
+static bool plain_run(const unsigned char *s)
 {
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     uint64_t x, q, b;
@@ -79,6 +99,7 @@ static bool plain8(const unsigned char *s)
     b = x ^ (ones * '\\');
     return ((((q - ones) & ~q) | ((b - ones) & ~b) | ((x - ones * 0x20) & ~x) | x) & highs) == 0;
 }
+#endif
 
 /* A string at j->p (its opening quote). `*vs`/`*vn` receive the bytes between the quotes and
  * `*esc` whether they hold an escape. Canonical mode accepts only the escapes cJSON prints
@@ -90,8 +111,8 @@ static bool string(struct jw *j, const unsigned char **vs, size_t *vn, bool *esc
     *esc = false;
     for (;;) {
         unsigned char c;
-        while (e - s >= 8 && plain8(s))
-            s += 8;
+        while (e - s >= PLAIN_RUN && plain_run(s))
+            s += PLAIN_RUN;
         if (s >= e)
             return decline(j);
         c = *s;
@@ -272,7 +293,7 @@ static void sort_members(struct jw *j, size_t base)
 static int wanted(struct jw *j, const unsigned char *k, size_t n)
 {
     for (int i = 0; i < SDC__PS_CE_NFIELDS; i++)
-        if (!j->seen[i] && strlen(ce_names[i]) == n && memcmp(ce_names[i], k, n) == 0)
+        if (!j->seen[i] && strncmp(ce_names[i], (const char *)k, n) == 0 && ce_names[i][n] == '\0')
             return i;
     return -1;
 }

@@ -72,19 +72,35 @@ printf 'publish -> delivery at 1000 msg/s   p50 %s ms  p90 %s  p99 %s  (%s deliv
   "$d50" "$d90" "$d99" "$n"
 
 # sat LABEL PIN: wrk saturation of publish for 5 s, then the app's count once deliveries stop.
+# End to end = messages published (2xx) AND delivered to the app, which answered SUCCESS to each,
+# per second between the first and the last delivery (the queue drained: the rate covers every
+# accepted publish). CPU per message (utime+stime / delivered) of daprd, the app and wrk itself,
+# so that the load generator's share of the cores is visible.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 sat() {
-  local label=$1 pin=$2 w prev=-1 cur
+  local label=$1 pin=$2 w prev=-1 cur d0 s0 d1 s1 wcpu hz
+  hz=$(getconf CLK_TCK)
   curl -s -X POST "http://127.0.0.1:$APP/reset"
-  w=$($pin wrk -t1 -c16 -d5s -s "$T_TMP/pub.lua" "http://127.0.0.1:$HP/v1.0/publish/mem/bench" 2>/dev/null)
+  d0=$(ticks "$D_PID"); s0=$(ticks "$S_PID")
+  wcpu=$( { TIMEFORMAT='%U %S'; time $pin wrk -t1 -c16 -d5s -s "$T_TMP/pub.lua" \
+    "http://127.0.0.1:$HP/v1.0/publish/mem/bench" >"$T_TMP/wrk.out" 2>/dev/null; } 2>&1)
+  w=$(cat "$T_TMP/wrk.out")
   for i in $(seq 1 100); do
     cur=$(curl -s "http://127.0.0.1:$APP/stats" | awk '{print $1}')
     [ "$cur" = "$prev" ] && break
     prev=$cur; sleep 0.2
   done
+  d1=$(ticks "$D_PID"); s1=$(ticks "$S_PID")
   read -r n d50 d90 d99 drate <<<"$(curl -s "http://127.0.0.1:$APP/stats")"
-  printf '%-34s publish %s req/s (%s non-2xx)  delivered %s msgs at %s msg/s (target >= 20000)\n' \
-    "$label" "$(awk '/Requests\/sec/ {print $2}' <<<"$w")" \
-    "$(awk '/Non-2xx/ {print $NF}' <<<"$w" | grep . || echo 0)" "$n" "$drate"
+  local pub non
+  pub=$(awk '/requests in/ {print $1}' <<<"$w")
+  non=$(awk '/Non-2xx/ {print $NF}' <<<"$w" | grep . || echo 0)
+  printf '%-34s publish %s req/s (%s non-2xx)  delivered %s of %s published at %s msg/s (target >= 20000)\n' \
+    "$label" "$(awk '/Requests\/sec/ {print $2}' <<<"$w")" "$non" "$n" "$pub" "$drate"
+  awk -v n="$n" -v d=$((d1 - d0)) -v s=$((s1 - s0)) -v hz="$hz" -v w="$wcpu" 'BEGIN {
+    split(w, t, " "); if (n < 1) n = 1
+    printf "%-34s CPU per message: daprd %.1f us, app %.1f us, wrk %.1f us\n", "",
+      d * 1e6 / hz / n, s * 1e6 / hz / n, (t[1] + t[2]) * 1e6 / n }'
 }
 sat "end to end, daprd+app on CPU 0" "$LOAD"
 # Both cores for everything: re-pin daprd and the app to CPUs 0-1, wrk unpinned.

@@ -20,6 +20,7 @@
 #include "app_channel.h"
 #include "cloudevent.h"
 #include "http_mw.h"
+#include "pubsub_json.h"
 
 enum sdc_pubsub_status sdc__ps_app_status(const char *body, size_t len)
 {
@@ -28,6 +29,8 @@ enum sdc_pubsub_status sdc__ps_app_status(const char *body, size_t len)
     enum sdc_pubsub_status r = SDC_PUBSUB_SUCCESS;
 
     /* Empty or non-JSON bodies are a success (§6.6). */
+    if (sdc__ps_reply_is_success(body, len))
+        return SDC_PUBSUB_SUCCESS;
     if (len == 0 || dc_json_parse(body, len, len, &o, NULL) != DC_OK)
         return SDC_PUBSUB_SUCCESS;
     st = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, "status") : NULL;
@@ -114,6 +117,18 @@ static bool header_safe(const char *s)
     return true;
 }
 
+/* "name: value" in the arena (printf-free: this runs for every delivery). */
+static const char *header(struct dc_arena *a, const char *name, const char *value)
+{
+    size_t nl = strlen(name), vl = strlen(value);
+    char *h = dc_arena_alloc(a, nl + 2 + vl + 1);
+
+    memcpy(h, name, nl);
+    memcpy(h + nl, ": ", 2);
+    memcpy(h + nl + 2, value, vl + 1);
+    return h;
+}
+
 static const char **build_headers(struct post *p)
 {
     const struct sdc_md *md = p->msg->metadata;
@@ -121,15 +136,15 @@ static const char **build_headers(struct post *p)
     const char **h = dc_arena_alloc(p->arena, cap * sizeof(*h));
     char trace_id[33], flags[3];
 
-    h[n++] = dc_arena_sprintf(p->arena, "Content-Type: %s", p->content_type);
-    h[n++] = dc_arena_sprintf(p->arena, "pubsubName: %s", p->s->pubsub);
+    h[n++] = header(p->arena, "Content-Type", p->content_type);
+    h[n++] = header(p->arena, "pubsubName", p->s->pubsub);
     for (size_t i = 0; md != NULL && i < md->n; i++) {
         if (dc_str_eq_ci(md->names[i], SDC_PUBSUB_MD_PUBSUB_NAME) ||
             dc_str_eq_ci(md->names[i], "content-type") || !header_safe(md->names[i]) ||
             !header_safe(md->values[i]) || md->names[i][0] == '\0' ||
             strchr(md->names[i], ':') != NULL)
             continue;
-        h[n++] = dc_arena_sprintf(p->arena, "%s: %s", md->names[i], md->values[i]);
+        h[n++] = header(p->arena, md->names[i], md->values[i]);
     }
     /* A new span under the event's trace (§6.6). */
     if (sdc_traceparent_parse(p->traceparent, trace_id, flags)) {
@@ -144,7 +159,7 @@ static const char **build_headers(struct post *p)
             span[16] = '\0';
             h[n++] = dc_arena_sprintf(p->arena, "traceparent: 00-%s-%s-%s", trace_id, span, flags);
             if (!dc_str_empty(p->tracestate) && header_safe(p->tracestate))
-                h[n++] = dc_arena_sprintf(p->arena, "tracestate: %s", p->tracestate);
+                h[n++] = header(p->arena, "tracestate", p->tracestate);
         }
     }
     h[n] = NULL;
@@ -258,6 +273,45 @@ static const char *ev_str(const cJSON *ev, const char *k)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* What delivery reads of an event besides routing: from the fast scan or the cJSON tree. */
+struct evinfo {
+    const char *id, *expiration, *traceparent, *traceid, *tracestate;
+};
+
+static const char *span_str(struct dc_arena *a, const struct sdc__ps_span *sp)
+{
+    return sp->p != NULL ? dc_arena_strndup(a, sp->p, sp->len) : NULL;
+}
+
+/* Whether routing `s`'s events needs the event as a tree (a rule with a match comes first). */
+static bool needs_tree(const struct sdc__ps_sub *s)
+{
+    return s->nrules > 0 && s->rules[0].m != NULL;
+}
+
+/* The event without a cJSON tree (sdc__ps_ce_scan); false: parse it. */
+static bool scan_event(struct dc_arena *a, const void *body, size_t len, struct evinfo *ei)
+{
+    struct sdc__ps_span f[SDC__PS_CE_NFIELDS];
+
+    if (!sdc__ps_ce_scan(body, len, f))
+        return false;
+    ei->id = span_str(a, &f[SDC__PS_CE_ID]);
+    ei->expiration = span_str(a, &f[SDC__PS_CE_EXPIRATION]);
+    ei->traceparent = span_str(a, &f[SDC__PS_CE_TRACEPARENT]);
+    ei->traceid = span_str(a, &f[SDC__PS_CE_TRACEID]);
+    ei->tracestate = span_str(a, &f[SDC__PS_CE_TRACESTATE]);
+    return true;
+}
+
+/* sdc_cloudevent_expired on the event's `expiration` member. */
+static bool expired(const char *expiration, int64_t now_ns)
+{
+    int64_t t;
+
+    return expiration != NULL && dc_rfc3339_parse(expiration, &t, NULL) == DC_OK && t <= now_ns;
+}
+
 static int deliver_one(struct sdc__ps_sub *s, const struct sdc_pubsub_msg *msg)
 {
     struct dc_buf raw = {0};
@@ -267,31 +321,42 @@ static int deliver_one(struct sdc__ps_sub *s, const struct sdc_pubsub_msg *msg)
     const void *body = msg->data;
     size_t len = msg->data_len;
     const char *path = NULL;
+    struct evinfo ei = {0};
     struct post p = {0};
     int r;
 
+    dc_arena_init(&arena);
     if (s->raw_payload) {
         if (sdc_cloudevent_wrap_raw(s->pubsub, s->topic, msg->data, msg->data_len, msg->metadata,
                                     &raw) != DC_OK) {
-            dc_buf_cleanup(&raw);
-            return SDC_PUBSUB_RETRY;
+            r = SDC_PUBSUB_RETRY;
+            goto out;
         }
         body = raw.data;
         len = raw.len;
     }
-    if (sdc_cloudevent_parse(body, len, len + 1, &ev, &eb) != DC_OK) {
-        DC_LOG(DC_LOG_ERROR, "error deserializing cloud event in pubsub %s and topic %s: %s",
-               s->pubsub, s->topic, eb.msg);
-        dc_buf_cleanup(&raw);
-        return give_up(s, msg, SDC_PUBSUB_RETRY);
+    if (!needs_tree(s) && scan_event(&arena, body, len, &ei)) {
+        path = s->nrules > 0 ? s->rules[0].path : NULL;
+    } else {
+        if (sdc_cloudevent_parse(body, len, len + 1, &ev, &eb) != DC_OK) {
+            DC_LOG(DC_LOG_ERROR, "error deserializing cloud event in pubsub %s and topic %s: %s",
+                   s->pubsub, s->topic, eb.msg);
+            r = give_up(s, msg, SDC_PUBSUB_RETRY);
+            goto out;
+        }
+        ei.id = ev_str(ev, "id");
+        ei.expiration = ev_str(ev, "expiration");
+        ei.traceparent = ev_str(ev, "traceparent");
+        ei.traceid = ev_str(ev, "traceid");
+        ei.tracestate = ev_str(ev, "tracestate");
     }
-    if (sdc_cloudevent_expired(ev, dc_now_ns())) {
-        DC_LOG(DC_LOG_WARN, "dropping expired pub/sub event %s as of %s",
-               ev_str(ev, "id") ? ev_str(ev, "id") : "", ev_str(ev, "expiration"));
+    if (expired(ei.expiration, dc_now_ns())) {
+        DC_LOG(DC_LOG_WARN, "dropping expired pub/sub event %s as of %s", ei.id ? ei.id : "",
+               ei.expiration);
         r = give_up(s, msg, SDC_PUBSUB_DROP);
         goto out;
     }
-    if (sdc__ps_route(s, ev, &path, &eb) != DC_OK) {
+    if (ev != NULL && sdc__ps_route(s, ev, &path, &eb) != DC_OK) {
         DC_LOG(DC_LOG_ERROR, "error evaluating routing rules of topic %s: %s", s->topic, eb.msg);
         r = SDC_PUBSUB_RETRY;
         goto out;
@@ -305,30 +370,29 @@ static int deliver_one(struct sdc__ps_sub *s, const struct sdc_pubsub_msg *msg)
             r = SDC_PUBSUB_SUCCESS;
         goto out;
     }
-    dc_arena_init(&arena);
     p.s = s;
     p.msg = msg;
     p.path = path;
     p.content_type = "application/cloudevents+json";
     p.body = body;
     p.len = len;
-    p.traceparent = ev_str(ev, "traceparent") ? ev_str(ev, "traceparent") : ev_str(ev, "traceid");
-    p.tracestate = ev_str(ev, "tracestate");
+    p.traceparent = ei.traceparent != NULL ? ei.traceparent : ei.traceid;
+    p.tracestate = ei.tracestate;
     p.arena = &arena;
     p.status = -1;
     r = post_to_app(&p, &eb);
-    dc_arena_cleanup(&arena);
     if (r == SDC_PUBSUB_DROP) {
         DC_LOG(DC_LOG_WARN, "DROP status returned from app while processing pub/sub event %s",
-               ev_str(ev, "id") ? ev_str(ev, "id") : "");
+               ei.id ? ei.id : "");
         (void)dead_letter(s, msg);
     } else if (r == SDC_PUBSUB_RETRY) {
-        DC_LOG(DC_LOG_WARN, "delivery of event %s to %s failed: %s",
-               ev_str(ev, "id") ? ev_str(ev, "id") : "", path, eb.msg);
+        DC_LOG(DC_LOG_WARN, "delivery of event %s to %s failed: %s", ei.id ? ei.id : "", path,
+               eb.msg);
         r = give_up(s, msg, SDC_PUBSUB_RETRY);
     }
 out:
     cJSON_Delete(ev);
+    dc_arena_cleanup(&arena);
     dc_buf_cleanup(&raw);
     return r;
 }

@@ -40,16 +40,18 @@ struct sdc_pubsub_sub {
     sdc_pubsub_handler_fn *handler;
     void *ud;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv;    /* a message was queued (idle workers wait on it) */
+    pthread_cond_t bo_cv; /* stop (workers in a redelivery back-off wait on it) */
     struct qmsg *head, **tail;
     size_t n;
+    size_t idle; /* workers waiting for a message */
     bool stop;
     pthread_t workers[MAX_WORKERS];
     size_t nworkers;
 };
 
 struct mem {
-    pthread_mutex_t mu; /* guards subs */
+    pthread_rwlock_t mu; /* guards subs: publishers read it concurrently */
     struct sdc_pubsub_sub *subs;
     int64_t backoff_ns;
     int64_t max_retries;
@@ -86,7 +88,7 @@ static int mem_init(void **self, const struct sdc_md *md, const struct sdc_init_
         }
         m->concurrency = (size_t)n;
     }
-    pthread_mutex_init(&m->mu, NULL);
+    pthread_rwlock_init(&m->mu, NULL);
     *self = m;
     return DC_OK;
 bad:
@@ -100,17 +102,28 @@ static void mem_close(void *self)
 
     if (m == NULL)
         return;
-    pthread_mutex_destroy(&m->mu);
+    pthread_rwlock_destroy(&m->mu);
     free(m);
 }
 
 static struct qmsg *msg_new(struct mem *m, const struct sdc_pubsub_publish *p)
 {
-    struct qmsg *q = dc_xcalloc(1, sizeof(*q) + p->data_len + 1);
+    struct qmsg *q = dc_xmalloc(sizeof(*q) + p->data_len + 1);
+    uint64_t seq = atomic_fetch_add(&m->seq, 1) + 1;
+    char digits[24];
+    size_t n = 0;
 
+    memset(q, 0, sizeof(*q));
     memcpy(q->data, p->data, p->data_len);
+    q->data[p->data_len] = '\0';
     q->len = p->data_len;
-    snprintf(q->id, sizeof(q->id), "%llu", (unsigned long long)atomic_fetch_add(&m->seq, 1) + 1);
+    do {
+        digits[n++] = (char)('0' + seq % 10);
+        seq /= 10;
+    } while (seq > 0);
+    for (size_t i = 0; i < n; i++)
+        q->id[i] = digits[n - 1 - i];
+    q->id[n] = '\0';
     return q;
 }
 
@@ -125,25 +138,29 @@ static int mem_publish(void *self, const struct sdc_pubsub_publish *p, struct dc
     struct mem *m = self;
     int rv = DC_OK;
 
-    pthread_mutex_lock(&m->mu);
+    /* The copy is made before the queue lock: the lock covers only the linking, so that
+     * publishers and the subscription's workers hold it briefly and rarely wait on it. */
+    pthread_rwlock_rdlock(&m->mu);
     for (struct sdc_pubsub_sub *s = m->subs; s != NULL; s = s->next) {
         struct qmsg *q;
         if (strcmp(s->topic, p->topic) != 0)
             continue;
+        q = msg_new(m, p);
         pthread_mutex_lock(&s->mu);
         if (s->n >= SDC_PUBSUB_MEMORY_MAX_QUEUE) {
             pthread_mutex_unlock(&s->mu);
+            msg_free(q);
             rv = dc_err_set(eb, DC_EUNAVAIL, "in-memory queue of topic %s is full", p->topic);
             continue;
         }
-        q = msg_new(m, p);
         *s->tail = q;
         s->tail = &q->next;
         s->n++;
-        pthread_cond_signal(&s->cv);
+        if (s->idle > 0)
+            pthread_cond_signal(&s->cv);
         pthread_mutex_unlock(&s->mu);
     }
-    pthread_mutex_unlock(&m->mu);
+    pthread_rwlock_unlock(&m->mu);
     return rv;
 }
 
@@ -167,22 +184,54 @@ static bool backoff(struct sdc_pubsub_sub *s, int64_t ns)
     struct timespec ts = {.tv_sec = until / 1000000000LL, .tv_nsec = until % 1000000000LL};
 
     while (!s->stop)
-        if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) != 0)
+        if (pthread_cond_timedwait(&s->bo_cv, &s->mu, &ts) != 0)
             break;
     return !s->stop;
+}
+
+/* Hand `q` to the handler until SUCCESS or DROP, redelivering after backOffDuration up to
+ * backOffMaxRetries times; returns with s->mu not held. */
+static void deliver(struct sdc_pubsub_sub *s, struct qmsg *q)
+{
+    struct mem *m = s->m;
+    int64_t tries = 0;
+
+    for (;;) {
+        struct sdc_pubsub_msg msg = {.topic = s->topic,
+                                     .data = q->data,
+                                     .data_len = q->len,
+                                     .metadata = &q->md,
+                                     .id = q->id};
+        int r = s->handler(s->ud, &msg);
+        bool more;
+        if (r == SDC_PUBSUB_SUCCESS || r == SDC_PUBSUB_DROP)
+            return;
+        if (m->max_retries >= 0 && tries >= m->max_retries) {
+            DC_LOG(DC_LOG_ERROR, "in-memory pubsub: giving up on message %s of topic %s", q->id,
+                   s->topic);
+            return;
+        }
+        tries++;
+        pthread_mutex_lock(&s->mu);
+        more = backoff(s, m->backoff_ns);
+        pthread_mutex_unlock(&s->mu);
+        if (!more)
+            return;
+    }
 }
 
 static void *worker(void *arg)
 {
     struct sdc_pubsub_sub *s = arg;
-    struct mem *m = s->m;
 
     pthread_mutex_lock(&s->mu);
     for (;;) {
         struct qmsg *q;
-        int64_t tries = 0;
-        while (s->head == NULL && !s->stop)
+        while (s->head == NULL && !s->stop) {
+            s->idle++;
             pthread_cond_wait(&s->cv, &s->mu);
+            s->idle--;
+        }
         if (s->stop)
             break;
         q = s->head;
@@ -190,28 +239,10 @@ static void *worker(void *arg)
         if (s->head == NULL)
             s->tail = &s->head;
         s->n--;
-        for (;;) {
-            struct sdc_pubsub_msg msg = {.topic = s->topic,
-                                         .data = q->data,
-                                         .data_len = q->len,
-                                         .metadata = &q->md,
-                                         .id = q->id};
-            int r;
-            pthread_mutex_unlock(&s->mu);
-            r = s->handler(s->ud, &msg);
-            pthread_mutex_lock(&s->mu);
-            if (r == SDC_PUBSUB_SUCCESS || r == SDC_PUBSUB_DROP)
-                break;
-            if (m->max_retries >= 0 && tries >= m->max_retries) {
-                DC_LOG(DC_LOG_ERROR, "in-memory pubsub: giving up on message %s of topic %s", q->id,
-                       s->topic);
-                break;
-            }
-            tries++;
-            if (!backoff(s, m->backoff_ns))
-                break;
-        }
+        pthread_mutex_unlock(&s->mu);
+        deliver(s, q);
         msg_free(q);
+        pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
@@ -233,6 +264,7 @@ static int mem_subscribe(void *self, const struct sdc_pubsub_subscribe *req,
     s->tail = &s->head;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    pthread_cond_init(&s->bo_cv, NULL);
     for (size_t i = 0; i < m->concurrency; i++) {
         if (pthread_create(&s->workers[s->nworkers], NULL, worker, s) != 0)
             break;
@@ -241,14 +273,15 @@ static int mem_subscribe(void *self, const struct sdc_pubsub_subscribe *req,
     if (s->nworkers == 0) {
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->cv);
+        pthread_cond_destroy(&s->bo_cv);
         free(s->topic);
         free(s);
         return dc_err_set(eb, DC_EIO, "cannot start in-memory subscription workers");
     }
-    pthread_mutex_lock(&m->mu);
+    pthread_rwlock_wrlock(&m->mu);
     s->next = m->subs;
     m->subs = s;
-    pthread_mutex_unlock(&m->mu);
+    pthread_rwlock_unlock(&m->mu);
     *out = s;
     return DC_OK;
 }
@@ -258,16 +291,17 @@ static void mem_unsubscribe(void *self, struct sdc_pubsub_sub *s)
     struct mem *m = self;
     struct sdc_pubsub_sub **pp;
 
-    pthread_mutex_lock(&m->mu);
+    pthread_rwlock_wrlock(&m->mu);
     for (pp = &m->subs; *pp != NULL; pp = &(*pp)->next)
         if (*pp == s) {
             *pp = s->next;
             break;
         }
-    pthread_mutex_unlock(&m->mu);
+    pthread_rwlock_unlock(&m->mu);
     pthread_mutex_lock(&s->mu);
     s->stop = true;
     pthread_cond_broadcast(&s->cv);
+    pthread_cond_broadcast(&s->bo_cv);
     pthread_mutex_unlock(&s->mu);
     for (size_t i = 0; i < s->nworkers; i++)
         pthread_join(s->workers[i], NULL);
@@ -278,6 +312,7 @@ static void mem_unsubscribe(void *self, struct sdc_pubsub_sub *s)
     }
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
+    pthread_cond_destroy(&s->bo_cv);
     free(s->topic);
     free(s);
 }

@@ -323,6 +323,7 @@ static int deliver_one(struct sdc__ps_sub *s, const struct sdc_pubsub_msg *msg)
     const char *path = NULL;
     struct evinfo ei = {0};
     struct post p = {0};
+    int64_t t0;
     int r;
 
     dc_arena_init(&arena);
@@ -380,7 +381,13 @@ static int deliver_one(struct sdc__ps_sub *s, const struct sdc_pubsub_msg *msg)
     p.tracestate = ei.tracestate;
     p.arena = &arena;
     p.status = -1;
+    t0 = dc_mono_ns();
     r = post_to_app(&p, &eb);
+    sdc_comp_metric_pubsub(s->ps->rt, SDC_CM_PUBSUB_INGRESS, s->pubsub, s->topic, true,
+                           r == SDC_PUBSUB_SUCCESS ? "success"
+                           : r == SDC_PUBSUB_DROP  ? "drop"
+                                                   : "retry",
+                           t0);
     if (r == SDC_PUBSUB_DROP) {
         DC_LOG(DC_LOG_WARN, "DROP status returned from app while processing pub/sub event %s",
                ei.id ? ei.id : "");

@@ -286,10 +286,16 @@ static int publish_one(struct sdc_pubsub_rt *ps, struct sdc__ps_comp *c,
     const struct sdc_res_policy *p =
         sdc_resiliency_policy(ps->rt->resiliency, SDC_RES_COMPONENT_OUT, c->name, SDC_CAT_PUBSUB);
     struct pub_attempt a = {.c = c, .msg = msg};
+    int64_t t0 = dc_mono_ns();
+    int rv;
 
     if (sdc_res_policy_empty(p))
-        return c->ops->publish(c->c->self, msg, eb);
-    return sdc_resiliency_run(p, c->name, pub_attempt, &a, NULL, eb);
+        rv = c->ops->publish(c->c->self, msg, eb);
+    else
+        rv = sdc_resiliency_run(p, c->name, pub_attempt, &a, NULL, eb);
+    sdc_comp_metric_pubsub(ps->rt, SDC_CM_PUBSUB_EGRESS, c->name, msg->topic, rv == DC_OK, NULL,
+                           t0);
+    return rv;
 }
 
 int sdc__ps_publish_raw(struct sdc_pubsub_rt *ps, struct sdc__ps_comp *c, const char *topic,

@@ -101,8 +101,9 @@ APORT=$(free_port)
 start_bg "$T_TMP/app.log" python3 "$SUBAPP" "$APORT" "$T_TMP/subs.json"
 wait_http "http://127.0.0.1:$APORT/deliveries" 10 || bad "sub app came up"
 HP=$(free_port)
+MP=$(free_port)
 start_bg "$T_TMP/daprd.log" "$DAPRD" --app-id subapp --app-port "$APORT" --dapr-http-port "$HP" \
-  --dapr-internal-grpc-port "$(free_port)" --enable-metrics=false --dapr-listen-addresses 127.0.0.1 \
+  --dapr-internal-grpc-port "$(free_port)" --metrics-port "$MP" --dapr-listen-addresses 127.0.0.1 \
   --dapr-internal-grpc-listen-address 127.0.0.1 --resources-path "$RES" --max-body-size 64Ki \
   --log-level debug
 U=http://127.0.0.1:$HP
@@ -188,6 +189,14 @@ check "dead letters carry the original events" "['drop', 'err', 'retry']" \
 check "500 without dead letter: broker redelivers" "12" "$(wait_count /rd/500 12 10)"
 check "404: dropped, not redelivered" "1" "$(count /n/404)"
 check "flaky not dead-lettered" "3" "$(count /dlt/success)"
+
+# --- component metrics (upstream's names and labels) ---
+M=$(curl -s "http://127.0.0.1:$MP/metrics")
+check_contains "egress count" 'dapr_component_pubsub_egress_count{app_id="subapp",component="pubsub",namespace="",success="true",topic="ok"} 4' "$M"
+check_contains "ingress success" 'dapr_component_pubsub_ingress_count{app_id="subapp",component="pubsub",namespace="",process_status="success",topic="ok",status="success"} 4' "$M"
+check_contains "ingress drop" 'dapr_component_pubsub_ingress_count{app_id="subapp",component="pubsub",namespace="",process_status="drop",topic="drop",status="drop"} 1' "$M"
+check_contains "ingress retry" 'process_status="retry",topic="retry",status="retry"}' "$M"
+check_contains "egress latency" 'dapr_component_pubsub_egress_latencies_bucket{app_id="subapp",component="pubsub",namespace="",success="true",topic="ok",le=' "$M"
 
 # --- routing rules ---
 http POST "$U/v1.0/publish/pubsub/rules" -H 'Content-Type: application/cloudevents+json' \

@@ -9,6 +9,7 @@ source bench/lib.sh
 head -c 1024 /dev/urandom | base64 -w0 | head -c 1024 >"$T_TMP/body1k"
 APP=$(free_port); HA=$(free_port); HB=$(free_port); N1=$(free_port); N2=$(free_port)
 start_bg "$T_TMP/app.log" $SUT "$BIN/bench-app" "$APP"
+APP_PID=$BG_PID
 wait_http "http://127.0.0.1:$APP/" 5 || { echo "bench-app did not start"; exit 1; }
 
 cat >"$T_TMP/nginx.conf" <<NGX
@@ -64,6 +65,33 @@ printf '%-34s p50 %7s ms  p99 %7s ms   target p50 <= 0.15, p99 <= 0.5; upstream 
   "added by the two sidecars" "$(minus "$a50" "$d50")" "$(minus "$a99" "$d99")"
 printf '%-34s p50 %7s ms  p99 %7s ms\n' "added by nginx (peer)" "$(minus "$n50" "$d50")" "$(minus "$n99" "$d99")"
 echo "daprd-A RSS during the run: peak $(cat "$T_TMP/peakA") MB (target <= 12 MB; upstream ~50 MB)"
+
+# CPU and context switches per request of each process on the path (utime+stime and the
+# threads' voluntary+involuntary switches from /proc, sampled inside a loadgen run at 2000 req/s,
+# 16 connections; per request, so less sensitive to other load than the latencies).
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+ctxsw() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {n += $2} END {print n + 0}'; }
+per_req() { # URL PID... -> "us/req ctxsw/req" per PID
+  local url=$1 n=$((2000 * (SECS - 2))) p out=""; shift
+  local -a t0 c0
+  $LOAD "$BIN/loadgen" -c 16 -q 2000 -d "$SECS" -m POST -b "$T_TMP/body1k" "$url" >/dev/null &
+  local lg=$!
+  sleep 1
+  for p in "$@"; do t0+=("$(ticks "$p")"); c0+=("$(ctxsw "$p")"); done
+  sleep $((SECS - 2))
+  local i=0
+  for p in "$@"; do
+    out+=$(awk -v a="${t0[$i]}" -v b="$(ticks "$p")" -v c="${c0[$i]}" -v d="$(ctxsw "$p")" \
+      -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf " %5.1f us %4.2f cs |", (b - a) * 1e6 / hz / n, (d - c) / n }')
+    i=$((i + 1))
+  done
+  wait "$lg"
+  echo "$out"
+}
+NGINX_W=$(pgrep -P "$NGINX_PID" | head -1)
+echo "== B1 CPU per request (2000 req/s x 16 connections; us of CPU and context switches per request)"
+echo "daprd 2 sidecars: daprd-A |daprd-B |app:$(per_req "$URL_DAPR" "$A_PID" "$B_PID" "$APP_PID")"
+[ -n "$NGINX_W" ] && echo "nginx 2 hops: worker (both hops) |app:$(per_req "$URL_NGINX" "$NGINX_W" "$APP_PID")"
 
 echo "== B1 saturation (wrk, 16 connections, 5 s)"
 sd=$(wrk_sat "$URL_DIRECT" "$T_TMP/post.lua"); sn=$(wrk_sat "$URL_NGINX" "$T_TMP/post.lua")

@@ -294,6 +294,27 @@ static int acquire(struct sdc_app_channel *ch, int64_t deadline_ns)
     }
 }
 
+/* base URL + path [+ "?" + query] in arena memory (no format: this runs on every call). */
+static const char *app_url(const struct sdc_app_channel *ch, const struct sdc_app_call *call,
+                           struct dc_arena *arena)
+{
+    size_t nb = strlen(ch->base_url), np = strlen(call->path);
+    size_t nq = dc_str_empty(call->query) ? 0 : strlen(call->query);
+    char *u = dc_arena_alloc(arena, nb + np + nq + 2), *w = u;
+
+    memcpy(w, ch->base_url, nb);
+    w += nb;
+    memcpy(w, call->path, np);
+    w += np;
+    if (nq > 0) {
+        *w++ = '?';
+        memcpy(w, call->query, nq);
+        w += nq;
+    }
+    *w = '\0';
+    return u;
+}
+
 int sdc_app_channel_call(struct sdc_app_channel *ch, const struct sdc_app_call *call,
                          struct dc_arena *arena, struct dc_http_result *res, struct dc_errbuf *eb)
 {
@@ -317,9 +338,7 @@ int sdc_app_channel_call(struct sdc_app_channel *ch, const struct sdc_app_call *
         hdrs[k++] = ch->token_header;
     hdrs[k] = NULL;
     c.method = call->method;
-    c.url = dc_arena_sprintf(arena, "%s%s%s%s", ch->base_url, call->path,
-                             dc_str_empty(call->query) ? "" : "?",
-                             call->query != NULL ? call->query : "");
+    c.url = app_url(ch, call, arena);
     c.headers = hdrs;
     c.body = call->body;
     c.body_len = call->body_len;

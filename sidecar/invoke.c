@@ -6,6 +6,8 @@
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,16 +274,50 @@ struct call {
     int64_t deadline_ns; /* of the current attempt */
 };
 
-/* a + b + c in arena memory (the per-request strings; cheaper than a format). */
+/* The concatenation of the NULL-terminated list of strings, in arena memory (the per-request
+ * strings: a format costs more than the rest of the string work of a call). */
+static char *catv(struct dc_arena *ar, ...)
+{
+    va_list ap;
+    const char *p;
+    size_t n = 0, k;
+    char *s, *w;
+
+    va_start(ap, ar);
+    while ((p = va_arg(ap, const char *)) != NULL)
+        n += strlen(p);
+    va_end(ap);
+    s = w = dc_arena_alloc(ar, n + 1);
+    va_start(ap, ar);
+    while ((p = va_arg(ap, const char *)) != NULL) {
+        k = strlen(p);
+        memcpy(w, p, k);
+        w += k;
+    }
+    va_end(ap);
+    *w = '\0';
+    return s;
+}
+
 static char *cat3(struct dc_arena *ar, const char *a, const char *b, const char *c)
 {
-    size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
-    char *s = dc_arena_alloc(ar, la + lb + lc + 1);
+    return catv(ar, a, b, c, (const char *)NULL);
+}
 
-    memcpy(s, a, la);
-    memcpy(s + la, b, lb);
-    memcpy(s + la + lb, c, lc + 1);
-    return s;
+/* Decimal text of v in buf (at least 21 bytes); returns buf. */
+static char *u64_text(uint64_t v, char *buf)
+{
+    char tmp[21];
+    size_t i = sizeof(tmp), n;
+
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    n = sizeof(tmp) - i;
+    memcpy(buf, tmp + i, n);
+    buf[n] = '\0';
+    return buf;
 }
 
 /* "Name: value" for the HTTP client; an empty value must be "Name;" ("Name:" removes). */
@@ -398,7 +434,7 @@ static int attempt_remote(struct call *c, int *status, struct dc_errbuf *eb)
     struct sdc_nameres *nr = inv->rt->nameres;
     struct dc_arena *a = c->req->arena;
     struct dc_http_call hc = {0};
-    char addr[300];
+    char addr[300], num[24];
     const char *ierr;
     int rv = DC_EUNAVAIL;
 
@@ -418,7 +454,7 @@ static int attempt_remote(struct call *c, int *status, struct dc_errbuf *eb)
         if (left <= 0)
             return dc_err_set(eb, DC_ETIMEDOUT, "context deadline exceeded");
         hc.timeout_ms = left;
-        c->hdrs[c->timeout_slot] = dc_arena_sprintf(a, H_TIMEOUT ": %lld", (long long)left);
+        c->hdrs[c->timeout_slot] = cat3(a, H_TIMEOUT ": ", u64_text((uint64_t)left, num), "");
     }
     for (int i = 0; i < MAX_INSTANCES_TRIED; i++) {
         rv = sdc_nameres_resolve(nr, c->app_id, c->ns, addr, sizeof(addr), eb);
@@ -426,8 +462,8 @@ static int attempt_remote(struct call *c, int *status, struct dc_errbuf *eb)
             *status = 14;
             return rv;
         }
-        hc.url = dc_arena_sprintf(a, "%s://%s" INTERNAL_PREFIX "%s%s%s", inv->scheme, addr, c->wire,
-                                  dc_str_empty(c->req->query) ? "" : "?", c->req->query);
+        hc.url = catv(a, inv->scheme, "://", addr, INTERNAL_PREFIX, c->wire,
+                      dc_str_empty(c->req->query) ? "" : "?", c->req->query, (const char *)NULL);
         reset_attempt(c);
         rv = dc_http_client_do(inv->peers, &hc, &c->res, eb);
         if (rv != DC_EUNAVAIL)
@@ -647,6 +683,26 @@ static void internal_error(struct dc_http_response *resp, int status, const char
     dc_http_response_header(resp, H_ERROR, clean);
 }
 
+/* Is `name` one of the headers the app channel sets itself (and, with a verified caller,
+ * the dapr-caller-* ones)? By length first: this runs for every header of every call. */
+static bool app_header_own(const char *name, bool verified)
+{
+    switch (strlen(name)) {
+    case 4:
+        return strcasecmp(name, "Host") == 0;
+    case 6:
+        return strcasecmp(name, "Expect") == 0;
+    case 14:
+        return strcasecmp(name, "Content-Length") == 0 || strcasecmp(name, "dapr-api-token") == 0;
+    case 18:
+        return verified && strcasecmp(name, "dapr-caller-app-id") == 0;
+    case 21:
+        return verified && strcasecmp(name, "dapr-caller-namespace") == 0;
+    default:
+        return false;
+    }
+}
+
 /* Headers forwarded from the internal request to the app: everything the calling sidecar sent
  * except hop-by-hop headers, the internal protocol's and what the client computes. With mTLS,
  * `verified` (the caller identity from its certificate) replaces the dapr-caller-* headers the
@@ -659,12 +715,8 @@ static const char **app_headers(struct dc_http_request *req, const struct sdc_ca
     size_t it = 0, k = 0;
 
     while (dc_http_request_header_next(req, &it, &name, &value)) {
-        if (sdc_invoke_resp_header_dropped(name, conn) || strcasecmp(name, "Host") == 0 ||
-            strcasecmp(name, "Content-Length") == 0 || strcasecmp(name, "Expect") == 0 ||
-            strcasecmp(name, "dapr-api-token") == 0 || strpbrk(value, "\r\n") != NULL)
-            continue;
-        if (verified != NULL && (strcasecmp(name, "dapr-caller-app-id") == 0 ||
-                                 strcasecmp(name, "dapr-caller-namespace") == 0))
+        if (sdc_invoke_resp_header_dropped(name, conn) || app_header_own(name, verified != NULL) ||
+            strpbrk(value, "\r\n") != NULL)
             continue;
         h[k++] = header_line(req->arena, name, value);
     }

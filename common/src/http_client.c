@@ -1242,6 +1242,39 @@ static int read_response(struct fx *x, bool head_req)
     return rv;
 }
 
+/* The pool key of a call: "unix <path>" or "tcp <host> <port>" (no format: every call builds
+ * it). False when it does not fit. */
+static bool pool_key(char *key, size_t cap, const struct dc_http_call *call, const struct furl *u)
+{
+    const char *parts[4];
+    size_t lens[4], n = 0, k, i;
+
+    if (call->unix_socket != NULL) {
+        parts[0] = "unix ";
+        parts[1] = call->unix_socket;
+        lens[1] = strlen(call->unix_socket);
+        k = 2;
+    } else {
+        parts[0] = "tcp ";
+        parts[1] = u->host;
+        lens[1] = u->host_len;
+        parts[2] = " ";
+        parts[3] = u->port;
+        lens[2] = 1;
+        lens[3] = strlen(u->port);
+        k = 4;
+    }
+    lens[0] = strlen(parts[0]);
+    for (i = 0; i < k; i++) {
+        if (lens[i] >= cap - n)
+            return false;
+        memcpy(key + n, parts[i], lens[i]);
+        n += lens[i];
+    }
+    key[n] = '\0';
+    return true;
+}
+
 static int fast_do(struct dc_http_client *c, const struct dc_http_call *call, const struct furl *u,
                    const char *m, bool body, struct dc_http_result *res, struct dc_errbuf *eb)
 {
@@ -1258,11 +1291,7 @@ static int fast_do(struct dc_http_client *c, const struct dc_http_call *call, co
     x.res = res;
     x.eb = eb;
     x.deadline = timeout > 0 ? dc_mono_ns() + timeout * 1000000 : 0;
-    if (call->unix_socket != NULL)
-        rv = snprintf(key, sizeof(key), "unix %s", call->unix_socket);
-    else
-        rv = snprintf(key, sizeof(key), "tcp %.*s %s", (int)u->host_len, u->host, u->port);
-    if (rv < 0 || (size_t)rv >= sizeof(key))
+    if (!pool_key(key, sizeof(key), call, u))
         return dc_err_set(eb, DC_EINVAL, "http: host name too long");
     dc_buf_init(&head, FAST_MAX_HEAD);
     rv = build_head(&x, u, m, body, &head);

@@ -476,8 +476,13 @@ const char *dc_http_request_header(const struct dc_http_request *req, const char
 {
     size_t i;
 
+    if (name == NULL)
+        return NULL;
+    /* The first byte, case folded, filters out most names before strcasecmp (daprd looks up
+     * several headers per request; a filter only: equal names always pass it). */
     for (i = 0; i < req->n_headers; i++) {
-        if (dc_str_eq_ci(req->headers[i].name, name))
+        if ((req->headers[i].name[0] | 0x20) == (name[0] | 0x20) &&
+            dc_str_eq_ci(req->headers[i].name, name))
             return req->headers[i].value;
     }
     return NULL;

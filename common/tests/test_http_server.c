@@ -353,6 +353,51 @@ static void test_header_limit(void **state)
     free(h);
 }
 
+/* A header limit above half of MHD's pool (the internal invocation server's case): a block just
+ * under the limit, in many headers, needs MHD to grow its read buffer and must still pass, with
+ * the request's own headers and the response sharing the pool; one over it is 431. Also checks
+ * that a keep-alive connection serves the next request after such a block. */
+static void test_header_limit_large(void **state)
+{
+    struct fixture *f = *state;
+    struct dc_http_server_opts o = {.address = "127.0.0.1", .max_body = 1024, .max_header = 20480};
+    struct dc_http_server *s = NULL;
+    struct dc_http_result res = {0};
+    struct dc_http_call c = {0};
+    const char *hdrs[41] = {NULL};
+    char url[128], *lines[40];
+    size_t each[] = {480, 540}; /* 40 lines of ~490 / ~550 bytes: ~19.6 KiB / ~22 KiB */
+    int expect[] = {200, 431};
+
+    assert_int_equal(dc_http_server_start(&s, &o, f->r, NULL), DC_OK);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/echo", dc_http_server_port(s));
+    for (size_t k = 0; k < 2; k++) {
+        for (size_t i = 0; i < 40; i++) {
+            lines[i] = malloc(each[k] + 32);
+            assert_non_null(lines[i]);
+            snprintf(lines[i], each[k] + 32, "X-Fill-%02zu: ", i);
+            memset(lines[i] + strlen(lines[i]), 'b', each[k]);
+            lines[i][11 + each[k]] = '\0';
+            hdrs[i] = lines[i];
+        }
+        c.method = "GET";
+        c.url = url;
+        c.headers = hdrs;
+        assert_int_equal(dc_http_client_do(f->c, &c, &res, NULL), DC_OK);
+        assert_int_equal(res.status, expect[k]);
+        dc_http_result_cleanup(&res);
+        if (k == 0) {
+            c.headers = NULL;
+            assert_int_equal(dc_http_client_do(f->c, &c, &res, NULL), DC_OK);
+            assert_int_equal(res.status, 200);
+            dc_http_result_cleanup(&res);
+        }
+        for (size_t i = 0; i < 40; i++)
+            free(lines[i]);
+    }
+    dc_http_server_free(s);
+}
+
 static void test_client_timeout(void **state)
 {
     struct fixture *f = *state;
@@ -833,6 +878,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_body_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_body_limit, setup_epoll, teardown),
         cmocka_unit_test_setup_teardown(test_header_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_header_limit_large, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_streaming, setup, teardown),

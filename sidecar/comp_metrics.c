@@ -69,6 +69,28 @@ void sdc_comp_metrics_setup(struct sdc_runtime *rt)
     rt->m_component_init_fail =
         dc_metrics_counter(rt->metrics, "dapr_runtime_component_init_fail_total",
                            "The number of component initialization failures.", 4, fail_labels);
+    static const char *const sent_labels[] = {"app_id", "dst_app_id", "type"};
+    static const char *const recv_labels[] = {"app_id", "src_app_id"};
+    static const char *const res_sent_labels[] = {"app_id", "dst_app_id", "status"};
+    static const char *const res_recv_labels[] = {"app_id", "src_app_id", "status", "type"};
+    static const char *const latency_labels[] = {"app_id", "src_app_id", "status"};
+
+    rt->m_inv_req_sent = dc_metrics_counter(
+        rt->metrics, "dapr_runtime_service_invocation_req_sent_total",
+        "The number of requests sent via service invocation.", 3, sent_labels);
+    rt->m_inv_req_recv = dc_metrics_counter(
+        rt->metrics, "dapr_runtime_service_invocation_req_recv_total",
+        "The number of requests received via service invocation.", 2, recv_labels);
+    rt->m_inv_res_sent = dc_metrics_counter(
+        rt->metrics, "dapr_runtime_service_invocation_res_sent_total",
+        "The number of responses sent via service invocation.", 3, res_sent_labels);
+    rt->m_inv_res_recv = dc_metrics_counter(
+        rt->metrics, "dapr_runtime_service_invocation_res_recv_total",
+        "The number of responses received via service invocation.", 4, res_recv_labels);
+    rt->m_inv_res_latency = dc_metrics_histogram(
+        rt->metrics, "dapr_runtime_service_invocation_res_recv_latency_ms",
+        "The latency of service invocation response.", 3, latency_labels,
+        DC_METRICS_LATENCY_MS_BUCKETS, dc_metrics_latency_ms_buckets);
     for (int k = 0; k < SDC_CM_COUNT; k++) {
         const char *const *labels = op_labels;
         size_t n = 5;
@@ -104,6 +126,52 @@ void sdc_comp_metric_init(const struct sdc_runtime *rt, const char *type, const 
         const char *fail[] = {rt->cfg->app_id, type, reason, name};
         dc_metric_inc(rt->m_component_init_fail, fail, 1);
     }
+}
+
+/* An HTTP status as label text ("0".."999"); `buf` holds at least 4 bytes. */
+static const char *status_text(int status, char *buf)
+{
+    if (status < 0 || status > 999)
+        status = 0;
+    buf[0] = (char)('0' + status / 100);
+    buf[1] = (char)('0' + status / 10 % 10);
+    buf[2] = (char)('0' + status % 10);
+    buf[3] = '\0';
+    return status >= 100 ? buf : buf + (status >= 10 ? 1 : 2);
+}
+
+void sdc_invoke_metric_sent(const struct sdc_runtime *rt, const char *app)
+{
+    const char *vals[] = {rt->cfg->app_id, app, "unary"};
+
+    dc_metric_inc(rt->m_inv_req_sent, vals, 1);
+}
+
+void sdc_invoke_metric_response(const struct sdc_runtime *rt, const char *app, int status,
+                                int64_t start_ns)
+{
+    char buf[4];
+    const char *st = status_text(status, buf);
+    const char *vals[] = {rt->cfg->app_id, app, st, "unary"};
+    const char *lat[] = {rt->cfg->app_id, app, st};
+
+    dc_metric_inc(rt->m_inv_res_recv, vals, 1);
+    dc_metric_observe(rt->m_inv_res_latency, lat, (double)(dc_mono_ns() - start_ns) / 1e6);
+}
+
+void sdc_invoke_metric_received(const struct sdc_runtime *rt, const char *app)
+{
+    const char *vals[] = {rt->cfg->app_id, app != NULL ? app : ""};
+
+    dc_metric_inc(rt->m_inv_req_recv, vals, 1);
+}
+
+void sdc_invoke_metric_replied(const struct sdc_runtime *rt, const char *app, int status)
+{
+    char buf[4];
+    const char *vals[] = {rt->cfg->app_id, app != NULL ? app : "", status_text(status, buf)};
+
+    dc_metric_inc(rt->m_inv_res_sent, vals, 1);
 }
 
 static void record(const struct sdc_runtime *rt, enum sdc_cm_kind kind, const char *const *vals,

@@ -52,6 +52,17 @@ void sdc_comp_metrics_setup(struct sdc_runtime *rt);
 void sdc_comp_metric_init(const struct sdc_runtime *rt, const char *type, const char *name,
                           bool ok, const char *reason);
 
+/* Service invocation (upstream's dapr_runtime_service_invocation_*): on the calling sidecar,
+ * a request sent to `app` {app_id, dst_app_id, type="unary"}, and when a response came back,
+ * res_recv_total {app_id, src_app_id, status, type} and res_recv_latency_ms {app_id,
+ * src_app_id, status} since `start_ns`; on the called sidecar, req_recv_total {app_id,
+ * src_app_id} and res_sent_total {app_id, dst_app_id, status} for the caller `app`. */
+void sdc_invoke_metric_sent(const struct sdc_runtime *rt, const char *app);
+void sdc_invoke_metric_response(const struct sdc_runtime *rt, const char *app, int status,
+                                int64_t start_ns);
+void sdc_invoke_metric_received(const struct sdc_runtime *rt, const char *app);
+void sdc_invoke_metric_replied(const struct sdc_runtime *rt, const char *app, int status);
+
 /* Record one call of `kind` on component `component` that started at `start_ns`
  * (dc_mono_ns()): the count, and the latency in milliseconds. `operation` is ignored by the
  * kinds without that label; use sdc_comp_metric_pubsub for the pub/sub kinds. */

@@ -209,14 +209,16 @@ void sdc_http_mw_post(struct sdc_http_mw *mw, struct dc_http_request *req,
     if (mw == NULL) /* a router built without the API middleware (unit tests) */
         return;
     rt = mw->rt;
-    snprintf(status, sizeof(status), "%d", resp->status);
-    labels[0] = rt->cfg->app_id;
-    labels[1] = req->method;
-    /* The route template keeps the label set bounded; invocations share one label. */
-    labels[2] = route != NULL ? route : "/v1.0/invoke";
-    labels[3] = status;
-    dc_metric_inc(rt->m_http_count, labels, 1);
-    dc_metric_observe(rt->m_http_latency, labels, ms);
+    if (rt->metrics != NULL) {
+        snprintf(status, sizeof(status), "%d", resp->status);
+        labels[0] = rt->cfg->app_id;
+        labels[1] = req->method;
+        /* The route template keeps the label set bounded; invocations share one label. */
+        labels[2] = route != NULL ? route : "/v1.0/invoke";
+        labels[3] = status;
+        dc_metric_inc(rt->m_http_count, labels, 1);
+        dc_metric_observe(rt->m_http_latency, labels, ms);
+    }
     if (mw->tracing)
         trace_response(req, resp);
     if (mw->api_logging && !(mw->log_omit_health && is_health(req)))

@@ -436,6 +436,7 @@ static int attempt_remote(struct call *c, int *status, struct dc_errbuf *eb)
     struct dc_http_call hc = {0};
     char addr[300], num[24];
     const char *ierr;
+    int64_t t0;
     int rv = DC_EUNAVAIL;
 
     if (nr == NULL) {
@@ -456,6 +457,8 @@ static int attempt_remote(struct call *c, int *status, struct dc_errbuf *eb)
         hc.timeout_ms = left;
         c->hdrs[c->timeout_slot] = cat3(a, H_TIMEOUT ": ", u64_text((uint64_t)left, num), "");
     }
+    t0 = dc_mono_ns();
+    sdc_invoke_metric_sent(inv->rt, c->app_id);
     for (int i = 0; i < MAX_INSTANCES_TRIED; i++) {
         rv = sdc_nameres_resolve(nr, c->app_id, c->ns, addr, sizeof(addr), eb);
         if (rv != DC_OK) {
@@ -471,6 +474,8 @@ static int attempt_remote(struct call *c, int *status, struct dc_errbuf *eb)
         DC_LOG(DC_LOG_DEBUG, "invoke %s: instance %s refused; trying another", c->app_id, addr);
         sdc_nameres_report_failure(nr, c->app_id, addr);
     }
+    if (rv == DC_OK)
+        sdc_invoke_metric_response(inv->rt, c->app_id, (int)c->res.status, t0);
     if (rv != DC_OK) {
         if (rv == DC_ETOOBIG)
             dc_err_set(eb, rv, "response body over %zu bytes", c->resp->body.max);
@@ -728,26 +733,19 @@ static const char **app_headers(struct dc_http_request *req, const struct sdc_ca
     return h;
 }
 
-static void internal_handler(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
+/* A call from `c` (identity established) to this sidecar's app. */
+static void internal_serve(struct sdc_invoke *inv, struct dc_http_request *req,
+                           struct dc_http_response *resp, const struct sdc_caller *c)
 {
-    struct sdc_invoke *inv = ud;
     struct sdc_runtime *rt = inv->rt;
     struct dc_http_result res = {0};
-    struct sdc_caller caller;
+    struct sdc_caller caller = *c;
     struct dc_errbuf eb = {0};
     const char *callee, *callee_ns, *wire, *decoded, *tmo;
     int64_t deadline = 0, ms;
     char why[512];
     int status = -1, rv;
 
-    if (!dc_str_has_prefix(req->path, INTERNAL_PREFIX)) {
-        internal_error(resp, 404, "unknown internal endpoint");
-        return;
-    }
-    if (internal_caller_identity(inv, req, &caller, &eb) != DC_OK) {
-        internal_error(resp, 401, eb.msg);
-        return;
-    }
     callee = dc_http_request_header(req, "dapr-callee-app-id");
     callee_ns = dc_http_request_header(req, H_CALLEE_NS);
     if (!dc_str_eq(callee, rt->cfg->app_id) ||
@@ -785,4 +783,23 @@ static void internal_handler(struct dc_http_request *req, struct dc_http_respons
     else
         internal_error(resp, 500, eb.msg);
     dc_http_result_cleanup(&res);
+}
+
+static void internal_handler(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
+{
+    struct sdc_invoke *inv = ud;
+    struct sdc_caller caller;
+    struct dc_errbuf eb = {0};
+
+    if (!dc_str_has_prefix(req->path, INTERNAL_PREFIX)) {
+        internal_error(resp, 404, "unknown internal endpoint");
+        return;
+    }
+    if (internal_caller_identity(inv, req, &caller, &eb) != DC_OK) {
+        internal_error(resp, 401, eb.msg);
+        return;
+    }
+    sdc_invoke_metric_received(inv->rt, caller.app_id);
+    internal_serve(inv, req, resp, &caller);
+    sdc_invoke_metric_replied(inv->rt, caller.app_id, resp->status);
 }

@@ -85,6 +85,10 @@ static void setup_metrics(struct sdc_runtime *rt)
     static const char *const http_labels[] = {"app_id", "method", "path", "status"};
     static const char *const lat_labels[] = {"app_id", "method", "path", "status"};
 
+    /* Without a metrics server nothing would ever read them: no registry, and every
+     * recording is a no-op on NULL metrics. */
+    if (!rt->cfg->enable_metrics)
+        return;
     rt->metrics = dc_metrics_new();
     rt->m_http_count =
         dc_metrics_counter(rt->metrics, "dapr_http_server_request_count",

@@ -71,6 +71,11 @@ struct sdc_runtime {
     struct dc_metric *m_component_loaded;    /* comp_metrics.h */
     struct dc_metric *m_component_init;      /* comp_metrics.h */
     struct dc_metric *m_component_init_fail; /* comp_metrics.h */
+    struct dc_metric *m_inv_req_sent;        /* comp_metrics.h: service invocation */
+    struct dc_metric *m_inv_req_recv;
+    struct dc_metric *m_inv_res_sent;
+    struct dc_metric *m_inv_res_recv;
+    struct dc_metric *m_inv_res_latency;
     struct dc_metric *m_comp_count[SDC_CM_COUNT];   /* comp_metrics.h */
     struct dc_metric *m_comp_latency[SDC_CM_COUNT]; /* comp_metrics.h */
 

@@ -110,8 +110,9 @@ spec:
         retry: three
         circuitBreaker: cb
 Y
-start_sidecar A a "$appA_PORT" --resources-path "$RES_A"
-start_sidecar B1 b "$appB1_PORT" --config "$CFG_B"
+MPA=$(free_port); MPB=$(free_port)
+start_sidecar A a "$appA_PORT" --resources-path "$RES_A" --enable-metrics=true --metrics-port "$MPA"
+start_sidecar B1 b "$appB1_PORT" --config "$CFG_B" --enable-metrics=true --metrics-port "$MPB"
 wait_status "$A_U/v1.0/healthz" 204 10 || bad "A ready"
 wait_status "$B1_U/v1.0/healthz" 204 10 || bad "B1 ready"
 
@@ -136,6 +137,13 @@ check "A->B: no internal headers reach the app" "[]" \
   "$(j '[k for k in d["headers"] if k.startswith("dapr-internal")]')"
 h=$(curl -s -D - -o /dev/null "$A_U/v1.0/invoke/b/method/hdr")
 check_contains "A->B: app response header passed back" "X-App-Header: yes" "$h"
+
+MA=$(curl -s "http://127.0.0.1:$MPA/metrics"); MB=$(curl -s "http://127.0.0.1:$MPB/metrics")
+check_contains "metrics A: request sent" 'dapr_runtime_service_invocation_req_sent_total{app_id="a",dst_app_id="b",type="unary"} 2' "$MA"
+check_contains "metrics A: response received" 'dapr_runtime_service_invocation_res_recv_total{app_id="a",src_app_id="b",status="200",type="unary"} 2' "$MA"
+check_contains "metrics A: latency" 'dapr_runtime_service_invocation_res_recv_latency_ms_count{app_id="a",src_app_id="b",status="200"} 2' "$MA"
+check_contains "metrics B: request received" 'dapr_runtime_service_invocation_req_recv_total{app_id="b",src_app_id="a"} 2' "$MB"
+check_contains "metrics B: response sent" 'dapr_runtime_service_invocation_res_sent_total{app_id="b",dst_app_id="a",status="200"} 2' "$MB"
 
 inv "$B1_U/v1.0/invoke/a/method/from-b"
 check "B->A: 200" 200 "$ST"

@@ -46,11 +46,9 @@ static const struct {
                                "The consuming app event processing latency."},
 };
 
-static const char *const op_labels[] = {"app_id", "component", "namespace", "operation",
-                                        "success"};
+static const char *const op_labels[] = {"app_id", "component", "namespace", "operation", "success"};
 static const char *const input_labels[] = {"app_id", "component", "namespace", "success"};
-static const char *const egress_labels[] = {"app_id", "component", "namespace", "success",
-                                            "topic"};
+static const char *const egress_labels[] = {"app_id", "component", "namespace", "success", "topic"};
 static const char *const ingress_labels[] = {"app_id",         "component", "namespace",
                                              "process_status", "topic",     "status"};
 
@@ -75,9 +73,9 @@ void sdc_comp_metrics_setup(struct sdc_runtime *rt)
     static const char *const res_recv_labels[] = {"app_id", "src_app_id", "status", "type"};
     static const char *const latency_labels[] = {"app_id", "src_app_id", "status"};
 
-    rt->m_inv_req_sent = dc_metrics_counter(
-        rt->metrics, "dapr_runtime_service_invocation_req_sent_total",
-        "The number of requests sent via service invocation.", 3, sent_labels);
+    rt->m_inv_req_sent =
+        dc_metrics_counter(rt->metrics, "dapr_runtime_service_invocation_req_sent_total",
+                           "The number of requests sent via service invocation.", 3, sent_labels);
     rt->m_inv_req_recv = dc_metrics_counter(
         rt->metrics, "dapr_runtime_service_invocation_req_recv_total",
         "The number of requests received via service invocation.", 2, recv_labels);
@@ -87,10 +85,10 @@ void sdc_comp_metrics_setup(struct sdc_runtime *rt)
     rt->m_inv_res_recv = dc_metrics_counter(
         rt->metrics, "dapr_runtime_service_invocation_res_recv_total",
         "The number of responses received via service invocation.", 4, res_recv_labels);
-    rt->m_inv_res_latency = dc_metrics_histogram(
-        rt->metrics, "dapr_runtime_service_invocation_res_recv_latency_ms",
-        "The latency of service invocation response.", 3, latency_labels,
-        DC_METRICS_LATENCY_MS_BUCKETS, dc_metrics_latency_ms_buckets);
+    rt->m_inv_res_latency =
+        dc_metrics_histogram(rt->metrics, "dapr_runtime_service_invocation_res_recv_latency_ms",
+                             "The latency of service invocation response.", 3, latency_labels,
+                             DC_METRICS_LATENCY_MS_BUCKETS, dc_metrics_latency_ms_buckets);
     for (int k = 0; k < SDC_CM_COUNT; k++) {
         const char *const *labels = op_labels;
         size_t n = 5;
@@ -106,14 +104,14 @@ void sdc_comp_metrics_setup(struct sdc_runtime *rt)
         }
         rt->m_comp_count[k] =
             dc_metrics_counter(rt->metrics, names[k].count, names[k].count_help, n, labels);
-        rt->m_comp_latency[k] = dc_metrics_histogram(
-            rt->metrics, names[k].latency, names[k].latency_help, n, labels,
-            DC_METRICS_LATENCY_MS_BUCKETS, dc_metrics_latency_ms_buckets);
+        rt->m_comp_latency[k] =
+            dc_metrics_histogram(rt->metrics, names[k].latency, names[k].latency_help, n, labels,
+                                 DC_METRICS_LATENCY_MS_BUCKETS, dc_metrics_latency_ms_buckets);
     }
 }
 
-void sdc_comp_metric_init(const struct sdc_runtime *rt, const char *type, const char *name,
-                          bool ok, const char *reason)
+void sdc_comp_metric_init(const struct sdc_runtime *rt, const char *type, const char *name, bool ok,
+                          const char *reason)
 {
     if (rt->metrics == NULL)
         return;

@@ -19,6 +19,7 @@
 
 #include "dc/log.h"
 #include "dc/mem.h"
+#include "dc/rand.h"
 #include "dc/str.h"
 #include "dc/time.h"
 
@@ -229,18 +230,6 @@ rollback:
 
 /* ---- Registration and heartbeat ------------------------------------------------------- */
 
-static void new_reg_id(char *out, size_t cap)
-{
-    uint64_t a = sdc__nr_random64(), b = sdc__nr_random64();
-
-    /* UUID v4 text, as upstream's uuid.NewRandom().String(). */
-    a = (a & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;
-    b = (b & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
-    snprintf(out, cap, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(a >> 32),
-             (unsigned)((a >> 16) & 0xFFFF), (unsigned)(a & 0xFFFF), (unsigned)(b >> 48),
-             (unsigned long long)(b & 0xFFFFFFFFFFFFULL));
-}
-
 /* Run one statement on the heartbeat connection with the timeout; returns the changed rows
  * or a negative code. */
 static int hb_exec(struct nr_sqlite *s, const char *sql, bool with_ns, struct dc_errbuf *eb)
@@ -275,7 +264,7 @@ static int do_register(struct nr_sqlite *s, struct dc_errbuf *eb)
     char sql[SQL_MAX];
     int n;
 
-    new_reg_id(s->reg_id, sizeof(s->reg_id));
+    dc_uuid4(s->reg_id); /* as upstream's uuid.NewRandom().String() */
     snprintf(sql, sizeof(sql),
              "REPLACE INTO %s (registration_id, address, app_id, namespace, last_update) VALUES "
              "(?1, ?2, ?3, ?4, unixepoch(CURRENT_TIMESTAMP))",

@@ -52,6 +52,10 @@ LUA
 $LOAD "$BIN/loadgen" -c 4 -q 100 -d 2 -m POST -b "$T_TMP/body1k" "$URL_DAPR" >/dev/null
 
 echo "== B1 service invocation, 1 KB POST, fixed 1000 req/s over 16 connections, ${SECS}s each"
+# daprd-A's memory after the warm-up: VmRSS, and its anonymous part (heap, stacks, arenas; the
+# rest is shared-library pages). docs/benchmarks.md "Memory" explains the split.
+anon_mb() { awk '/^RssAnon:/ {printf "%.2f", $2 / 1024}' "/proc/$1/status"; }
+RSS_BEFORE="$(rss_mb "$A_PID") MB (anonymous $(anon_mb "$A_PID") MB)"
 read -r d50 d90 d99 <<<"$(fixed "$URL_DIRECT" -m POST -b "$T_TMP/body1k")"
 read -r n50 n90 n99 <<<"$(fixed "$URL_NGINX" -m POST -b "$T_TMP/body1k")"
 peak_rss_mb "$A_PID" "$SECS" >"$T_TMP/peakA" &
@@ -64,7 +68,8 @@ printf '%-34s p50 %7s ms  p90 %7s ms  p99 %7s ms\n' "daprd 2 sidecars" "$a50" "$
 printf '%-34s p50 %7s ms  p99 %7s ms   target p50 <= 0.15, p99 <= 0.5; upstream +0.9-1.1 / +2-2.9 ms\n' \
   "added by the two sidecars" "$(minus "$a50" "$d50")" "$(minus "$a99" "$d99")"
 printf '%-34s p50 %7s ms  p99 %7s ms\n' "added by nginx (peer)" "$(minus "$n50" "$d50")" "$(minus "$n99" "$d99")"
-echo "daprd-A RSS during the run: peak $(cat "$T_TMP/peakA") MB (target <= 12 MB; upstream ~50 MB)"
+echo "daprd-A RSS during the run: peak $(cat "$T_TMP/peakA") MB (target <= 12 MB; upstream ~50 MB);" \
+  "before it $RSS_BEFORE; after it $(rss_mb "$A_PID") MB (anonymous $(anon_mb "$A_PID") MB)"
 
 # CPU and context switches per request of each process on the path (utime+stime and the
 # threads' voluntary+involuntary switches from /proc, sampled inside a loadgen run at 2000 req/s,

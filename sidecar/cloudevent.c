@@ -5,11 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
-
 #include "dc/json.h"
 #include "dc/limits.h"
 #include "dc/mem.h"
+#include "dc/rand.h"
 #include "dc/str.h"
 #include "dc/time.h"
 
@@ -17,25 +16,7 @@
 
 void sdc_uuid4(char out[37])
 {
-    static const char hexd[] = "0123456789abcdef";
-    unsigned char r[16];
-    size_t o = 0;
-
-    if (RAND_bytes(r, sizeof(r)) != 1) {
-        /* OpenSSL's CSPRNG does not fail once seeded; keep ids unique-ish regardless. */
-        int64_t t = dc_mono_ns() ^ dc_now_ns();
-        for (size_t i = 0; i < sizeof(r); i++)
-            r[i] = (unsigned char)(t >> ((i % 8) * 8)) ^ (unsigned char)(i * 37);
-    }
-    r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
-    r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-    for (size_t i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out[o++] = '-';
-        out[o++] = hexd[r[i] >> 4];
-        out[o++] = hexd[r[i] & 15];
-    }
-    out[o] = '\0';
+    dc_uuid4(out);
 }
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -6,10 +6,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/rand.h>
 
 #include "dc/log.h"
 #include "dc/mem.h"
+#include "dc/rand.h"
 #include "dc/str.h"
 #include "dc/time.h"
 
@@ -82,19 +82,6 @@ static bool env_ref_allowed(const char *name)
     return false;
 }
 
-static void uuid4(char out[37])
-{
-    unsigned char b[16];
-
-    if (RAND_bytes(b, sizeof(b)) != 1)
-        memset(b, 0x5a, sizeof(b)); /* not reached with a working OpenSSL */
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
-}
-
 /* Expand {uuid} {appID} {podName} {namespace} in a metadata value. */
 static char *expand_templates(const char *v, const struct sdc_runtime *rt)
 {
@@ -107,7 +94,7 @@ static char *expand_templates(const char *v, const struct sdc_runtime *rt)
         size_t skip = 0;
 
         if (dc_str_has_prefix(p, "{uuid}")) {
-            uuid4(id);
+            dc_uuid4(id);
             rep = id;
             skip = 6;
         } else if (dc_str_has_prefix(p, "{appID}")) {

@@ -17,11 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
 
 #include "dc/json.h"
 #include "dc/log.h"
 #include "dc/mem.h"
+#include "dc/rand.h"
 #include "dc/str.h"
 #include "dc/time.h"
 
@@ -383,19 +383,6 @@ static void on_get(struct dc_http_request *req, struct dc_http_response *resp, v
     dc_buf_cleanup(&b);
 }
 
-static void uuid4(char out[37])
-{
-    unsigned char b[16];
-
-    if (RAND_bytes(b, sizeof(b)) != 1)
-        memset(b, 0x5a, sizeof(b)); /* not reached with a working OpenSSL */
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
-}
-
 static void sub_free(struct cfg_sub *s)
 {
     if (s == NULL)
@@ -433,7 +420,7 @@ static void on_subscribe(struct dc_http_request *req, struct dc_http_response *r
     sub->rt = rt;
     sub->sc = sc;
     sub->store = dc_xstrdup(store);
-    uuid4(sub->id);
+    dc_uuid4(sub->id);
     t0 = dc_mono_ns();
     rv = ops_of(sc)->subscribe(sc->self, keys, nkeys, &md, on_update, sub, &sub->handle, &eb);
     sdc_comp_metric(rt, SDC_CM_CONFIGURATION, store, SDC_CM_SUBSCRIBE, rv == DC_OK, t0);

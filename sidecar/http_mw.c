@@ -7,10 +7,10 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include "dc/log.h"
 #include "dc/mem.h"
+#include "dc/rand.h"
 #include "dc/str.h"
 #include "dc/time.h"
 
@@ -186,7 +186,7 @@ static void trace_response(struct dc_http_request *req, struct dc_http_response 
     unsigned char rnd[24];
     const char *ts;
 
-    if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+    if (dc_rand_bytes(rnd, sizeof(rnd)) != DC_OK)
         return;
     if (!sdc_traceparent_parse(dc_http_request_header(req, "traceparent"), trace_id, flags))
         hex(trace_id, rnd, 16);

@@ -9,16 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "dc/log.h"
 #include "dc/mem.h"
+#include "dc/rand.h"
 #include "dc/str.h"
 #include "dc/time.h"
 
@@ -60,15 +58,6 @@ struct sdc_nameres {
 };
 
 /* ---- Helpers shared with the backends ------------------------------------------------- */
-
-uint64_t sdc__nr_random64(void)
-{
-    uint64_t v;
-
-    if (getrandom(&v, sizeof(v), GRND_NONBLOCK) == (ssize_t)sizeof(v))
-        return v;
-    return (uint64_t)dc_now_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)dc_mono_ns();
-}
 
 static const cJSON *conf_get(const cJSON *conf, const char *key)
 {
@@ -189,7 +178,7 @@ int sdc_nameres_new(struct sdc_nameres **out, const char *component, const cJSON
     nr = dc_xcalloc(1, sizeof(*nr));
     nr->cache = dc_xcalloc(NR_CACHE_SLOTS, sizeof(*nr->cache));
     nr->own_ns = dc_xstrdup(self != NULL && self->namespace != NULL ? self->namespace : "");
-    nr->rng = sdc__nr_random64() | 1;
+    nr->rng = dc_rand64() | 1;
     pthread_mutex_init(&nr->mu, NULL);
     rv = sdc__nr_conf_duration(configuration, "cacheTTL", 1000000000LL, NR_DEFAULT_CACHE_TTL_NS,
                                &nr->cache_ttl_ns, eb);
@@ -387,8 +376,7 @@ void sdc_nameres_report_failure(struct sdc_nameres *nr, const char *app_id, cons
 int sdc_internal_port_stable(const char *app_id)
 {
     char cwd[4096] = "", host[256] = "", base[8192];
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
+    unsigned char md[DC_SHA256_LEN];
     int n;
 
     if (getcwd(cwd, sizeof(cwd)) == NULL)
@@ -400,8 +388,8 @@ int sdc_internal_port_stable(const char *app_id)
                  (unsigned)getuid(), host);
     if (n < 0 || (size_t)n >= sizeof(base))
         n = (int)strlen(base);
-    if (EVP_Digest(base, (size_t)n, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 2)
-        return STABLE_PORT_BASE;
+    /* Our own SHA-256: libcrypto stays untouched in a sidecar without TLS (dc/rand.h). */
+    dc_sha256(base, (size_t)n, md);
     /* The first 11 bits as upstream reads them: byte 0 plus the top 3 bits of byte 1 * 256. */
     return STABLE_PORT_BASE + (int)md[0] + ((int)(md[1] >> 5) << 8);
 }

@@ -60,7 +60,4 @@ int sdc__nr_conf_duration(const cJSON *conf, const char *key, int64_t bare_unit_
 /* "host:port", bracketing IPv6 literals (Go's net.JoinHostPort). DC_ETOOBIG if it does not fit. */
 int sdc__nr_join_host_port(char *out, size_t cap, const char *host, int port) DC_MUST_CHECK;
 
-/* 64 random bits from the kernel (getrandom), falling back to time and pid. */
-uint64_t sdc__nr_random64(void);
-
 #endif /* SDC_NAMERES_INTERNAL_H */

@@ -19,6 +19,7 @@
 
 #include "dc/log.h"
 #include "dc/mem.h"
+#include "dc/rand.h"
 #include "dc/str.h"
 #include "dc/time.h"
 
@@ -30,17 +31,23 @@
 #define SQL_MAX 2048
 /* Stale rows are deleted by the periodic cleanup after this many update intervals. */
 #define STALE_INTERVALS 3
+#define LOOKUP_SQL                                                                                 \
+    "SELECT address FROM %s WHERE app_id = ?1 AND (namespace = ?2 OR namespace = '') AND "       \
+    "unixepoch(CURRENT_TIMESTAMP) - last_update < ?3 LIMIT ?4"
 
 struct nr_sqlite {
     char table[64];
     char meta[64];
     int64_t update_ns, cleanup_ns, timeout_ns, busy_ms;
 
-    /* Lookups: one connection and statement, guarded by `mu`. */
+    /* Lookups: one connection and statement, guarded by `mu`, opened by the first lookup (a
+     * sidecar that is only called, never calls, does not pay for the connection's memory). */
     pthread_mutex_t mu;
     sqlite3 *db;
     sqlite3_stmt *sel;
     int64_t deadline; /* dc_mono_ns of the running query, for the progress handler */
+    char *uri;
+    const char *journal;
 
     /* Registration: the heartbeat thread's own connection (also used by new/free). */
     sqlite3 *hb;
@@ -229,18 +236,6 @@ rollback:
 
 /* ---- Registration and heartbeat ------------------------------------------------------- */
 
-static void new_reg_id(char *out, size_t cap)
-{
-    uint64_t a = sdc__nr_random64(), b = sdc__nr_random64();
-
-    /* UUID v4 text, as upstream's uuid.NewRandom().String(). */
-    a = (a & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;
-    b = (b & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
-    snprintf(out, cap, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(a >> 32),
-             (unsigned)((a >> 16) & 0xFFFF), (unsigned)(a & 0xFFFF), (unsigned)(b >> 48),
-             (unsigned long long)(b & 0xFFFFFFFFFFFFULL));
-}
-
 /* Run one statement on the heartbeat connection with the timeout; returns the changed rows
  * or a negative code. */
 static int hb_exec(struct nr_sqlite *s, const char *sql, bool with_ns, struct dc_errbuf *eb)
@@ -275,7 +270,7 @@ static int do_register(struct nr_sqlite *s, struct dc_errbuf *eb)
     char sql[SQL_MAX];
     int n;
 
-    new_reg_id(s->reg_id, sizeof(s->reg_id));
+    dc_uuid4(s->reg_id); /* as upstream's uuid.NewRandom().String() */
     snprintf(sql, sizeof(sql),
              "REPLACE INTO %s (registration_id, address, app_id, namespace, last_update) VALUES "
              "(?1, ?2, ?3, ?4, unixepoch(CURRENT_TIMESTAMP))",
@@ -461,6 +456,7 @@ static void sqlite_free(void *impl)
     sqlite3_finalize(s->sel);
     sqlite3_close(s->db);
     sqlite3_close(s->hb);
+    free(s->uri);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->stop_mu);
     pthread_cond_destroy(&s->stop_cv);
@@ -474,6 +470,7 @@ int sdc__nr_sqlite_new(void **impl, const cJSON *conf, const struct sdc_nameres_
 {
     struct nr_sqlite *s = dc_xcalloc(1, sizeof(*s));
     char connbuf[CONN_MAX], uri[CONN_MAX + 64], sql[SQL_MAX];
+    sqlite3_stmt *st = NULL;
     pthread_condattr_t ca;
     const char *conn;
     int rv;
@@ -501,24 +498,24 @@ int sdc__nr_sqlite_new(void **impl, const cJSON *conf, const struct sdc_nameres_
     if (rv == DC_OK)
         rv = open_db(&s->hb, uri, journal_mode(conf, conn), s, &s->hb_deadline, eb);
     if (rv == DC_OK)
-        rv = open_db(&s->db, uri, journal_mode(conf, conn), s, &s->deadline, eb);
-    if (rv == DC_OK)
         rv = migrate(s, eb);
     if (rv != DC_OK)
         goto fail;
+    s->uri = dc_xstrdup(uri);
+    s->journal = journal_mode(conf, conn);
     if (is_memory(conn))
         DC_LOG(DC_LOG_WARN, "Configuring name resolution with an in-memory SQLite database. "
                             "Service invocation across different apps will not work.");
     else
         DC_LOG(DC_LOG_INFO, "Configuring SQLite name resolution with path %s", conn);
-    snprintf(sql, sizeof(sql),
-             "SELECT address FROM %s WHERE app_id = ?1 AND (namespace = ?2 OR namespace = '') "
-             "AND unixepoch(CURRENT_TIMESTAMP) - last_update < ?3 LIMIT ?4",
-             s->table);
-    if (sqlite3_prepare_v2(s->db, sql, -1, &s->sel, NULL) != SQLITE_OK) {
-        rv = db_err(s->db, eb, "failed to prepare the lookup");
+    /* The lookup statement compiles here once on the heartbeat connection, so a bad table
+     * name fails the start as before; lookups use their own connection (lookup_open). */
+    snprintf(sql, sizeof(sql), LOOKUP_SQL, s->table);
+    if (sqlite3_prepare_v2(s->hb, sql, -1, &st, NULL) != SQLITE_OK) {
+        rv = db_err(s->hb, eb, "failed to prepare the lookup");
         goto fail;
     }
+    sqlite3_finalize(st);
     if (self != NULL && !dc_str_empty(self->app_id) && self->port > 0) {
         s->app_id = dc_xstrdup(self->app_id);
         s->ns = dc_xstrdup(self->namespace != NULL ? self->namespace : "");
@@ -542,6 +539,25 @@ fail:
     return rv;
 }
 
+/* Open the lookup connection and statement on first use; `mu` held. */
+static int lookup_open(struct nr_sqlite *s, struct dc_errbuf *eb)
+{
+    char sql[SQL_MAX];
+    int rv;
+
+    if (s->sel != NULL)
+        return DC_OK;
+    if (s->db == NULL) {
+        rv = open_db(&s->db, s->uri, s->journal, s, &s->deadline, eb);
+        if (rv != DC_OK)
+            return rv;
+    }
+    snprintf(sql, sizeof(sql), LOOKUP_SQL, s->table);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &s->sel, NULL) != SQLITE_OK)
+        return db_err(s->db, eb, "failed to prepare the lookup");
+    return DC_OK;
+}
+
 static int sqlite_list(void *impl, const char *app_id, const char *ns,
                        char (*addrs)[SDC__NR_ADDR_LEN], size_t max, struct dc_errbuf *eb)
 {
@@ -549,6 +565,11 @@ static int sqlite_list(void *impl, const char *app_id, const char *ns,
     int n = 0, rc;
 
     pthread_mutex_lock(&s->mu);
+    n = lookup_open(s, eb);
+    if (n != DC_OK) {
+        pthread_mutex_unlock(&s->mu);
+        return n;
+    }
     s->deadline = dc_mono_ns() + s->timeout_ns;
     sqlite3_bind_text(s->sel, 1, app_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s->sel, 2, ns != NULL ? ns : "", -1, SQLITE_STATIC);

@@ -19,11 +19,11 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/rand.h>
 #include <sqlite3.h>
 
 #include "dc/log.h"
 #include "dc/mem.h"
+#include "dc/rand.h"
 #include "dc/str.h"
 #include "dc/time.h"
 
@@ -99,19 +99,6 @@ static int run(struct sq *s, sqlite3_stmt *st, struct dc_errbuf *eb)
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return rv;
-}
-
-static void uuid4(char out[37])
-{
-    unsigned char b[16];
-
-    if (RAND_bytes(b, sizeof(b)) != 1)
-        DC_ASSERT(!"RAND_bytes failed");
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
 }
 
 static int b64_val(unsigned char c)
@@ -203,7 +190,7 @@ static int do_set(struct sq *s, const struct sdc_state_set *req, struct dc_errbu
     else if (req->concurrency == SDC_STATE_FIRST_WRITE)
         id = ST_SET_FIRST;
     st = s->st[id];
-    uuid4(etag);
+    dc_uuid4(etag);
     bind_key(st, 1, req->key);
     sqlite3_bind_text(st, 2, req->value != NULL ? req->value : "", (int)req->value_len,
                       SQLITE_STATIC);

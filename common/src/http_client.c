@@ -10,7 +10,9 @@
  * https:// (and any URL the built-in parser does not accept) goes through libcurl: easy handles
  * are pooled and reset before each call; the connection and DNS caches live in a CURLSH shared
  * by all handles, guarded by one mutex per shared data kind, so a connection opened by one
- * thread is reused by the next call on any thread. */
+ * thread is reused by the next call on any thread. libcurl and the share are set up on the first
+ * such call (curl_ready): curl_global_init initialises OpenSSL, libssh2 and GSS-API, which makes
+ * ~4 MB of library pages resident in a sidecar that never calls out over TLS. */
 #include "dc/http_client.h"
 
 #include <ctype.h>
@@ -105,15 +107,43 @@ static void share_unlock(CURL *h, curl_lock_data data, void *ud)
     pthread_mutex_unlock(&c->share_mu[data]);
 }
 
+/* Initialise libcurl once per process and this client's share once; DC_OK or DC_EIO. */
+static int curl_ready(struct dc_http_client *c, struct dc_errbuf *eb)
+{
+    CURLSH *sh;
+    int rv = DC_OK;
+
+    pthread_once(&global_once, global_init);
+    if (global_rc != CURLE_OK)
+        return dc_err_set(eb, DC_EIO, "curl_global_init: %s", curl_easy_strerror(global_rc));
+    pthread_mutex_lock(&c->mu);
+    if (c->share != NULL)
+        goto out;
+    sh = curl_share_init();
+    if (sh == NULL || curl_share_setopt(sh, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
+        curl_share_setopt(sh, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
+        curl_share_setopt(sh, CURLSHOPT_USERDATA, c) != CURLSHE_OK ||
+        curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
+        curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
+        curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+        if (sh != NULL)
+            curl_share_cleanup(sh);
+        rv = dc_err_set(eb, DC_EIO, "curl share setup failed");
+        goto out;
+    }
+    c->share = sh;
+out:
+    pthread_mutex_unlock(&c->mu);
+    return rv;
+}
+
 int dc_http_client_new(struct dc_http_client **out, const struct dc_http_client_opts *o,
                        struct dc_errbuf *eb)
 {
     struct dc_http_client *c;
     size_t i;
 
-    pthread_once(&global_once, global_init);
-    if (global_rc != CURLE_OK)
-        return dc_err_set(eb, DC_EIO, "curl_global_init: %s", curl_easy_strerror(global_rc));
+    (void)eb;
     c = dc_xcalloc(1, sizeof(*c));
     if (o != NULL)
         c->o = *o;
@@ -126,17 +156,6 @@ int dc_http_client_new(struct dc_http_client **out, const struct dc_http_client_
     for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_init(&c->share_mu[i], NULL);
     pthread_mutex_init(&c->mu, NULL);
-    c->share = curl_share_init();
-    if (c->share == NULL ||
-        curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
-        curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
-        curl_share_setopt(c->share, CURLSHOPT_USERDATA, c) != CURLSHE_OK ||
-        curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
-        curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
-        curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
-        dc_http_client_free(c);
-        return dc_err_set(eb, DC_EIO, "curl share setup failed");
-    }
     *out = c;
     return DC_OK;
 }
@@ -1368,6 +1387,9 @@ int dc_http_client_do(struct dc_http_client *c, const struct dc_http_call *call,
     dc_buf_init(&res->body, call->on_body == NULL ? c->o.max_response : 0);
     if (url_parse(call->url, &u))
         return fast_do(c, call, &u, m, body, res, eb);
+    rv = curl_ready(c, eb);
+    if (rv != DC_OK)
+        return rv;
     if (build_headers(call, body, &hdrs) != DC_OK)
         return dc_err_set(eb, DC_EINVAL, "http: invalid request header");
     memset(&st, 0, sizeof(st));

@@ -33,7 +33,9 @@ struct dc_http_client_opts {
 struct dc_http_client;
 
 /* Create a client; `o` may be NULL for defaults. On success `*out` is owned by the caller.
- * Returns DC_OK or DC_EIO (libcurl could not initialise). Thread-safe. */
+ * Returns DC_OK. Thread-safe. libcurl (and through it OpenSSL) is initialised on the first call
+ * that needs it (https://), not here: a process that only makes plain HTTP calls never maps
+ * their pages in; that first call returns DC_EIO if libcurl cannot initialise. */
 int dc_http_client_new(struct dc_http_client **out, const struct dc_http_client_opts *o,
                        struct dc_errbuf *eb) DC_MUST_CHECK;
 /* Close every connection and free. NULL is a no-op. No call may be running. */

@@ -26,12 +26,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "dc/limits.h"
 #include "dc/mem.h"
+#include "dc/rand.h"
 #include "dc/str.h"
 
 struct ls {
@@ -336,20 +336,6 @@ static const char *abs_of(const struct ls *l, const struct lpath *p, char *out, 
 }
 
 /* ---- operations ---------------------------------------------------------------------------- */
-
-static int uuid4(char out[37])
-{
-    unsigned char r[16];
-
-    if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
-        return DC_EIO;
-    r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
-    r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
-             r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13],
-             r[14], r[15]);
-    return DC_OK;
-}
 
 static int write_all(int fd, const unsigned char *p, size_t n)
 {
@@ -670,13 +656,12 @@ static int ls_invoke(void *self, const struct sdc_binding_req *req, struct sdc_b
 {
     struct ls *l = self;
     const char *name = sdc_md_get(req->metadata, "fileName");
-    char uuid[37];
+    char uuid[DC_UUID_LEN];
 
     if (name == NULL)
         name = "";
     if (name[0] == '\0' && strcmp(req->operation, "create") == 0) {
-        if (uuid4(uuid) != DC_OK)
-            return dc_err_set(eb, DC_EIO, "failed to generate UUID");
+        dc_uuid4(uuid);
         name = uuid;
     }
     if (strcmp(req->operation, "create") == 0)

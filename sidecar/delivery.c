@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
 
 #include "dc/arena.h"
 #include "dc/json.h"
 #include "dc/limits.h"
 #include "dc/log.h"
 #include "dc/mem.h"
+#include "dc/rand.h"
 #include "dc/str.h"
 #include "dc/time.h"
 
@@ -151,7 +151,7 @@ static const char **build_headers(struct post *p)
         unsigned char r[8];
         char span[17];
         static const char hexd[] = "0123456789abcdef";
-        if (RAND_bytes(r, sizeof(r)) == 1) {
+        if (dc_rand_bytes(r, sizeof(r)) == DC_OK) {
             for (size_t i = 0; i < 8; i++) {
                 span[2 * i] = hexd[r[i] >> 4];
                 span[2 * i + 1] = hexd[r[i] & 15];

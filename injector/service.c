@@ -13,6 +13,7 @@
 
 #include "dc/buf.h"
 #include "dc/flags.h"
+#include "dc/identity.h"
 #include "dc/k8s.h"
 #include "dc/k8s_informer.h"
 #include "dc/limits.h"
@@ -101,6 +102,14 @@ struct inj_service {
     bool stopping;
     struct file_sig cert_sig, key_sig;         /* of the files in use */
     struct file_sig bad_cert_sig, bad_key_sig; /* last pair refused (logged once) */
+    /* Sentry mode. `poke` (under mu) says the identity published something. The rest is the
+     * poller's (inj_service_start's before the poller runs). */
+    enum inj_cert_source source;
+    struct dc_identity *identity;
+    bool poke;
+    uint64_t srv_gen;             /* generation of the SVID the webhook serves */
+    uint64_t patched_anchors_gen; /* anchors generation in the caBundle; 0: not yet */
+    char last_patch_err[DC_ERRBUF_LEN];
 };
 
 /* ---- handlers --------------------------------------------------------------------------- */
@@ -524,6 +533,107 @@ static void poll_certs(struct inj_service *s)
     s->bad_key_sig = ks;
 }
 
+/* ---- sentry mode ------------------------------------------------------------------------ */
+
+static void identity_log(enum dc_log_level level, const char *msg, void *ud)
+{
+    (void)ud;
+    DC_LOG(level, "webhook identity: %s", msg);
+}
+
+/* On the identity thread: wake the poller, which applies the new snapshot. */
+static void identity_changed(const struct dc_svid *svid, void *ud)
+{
+    struct inj_service *s = ud;
+
+    (void)svid;
+    pthread_mutex_lock(&s->mu);
+    s->poke = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static int identity_start(struct inj_service *s, struct dc_errbuf *eb)
+{
+    const struct inj_config *cfg = s->cfg;
+    struct dc_identity_opts o = {0};
+
+    o.sentry_address = cfg->sentry_address;
+    o.app_id = INJ_SENTRY_APP_ID;
+    o.ns = cfg->namespace;
+    o.trust_domain = cfg->control_plane_trust_domain;
+    o.anchors_file = cfg->trust_anchors_file;
+    /* The pod's projected or service-account token; a file for runs outside a pod. */
+    o.token_file = getenv("DAPR_SENTRY_TOKEN_FILE");
+    o.kubernetes = true;
+    o.cp_trust_domain = cfg->control_plane_trust_domain;
+    o.cp_namespace = cfg->namespace;
+    o.log = identity_log;
+    DC_LOG(DC_LOG_INFO, "webhook certificate from sentry %s as %s/%s", cfg->sentry_address,
+           cfg->namespace, INJ_SENTRY_APP_ID);
+    return dc_identity_start(&s->identity, &o, eb);
+}
+
+/* Set the caBundle of INJ_WEBHOOK_CONFIG to the anchors of `svid` when it differs. */
+static int patch_cabundle(struct inj_service *s, const struct dc_svid *svid, struct dc_errbuf *eb)
+{
+    static const struct dc_k8s_resource mwc_res = {"admissionregistration.k8s.io", "v1",
+                                                   "mutatingwebhookconfigurations", false};
+    cJSON *mwc = NULL;
+    char *patch = NULL;
+    int rv;
+
+    rv = dc_k8s_get(s->k8s, &mwc_res, NULL, INJ_WEBHOOK_CONFIG, &mwc, eb);
+    if (rv == DC_OK)
+        rv = inj_cabundle_patch(mwc, svid->anchors_pem, &patch, eb);
+    if (rv == DC_OK && patch != NULL) {
+        rv = dc_k8s_patch(s->k8s, &mwc_res, NULL, INJ_WEBHOOK_CONFIG, DC_K8S_PATCH_JSON, patch,
+                          NULL, NULL, eb);
+        if (rv == DC_OK)
+            DC_LOG(DC_LOG_INFO, "caBundle of MutatingWebhookConfiguration %s set to the trust "
+                                "anchors", INJ_WEBHOOK_CONFIG);
+    }
+    if (rv != DC_OK)
+        dc_err_wrapf(eb, "caBundle of MutatingWebhookConfiguration %s", INJ_WEBHOOK_CONFIG);
+    free(patch);
+    cJSON_Delete(mwc);
+    return rv;
+}
+
+/* Serve the newest SVID, and keep the caBundle on its anchors; ready once both are done. */
+static void poll_sentry(struct inj_service *s)
+{
+    struct dc_svid *svid = dc_identity_get(s->identity);
+    struct dc_errbuf eb = {0};
+
+    if (svid->generation != s->srv_gen) {
+        if (dc_http_server_set_tls(s->hook_srv, svid->cert_pem, svid->key_pem, &eb) == DC_OK) {
+            if (s->srv_gen != 0)
+                DC_LOG(DC_LOG_INFO, "webhook certificate renewed, valid until %lld",
+                       (long long)svid->not_after_s);
+            s->srv_gen = svid->generation;
+        } else {
+            DC_LOG(DC_LOG_WARN, "new webhook certificate not used: %s", eb.msg);
+        }
+    }
+    if (svid->anchors_gen != s->patched_anchors_gen) {
+        if (s->k8s == NULL) {
+            DC_LOG(DC_LOG_WARN, "no Kubernetes access: caBundle of %s not kept",
+                   INJ_WEBHOOK_CONFIG);
+            s->patched_anchors_gen = svid->anchors_gen;
+        } else if (patch_cabundle(s, svid, &eb) == DC_OK) {
+            s->patched_anchors_gen = svid->anchors_gen;
+            s->last_patch_err[0] = '\0';
+        } else if (strcmp(eb.msg, s->last_patch_err) != 0) {
+            /* Retried on every tick; said again only when the reason changes. */
+            DC_LOG(DC_LOG_WARN, "%s; retrying", eb.msg);
+            dc_strlcpy(s->last_patch_err, eb.msg, sizeof(s->last_patch_err));
+        }
+    }
+    dc_ops_server_set_ready(s->ops, s->srv_gen != 0 && s->patched_anchors_gen != 0);
+    dc_svid_release(svid);
+}
+
 static void *poller_main(void *arg)
 {
     struct inj_service *s = arg;
@@ -532,11 +642,16 @@ static void *poller_main(void *arg)
     pthread_mutex_lock(&s->mu);
     while (!s->stopping) {
         ts = dc_timespec_in(CLOCK_REALTIME, s->flags->tls_poll_ms * DC_NS_PER_MS);
-        (void)pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+        if (!s->poke)
+            (void)pthread_cond_timedwait(&s->cv, &s->mu, &ts);
         if (s->stopping)
             break;
+        s->poke = false;
         pthread_mutex_unlock(&s->mu);
-        poll_certs(s);
+        if (s->source == INJ_CERT_FILES)
+            poll_certs(s);
+        else
+            poll_sentry(s);
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
@@ -580,15 +695,27 @@ int inj_service_start(struct inj_service *s, struct dc_errbuf *eb)
     char *cert = NULL, *key = NULL;
     int rv;
 
-    if (dc_str_empty(f->tls_cert_file) || dc_str_empty(f->tls_key_file))
-        return dc_err_set(eb, DC_EINVAL, "--tls-cert-file and --tls-key-file are required");
-    rv = load_pair(s, &cert, &key, &s->cert_sig, &s->key_sig, eb);
+    struct dc_svid *svid = NULL;
+
+    rv = inj_cert_source_select(f, s->cfg, &s->source, eb);
+    if (rv == DC_OK && s->source == INJ_CERT_FILES)
+        rv = load_pair(s, &cert, &key, &s->cert_sig, &s->key_sig, eb);
     if (rv != DC_OK)
         goto cleanup;
     rv = ops_start(s->ops, f->healthz_listen_address, f->healthz_port, f->enable_metrics,
                    f->metrics_listen_address, f->metrics_port, eb);
     if (rv == DC_OK)
         rv = k8s_start(s, eb);
+    if (rv == DC_OK && s->source == INJ_CERT_SENTRY) {
+        rv = identity_start(s, eb);
+        if (rv == DC_OK) {
+            svid = dc_identity_get(s->identity);
+            cert = dc_xstrdup(svid->cert_pem);
+            key = dc_xstrdup(svid->key_pem);
+            s->srv_gen = svid->generation;
+            dc_identity_on_change(s->identity, identity_changed, s);
+        }
+    }
     if (rv != DC_OK)
         goto cleanup;
     o.address = f->listen_address;
@@ -605,14 +732,19 @@ int inj_service_start(struct inj_service *s, struct dc_errbuf *eb)
     }
     DC_LOG(DC_LOG_INFO, "Sidecar injector is listening on %s:%u (HTTPS, %s)",
            dc_str_empty(f->listen_address) ? "*" : f->listen_address,
-           (unsigned)dc_http_server_port(s->hook_srv), f->tls_cert_file);
+           (unsigned)dc_http_server_port(s->hook_srv),
+           svid != NULL ? svid->spiffe : f->tls_cert_file);
+    if (s->source == INJ_CERT_SENTRY)
+        poll_sentry(s); /* the caBundle now; the poller retries a failure */
     if (pthread_create(&s->poller, NULL, poller_main, s) != 0) {
         rv = dc_err_set(eb, DC_EINTERNAL, "cannot start the certificate poller");
         goto cleanup;
     }
     s->poller_started = true;
-    dc_ops_server_set_ready(s->ops, true);
+    if (s->source == INJ_CERT_FILES)
+        dc_ops_server_set_ready(s->ops, true);
 cleanup:
+    dc_svid_release(svid);
     free_secret(cert);
     free_secret(key);
     return rv;
@@ -633,6 +765,8 @@ void inj_service_free(struct inj_service *s)
 {
     if (s == NULL)
         return;
+    if (s->identity != NULL)
+        dc_identity_on_change(s->identity, NULL, NULL);
     if (s->poller_started) {
         pthread_mutex_lock(&s->mu);
         s->stopping = true;
@@ -640,6 +774,7 @@ void inj_service_free(struct inj_service *s)
         pthread_mutex_unlock(&s->mu);
         pthread_join(s->poller, NULL);
     }
+    dc_identity_free(s->identity);
     dc_k8s_informer_stop(s->informer);
     dc_http_server_free(s->hook_srv);
     dc_ops_server_free(s->ops);

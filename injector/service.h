@@ -7,7 +7,8 @@
  * the reload of the certificate files. main.c only wires these together.
  *
  * Threads: the HTTP servers run on their own threads; a Kubernetes informer thread keeps the
- * mTLS setting; one thread polls the certificate files. The handlers only read the config,
+ * mTLS setting; one thread polls the certificate files or, in sentry mode, applies each new
+ * identity (the webhook's certificate, the caBundle) that the identity thread publishes. The handlers only read the config,
  * which is not changed after inj_service_start. */
 
 #include <stdbool.h>
@@ -36,9 +37,10 @@ struct inj_flags {
     bool scheduler_enabled;             /* --scheduler-enabled (true) */
     enum dc_log_level log_level;        /* --log-level (info) */
     bool log_as_json;                   /* --log-as-json (false) */
-    const char *tls_cert_file;          /* --tls-cert-file (required) */
-    const char *tls_key_file;           /* --tls-key-file (required) */
-    long tls_poll_ms;                   /* how often the files are checked (1000; no flag) */
+    const char *tls_cert_file;          /* --tls-cert-file (with --tls-key-file: file mode) */
+    const char *tls_key_file;           /* --tls-key-file */
+    long tls_poll_ms;                   /* how often the files, or in sentry mode the identity
+                                           and the caBundle, are checked (1000; no flag) */
     bool help;                          /* -h / --help */
     bool version;                       /* --version */
 };
@@ -58,7 +60,9 @@ struct inj_service *inj_service_new(struct inj_config *cfg, const struct inj_fla
 
 /* Start everything: Kubernetes access when a kubeconfig or in-cluster config is found (the UID
  * lookup, bounded by 10 s, then the Configuration informer), the HTTPS webhook with the
- * certificate files, health, metrics and the certificate poller. Returns DC_OK or an error with
+ * certificate files or, in sentry mode, the first SVID (waited for up to 30 s), health, metrics
+ * and the certificate poller. In sentry mode /healthz stays 503 until the caBundle of
+ * INJ_WEBHOOK_CONFIG holds the anchors (patched by the poller, which retries). Returns DC_OK or an error with
  * the reason in `eb` (unreadable or unusable certificate files, a port in use, an explicit
  * --kubeconfig that does not load); the caller then frees the service. Call once. */
 int inj_service_start(struct inj_service *s, struct dc_errbuf *eb) DC_MUST_CHECK;
@@ -83,5 +87,32 @@ void inj_service_set_ready(struct inj_service *s, bool ready);
 /* mTLS of a Configuration object: spec.mtls.enabled, true when absent or not a boolean
  * (upstream's GetEnabled). Pure. */
 bool inj_configuration_mtls(const cJSON *configuration);
+
+/* ---- the webhook's certificate (docs/internals/injector.md "Certificate") ------------------- */
+
+/* The control-plane id the injector asks sentry for (sentry adds the DNS SAN
+ * dapr-sidecar-injector.<namespace>.svc to it), and the webhook configuration it keeps. */
+#define INJ_SENTRY_APP_ID "dapr-injector"
+#define INJ_WEBHOOK_CONFIG "dapr-sidecar-injector"
+
+enum inj_cert_source {
+    INJ_CERT_FILES,  /* --tls-cert-file/--tls-key-file, reloaded when they change (daprc's) */
+    INJ_CERT_SENTRY, /* an SVID from sentry, renewed in memory; caBundle kept (upstream's) */
+};
+
+/* Where the webhook's certificate comes from (pure): both files given: the files; neither:
+ * sentry (cfg->sentry_address: DAPR_SENTRY_ADDRESS or its default), which needs the trust
+ * anchors (cfg->trust_anchors_file: DAPR_TRUST_ANCHORS_FILE). One file without the other, or
+ * neither and no anchors file: DC_EINVAL with the reason. */
+int inj_cert_source_select(const struct inj_flags *f, const struct inj_config *cfg,
+                           enum inj_cert_source *out, struct dc_errbuf *eb) DC_MUST_CHECK;
+
+/* The JSON Patch (RFC 6902) that sets /webhooks/0/clientConfig/caBundle of the
+ * MutatingWebhookConfiguration `mwc` to base64(anchors_pem), after a test of the first
+ * webhook's name so that a list reordered meanwhile is not patched blindly. `*out` is NULL when
+ * `mwc` already carries exactly that value (nothing to do), else a new string (free()). Pure.
+ * Returns DC_OK, DC_EINVAL (no named webhooks[0], or empty anchors). */
+int inj_cabundle_patch(const cJSON *mwc, const char *anchors_pem, char **out,
+                       struct dc_errbuf *eb) DC_MUST_CHECK;
 
 #endif /* INJ_SERVICE_H */

@@ -499,8 +499,8 @@ static int generate_pem(const struct snt_ca_config *cfg, struct dc_buf *ca, stru
     int64_t skew = cfg->skew_s > 0 ? cfg->skew_s : 0;
     EVP_PKEY *root_key = NULL, *iss_key = NULL;
     X509 *root = NULL, *issuer = NULL;
-    struct snt_spiffe_id sid;
-    char org[SNT_SPIFFE_MAX_LEN + 1];
+    struct dc_spiffe_id sid;
+    char org[DC_SPIFFE_MAX_LEN + 1];
     BIO *bio = NULL;
     char *p;
     long n;
@@ -509,10 +509,10 @@ static int generate_pem(const struct snt_ca_config *cfg, struct dc_buf *ca, stru
     if (cfg->key_type != SNT_KEY_EC_P256 && cfg->key_type != SNT_KEY_ED25519)
         return dc_err_set(eb, DC_EINVAL, "CA key type must be P-256 or Ed25519");
     /* cert.go: the issuer's subject O is Sentry's SPIFFE id. */
-    rv = snt_spiffe_build(&sid, td, ns, "dapr-sentry", eb);
+    rv = dc_spiffe_build(&sid, td, ns, "dapr-sentry", eb);
     if (rv != DC_OK)
         return rv;
-    DC_ASSERT(snt_spiffe_format(&sid, org, sizeof(org)) > 0);
+    DC_ASSERT(dc_spiffe_format(&sid, org, sizeof(org)) > 0);
     rv = snt_key_generate(cfg->key_type, &root_key, eb);
     if (rv == DC_OK)
         rv = snt_key_generate(cfg->key_type, &iss_key, eb);

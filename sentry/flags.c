@@ -89,7 +89,7 @@ static int flags_check(const struct snt_flags *f, struct dc_errbuf *eb)
     if (strcmp(f->ca_key_type, "ecdsa") != 0 && strcmp(f->ca_key_type, "ed25519") != 0)
         return dc_err_set(eb, DC_EINVAL, "invalid --ca-key-type \"%.64s\": ecdsa or ed25519",
                           f->ca_key_type);
-    if (snt_spiffe_td_check(f->trust_domain, strlen(f->trust_domain), eb) != DC_OK) {
+    if (dc_spiffe_td_check(f->trust_domain, strlen(f->trust_domain), eb) != DC_OK) {
         dc_err_wrapf(eb, "--trust-domain");
         return DC_EINVAL;
     }
@@ -194,7 +194,7 @@ int snt_mtls_config_from_json(const cJSON *conf, struct snt_mtls_config *out, st
         rv = validators_from_json(mtls, out, eb);
     td = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(mtls, "controlPlaneTrustDomain"));
     if (rv == DC_OK && !dc_str_empty(td)) {
-        if (snt_spiffe_td_check(td, strlen(td), eb) != DC_OK)
+        if (dc_spiffe_td_check(td, strlen(td), eb) != DC_OK)
             rv = DC_EINVAL;
         else
             dc_strlcpy(out->control_plane_td, td, sizeof(out->control_plane_td));

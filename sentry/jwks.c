@@ -370,8 +370,8 @@ int snt_validate_jwks(const struct snt_request *req, const struct snt_jwks *jwks
                       struct dc_errbuf *eb)
 {
     struct dc_buf payload = {0};
-    struct snt_spiffe_id id;
-    char want[SNT_SPIFFE_MAX_LEN + 1];
+    struct dc_spiffe_id id;
+    char want[DC_SPIFFE_MAX_LEN + 1];
     const char *sub;
     cJSON *claims = NULL;
     int rv;
@@ -397,8 +397,8 @@ int snt_validate_jwks(const struct snt_request *req, const struct snt_jwks *jwks
         rv = dc_err_set(eb, DC_EPERM, "token audience does not contain \"%.200s\"", sentry_id);
     if (rv == DC_OK) {
         /* jwks.go: sub must be the SPIFFE id the certificate will carry. */
-        if (snt_spiffe_build(&id, res->trust_domain, req->ns, req->id, eb) != DC_OK ||
-            snt_spiffe_format(&id, want, sizeof(want)) < 0) {
+        if (dc_spiffe_build(&id, res->trust_domain, req->ns, req->id, eb) != DC_OK ||
+            dc_spiffe_format(&id, want, sizeof(want)) < 0) {
             rv = DC_EPERM;
         } else {
             sub = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(claims, "sub"));

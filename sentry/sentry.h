@@ -23,6 +23,7 @@
 
 #include "dc/buf.h"
 #include "dc/err.h"
+#include "dc/spiffe.h"
 
 /* Defaults of the Configuration's spec.mtls (config.go) and of the self-signed CA (cert.go). */
 #define SNT_DEFAULT_WORKLOAD_TTL_S (24 * 3600)
@@ -62,60 +63,6 @@ int snt_key_generate(enum snt_key_type type, EVP_PKEY **out, struct dc_errbuf *e
 int snt_key_classify(const EVP_PKEY *key, int *bits);
 
 /* ------------------------------------------------------------------------------------------ */
-/* SPIFFE ids: spiffe://<trust-domain>/ns/<namespace>/<app-id> (SPIFFE-ID spec §2, §2.1-2.3).  */
-
-/* Longest SPIFFE id (SPIFFE-ID spec §2.4: URIs up to 2048 bytes) and trust domain (§2.1). */
-#define SNT_SPIFFE_MAX_LEN 2048
-#define SNT_SPIFFE_MAX_TD 255
-/* Longest namespace or app id kept in struct snt_spiffe_id (longer ones are DC_ETOOBIG). */
-#define SNT_SPIFFE_MAX_SEGMENT 255
-
-struct snt_spiffe_id {
-    char trust_domain[SNT_SPIFFE_MAX_TD + 1];
-    char ns[SNT_SPIFFE_MAX_SEGMENT + 1];
-    char app_id[SNT_SPIFFE_MAX_SEGMENT + 1];
-};
-
-/* Check a trust domain name: 1-255 characters of [a-z0-9._-] (spec §2.1: lower case only, no
- * port, no user info). Returns DC_OK, DC_EINVAL, DC_ETOOBIG. */
-int snt_spiffe_td_check(const char *td, size_t len, struct dc_errbuf *eb) DC_MUST_CHECK;
-
-/* Check one path segment: non-empty, not "." or "..", characters [a-zA-Z0-9._-] (spec §2.2).
- * Returns DC_OK, DC_EINVAL. */
-int snt_spiffe_segment_check(const char *seg, size_t len, struct dc_errbuf *eb) DC_MUST_CHECK;
-
-/* Check any SPIFFE id: scheme "spiffe://" (lower case), trust domain, optional path of valid
- * segments, no trailing "/", no query, fragment, percent-encoding, port or user info, at most
- * SNT_SPIFFE_MAX_LEN bytes. `uri` need not be NUL-terminated. Returns DC_OK, DC_EINVAL,
- * DC_ETOOBIG. */
-int snt_spiffe_check(const char *uri, size_t len, struct dc_errbuf *eb) DC_MUST_CHECK;
-
-/* Parse a Dapr SPIFFE id. After snt_spiffe_check, the path must be /ns/<namespace>/<app-id>;
- * further segments are accepted and ignored, as upstream (pkg/security/spiffe FromGRPCContext)
- * keeps room for future identifiers. `*out` is filled only on success.
- * Returns DC_OK, DC_EINVAL (malformed), DC_ETOOBIG (over the limits above). */
-int snt_spiffe_parse(const char *uri, size_t len, struct snt_spiffe_id *out,
-                     struct dc_errbuf *eb) DC_MUST_CHECK;
-
-/* Build an id from its parts after checking each (trust domain rules, segment rules). The
- * strings are copied. Returns DC_OK, DC_EINVAL, DC_ETOOBIG. */
-int snt_spiffe_build(struct snt_spiffe_id *out, const char *td, const char *ns, const char *app_id,
-                     struct dc_errbuf *eb) DC_MUST_CHECK;
-
-/* Write "spiffe://<td>/ns/<ns>/<app-id>" into `out` (capacity `cap`, NUL-terminated).
- * Returns the length, or DC_ETOOBIG when it does not fit. */
-int snt_spiffe_format(const struct snt_spiffe_id *id, char *out, size_t cap);
-
-/* True when both ids are equal (trust domain, namespace and app id). */
-bool snt_spiffe_equal(const struct snt_spiffe_id *a, const struct snt_spiffe_id *b);
-
-/* The SPIFFE id of an X.509-SVID (SPIFFE X509-SVID spec §2: exactly one URI SAN, which must be a
- * SPIFFE id; here also of Dapr form). `cert` is borrowed. For daprd's peer checks.
- * Returns DC_OK, DC_ENOTFOUND (no URI SAN), DC_EINVAL (several URI SANs, malformed id). */
-int snt_spiffe_from_cert(const X509 *cert, struct snt_spiffe_id *out,
-                         struct dc_errbuf *eb) DC_MUST_CHECK;
-
-/* ------------------------------------------------------------------------------------------ */
 /* CSRs                                                                                        */
 
 struct snt_csr;
@@ -140,10 +87,6 @@ EVP_PKEY *snt_csr_pubkey(const struct snt_csr *csr);
 enum snt_key_type snt_csr_key_type(const struct snt_csr *csr);
 int snt_csr_key_bits(const struct snt_csr *csr);
 
-/* Make a CSR for `key` (PEM, appended to `out`), with the SPIFFE id `uri` (may be NULL) as URI
- * SAN. For daprd and tests. Returns DC_OK, DC_ETLS, DC_ETOOBIG (buffer limit). */
-int snt_csr_make(EVP_PKEY *key, const char *uri, struct dc_buf *out,
-                 struct dc_errbuf *eb) DC_MUST_CHECK;
 
 /* ------------------------------------------------------------------------------------------ */
 /* The CA: bootstrap, storage, reload, expiry                                                  */
@@ -241,7 +184,7 @@ unsigned snt_ca_expiry_check(struct snt_ca *ca, int64_t now_s, int64_t window_s)
 /* Signing                                                                                     */
 
 struct snt_sign_opts {
-    const struct snt_spiffe_id *id; /* the single URI SAN; required */
+    const struct dc_spiffe_id *id; /* the single URI SAN; required */
     const char *const *dns_sans;    /* optional DNS SANs (snt_control_plane_dns_sans) */
     size_t n_dns_sans;
     int64_t ttl_s;           /* spec.mtls.workloadCertTTL; <= 0 means 24h */
@@ -311,7 +254,7 @@ struct snt_request {
 /* What a validator grants: the trust domain of the certificate, and (Kubernetes) the JWT
  * audiences of the app's Configuration, borrowed from the facts passed in. */
 struct snt_validation {
-    char trust_domain[SNT_SPIFFE_MAX_TD + 1];
+    char trust_domain[DC_SPIFFE_MAX_TD + 1];
     const char *const *audiences;
     size_t n_audiences;
 };

@@ -40,8 +40,8 @@ struct snt_service {
     const struct snt_flags *flags;
     bool kube;
     char ns[64]; /* Kubernetes namespaces are DNS labels (<= 63) */
-    char td[SNT_SPIFFE_MAX_TD + 1];
-    char sentry_id[SNT_SPIFFE_MAX_LEN + 1];
+    char td[DC_SPIFFE_MAX_TD + 1];
+    char sentry_id[DC_SPIFFE_MAX_LEN + 1];
     struct snt_mtls_config mtls;
     cJSON *conf; /* the Configuration the mtls strings borrow from (may be NULL) */
     unsigned enabled;
@@ -159,7 +159,7 @@ int snt_service_sign(struct snt_service *s, const struct snt_request *req, const
 {
     struct snt__kube_lookup kl = {0};
     struct snt_validation res;
-    struct snt_spiffe_id id;
+    struct dc_spiffe_id id;
     struct snt_sign_opts so = {0};
     struct snt_csr *c = NULL;
     enum snt_validator v;
@@ -186,7 +186,7 @@ int snt_service_sign(struct snt_service *s, const struct snt_request *req, const
         code = DC_GRPC_INVALID_ARGUMENT;
         goto cleanup;
     }
-    if (snt_spiffe_build(&id, res.trust_domain, req->ns, req->id, eb) != DC_OK) {
+    if (dc_spiffe_build(&id, res.trust_domain, req->ns, req->id, eb) != DC_OK) {
         sign_failed(s, "req_id_validation");
         code = DC_GRPC_INVALID_ARGUMENT;
         goto cleanup;
@@ -260,7 +260,7 @@ static SSL_CTX *serving_ctx(struct snt_service *s, struct dc_errbuf *eb)
     const char *dnsp[4] = {dns[0], dns[1], dns[2], "localhost"};
     struct snt_sign_opts so = {0};
     struct snt_signed out = {0};
-    struct snt_spiffe_id id;
+    struct dc_spiffe_id id;
     EVP_PKEY *key = NULL;
     SSL_CTX *ctx = NULL;
     X509 *x = NULL;
@@ -270,7 +270,7 @@ static SSL_CTX *serving_ctx(struct snt_service *s, struct dc_errbuf *eb)
     snprintf(dns[0], sizeof(dns[0]), "%s", SNT_SENTRY_APP_ID);
     snprintf(dns[1], sizeof(dns[1]), "%s.%s.svc", SNT_SENTRY_APP_ID, s->ns);
     snprintf(dns[2], sizeof(dns[2]), "%s.%s.svc.cluster.local", SNT_SENTRY_APP_ID, s->ns);
-    if (snt_spiffe_build(&id, s->td, s->ns, SNT_SENTRY_APP_ID, eb) != DC_OK ||
+    if (dc_spiffe_build(&id, s->td, s->ns, SNT_SENTRY_APP_ID, eb) != DC_OK ||
         snt_key_generate(SNT_KEY_EC_P256, &key, eb) != DC_OK)
         goto fail;
     so.id = &id;
@@ -615,7 +615,7 @@ int snt_service_new(struct snt_service **out, const struct snt_flags *f, struct 
     *out = NULL;
     if (dc_str_empty(ns))
         ns = "default";
-    if (strlen(ns) > 63 || snt_spiffe_segment_check(ns, strlen(ns), eb) != DC_OK) {
+    if (strlen(ns) > 63 || dc_spiffe_segment_check(ns, strlen(ns), eb) != DC_OK) {
         dc_err_set(eb, DC_EINVAL, "NAMESPACE \"%.80s\" is not a namespace name", ns);
         return DC_EINVAL;
     }
@@ -700,7 +700,7 @@ static int grpc_start(struct snt_service *s, struct dc_errbuf *eb)
 
 static int identity_setup(struct snt_service *s, struct dc_errbuf *eb)
 {
-    struct snt_spiffe_id id;
+    struct dc_spiffe_id id;
     const char *td = s->flags->trust_domain;
 
     /* The flag overrides the Configuration (§2.1); without it the Configuration's
@@ -712,8 +712,8 @@ static int identity_setup(struct snt_service *s, struct dc_errbuf *eb)
             "controlPlaneTrustDomain") != NULL)
         td = s->mtls.control_plane_td;
     dc_strlcpy(s->td, td, sizeof(s->td));
-    if (snt_spiffe_build(&id, s->td, s->ns, SNT_SENTRY_APP_ID, eb) != DC_OK ||
-        snt_spiffe_format(&id, s->sentry_id, sizeof(s->sentry_id)) < 0)
+    if (dc_spiffe_build(&id, s->td, s->ns, SNT_SENTRY_APP_ID, eb) != DC_OK ||
+        dc_spiffe_format(&id, s->sentry_id, sizeof(s->sentry_id)) < 0)
         return dc_err_set(eb, DC_EINVAL, "sentry's SPIFFE id: %s", eb != NULL ? eb->msg : "");
     return DC_OK;
 }

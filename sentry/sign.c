@@ -355,7 +355,7 @@ static int sign_spki(struct snt_ca *ca, const struct snt__der *spki_der,
                      struct dc_errbuf *eb)
 {
     const struct snt__material *m;
-    char uri[SNT_SPIFFE_MAX_LEN + 1];
+    char uri[DC_SPIFFE_MAX_LEN + 1];
     struct snt__spki spki;
     struct dc_buf der;
     int64_t nb = 0, na = 0;
@@ -363,7 +363,7 @@ static int sign_spki(struct snt_ca *ca, const struct snt__der *spki_der,
 
     if (opts == NULL || opts->id == NULL)
         return dc_err_set(eb, DC_EINVAL, "signing needs an identity");
-    if (snt_spiffe_format(opts->id, uri, sizeof(uri)) < 0)
+    if (dc_spiffe_format(opts->id, uri, sizeof(uri)) < 0)
         return dc_err_set(eb, DC_EINVAL, "SPIFFE id too long");
     if (snt__spki_read(spki_der->p, spki_der->len, &spki) != DC_OK)
         return dc_err_set(eb, DC_EINVAL, "malformed public key");

@@ -71,7 +71,7 @@ static void add_reason(char *msg, size_t cap, const char *reason)
 
 static int set_trust_domain(struct snt_validation *res, const char *td, struct dc_errbuf *eb)
 {
-    int rv = snt_spiffe_td_check(td, strlen(td), eb);
+    int rv = dc_spiffe_td_check(td, strlen(td), eb);
 
     if (rv != DC_OK) {
         dc_err_wrapf(eb, "trust domain \"%.64s\" is invalid", td);

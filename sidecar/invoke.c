@@ -91,7 +91,7 @@ static void internal_server_tls(struct sdc_invoke *inv, struct dc_http_server_op
 static int internal_caller_identity(struct sdc_invoke *inv, struct dc_http_request *req,
                                     struct sdc_caller *out, struct dc_errbuf *eb)
 {
-    struct snt_spiffe_id sid;
+    struct dc_spiffe_id sid;
     int rv;
 
     if (inv->mtls == NULL) {

@@ -6,13 +6,15 @@ ifneq ($(wildcard sidecar/main.c),)
 BINARIES += $(BUILD)/bin/daprd
 endif
 
-# mTLS (identity.c) uses sentry's CA helpers (CSR, SPIFFE ids) and the generated sentry
-# protobuf messages. sentry/module.mk is read later, so its object list is spelled out here.
+# The workload identity client (common/src/identity.c, in libdc) uses the generated sentry
+# messages: daprd links $(LIBDCPROTO) after $(LIBDC), and the object waits for the headers.
+# sentry's CA (sentry/module.mk is read later, so its object list is spelled out here) is linked
+# only by the tests, which sign certificates in-process, and by test-ca.
 SDC_SNT_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out sentry/main.c,$(wildcard sentry/*.c)))
 SDC_SNT_TOBJS := $(patsubst %.c,$(BUILD)/tobj/%.o,$(filter-out sentry/main.c,$(wildcard sentry/*.c)))
-$(BUILD)/obj/sidecar/identity.o $(BUILD)/tobj/sidecar/identity.o: | $(PROTO_GEN_H)
+$(BUILD)/obj/common/src/identity.o $(BUILD)/tobj/common/src/identity.o: | $(PROTO_GEN_H)
 
-$(BUILD)/bin/daprd: $(BUILD)/obj/sidecar/main.o $(SDC_OBJS) $(SDC_SNT_OBJS) $(LIBDCPROTO) $(LIBDC)
+$(BUILD)/bin/daprd: $(BUILD)/obj/sidecar/main.o $(SDC_OBJS) $(LIBDC) $(LIBDCPROTO)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -21,7 +23,7 @@ SDC_TESTS     := $(SDC_TEST_SRCS:sidecar/tests/%.c=$(BUILD)/tests/sidecar/%)
 UNIT_TESTS    += $(SDC_TESTS)
 
 $(BUILD)/tests/sidecar/%: $(BUILD)/tobj/sidecar/tests/%.o $(SDC_TOBJS) $(SDC_SNT_TOBJS) \
-                         $(LIBDCPROTO) $(LIBDC_T)
+                         $(LIBDC_T) $(LIBDCPROTO)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LDLIBS)
 
@@ -29,7 +31,7 @@ SDC_FUZZ_SRCS := $(sort $(wildcard sidecar/fuzz/fuzz_*.c))
 FUZZ_TARGETS  += $(SDC_FUZZ_SRCS:sidecar/fuzz/%.c=$(BUILD)/fuzz/%)
 
 $(BUILD)/fuzz/fuzz_sdc_%: $(BUILD)/obj/sidecar/fuzz/fuzz_sdc_%.o $(SDC_OBJS) $(SDC_SNT_OBJS) \
-                         $(LIBDCPROTO) $(LIBDC)
+                         $(LIBDC) $(LIBDCPROTO)
 	@mkdir -p $(@D)
 	$(Q)$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
 

@@ -27,12 +27,12 @@ struct cache_entry {
     int64_t not_after_s;
     uint8_t *der; /* NULL: empty slot */
     size_t len;
-    struct snt_spiffe_id id;
+    struct dc_spiffe_id id;
 };
 
 struct sdc_mtls {
-    struct sdc_identity *identity;
-    struct sdc_svid *server_svid; /* what sdc_mtls_server_opts handed out */
+    struct dc_identity *identity;
+    struct dc_svid *server_svid; /* what sdc_mtls_server_opts handed out */
     pthread_mutex_t srv_mu;       /* guards srv (held during a swap) */
     struct dc_http_server *srv;
     uint64_t srv_gen; /* generation of the certificate srv presents */
@@ -43,7 +43,7 @@ struct sdc_mtls {
 /* ---- server ------------------------------------------------------------------------------- */
 
 /* The identity published a new snapshot: a new certificate goes to the server. */
-static void on_change(const struct sdc_svid *svid, void *ud)
+static void on_change(const struct dc_svid *svid, void *ud)
 {
     struct sdc_mtls *m = ud;
     struct dc_errbuf eb = {0};
@@ -59,14 +59,14 @@ static void on_change(const struct sdc_svid *svid, void *ud)
     pthread_mutex_unlock(&m->srv_mu);
 }
 
-struct sdc_mtls *sdc_mtls_new(struct sdc_identity *id)
+struct sdc_mtls *sdc_mtls_new(struct dc_identity *id)
 {
     struct sdc_mtls *m = dc_xcalloc(1, sizeof(*m));
 
     m->identity = id;
     pthread_mutex_init(&m->srv_mu, NULL);
     pthread_mutex_init(&m->cache_mu, NULL);
-    sdc_identity_on_change(id, on_change, m);
+    dc_identity_on_change(id, on_change, m);
     return m;
 }
 
@@ -74,10 +74,10 @@ void sdc_mtls_free(struct sdc_mtls *m)
 {
     if (m == NULL)
         return;
-    sdc_identity_on_change(m->identity, NULL, NULL);
+    dc_identity_on_change(m->identity, NULL, NULL);
     for (size_t i = 0; i < CACHE_SLOTS; i++)
         free(m->cache[i].der);
-    sdc_svid_release(m->server_svid);
+    dc_svid_release(m->server_svid);
     pthread_mutex_destroy(&m->srv_mu);
     pthread_mutex_destroy(&m->cache_mu);
     free(m);
@@ -85,8 +85,8 @@ void sdc_mtls_free(struct sdc_mtls *m)
 
 void sdc_mtls_server_opts(struct sdc_mtls *m, struct dc_http_server_opts *o)
 {
-    sdc_svid_release(m->server_svid);
-    m->server_svid = sdc_identity_get(m->identity);
+    dc_svid_release(m->server_svid);
+    m->server_svid = dc_identity_get(m->identity);
     o->tls_cert_pem = m->server_svid->cert_pem;
     o->tls_key_pem = m->server_svid->key_pem;
     o->tls_client_ca_pem = m->server_svid->anchors_pem;
@@ -94,7 +94,7 @@ void sdc_mtls_server_opts(struct sdc_mtls *m, struct dc_http_server_opts *o)
 
 void sdc_mtls_attach_server(struct sdc_mtls *m, struct dc_http_server *srv)
 {
-    struct sdc_svid *cur;
+    struct dc_svid *cur;
 
     pthread_mutex_lock(&m->srv_mu);
     m->srv = srv;
@@ -103,9 +103,9 @@ void sdc_mtls_attach_server(struct sdc_mtls *m, struct dc_http_server *srv)
     if (srv == NULL)
         return;
     /* A renewal between sdc_mtls_server_opts and now published without a server to swap. */
-    cur = sdc_identity_get(m->identity);
+    cur = dc_identity_get(m->identity);
     on_change(cur, m);
-    sdc_svid_release(cur);
+    dc_svid_release(cur);
 }
 
 /* The cache key of a DER certificate: FNV-1a (64 bits) of its length and last 64 bytes, which
@@ -124,7 +124,7 @@ static uint64_t cert_hash(const uint8_t *p, size_t n)
 }
 
 static bool cache_get(struct sdc_mtls *m, uint64_t h, const uint8_t *der, size_t len,
-                      uint64_t anchors_gen, int64_t now_s, struct snt_spiffe_id *out)
+                      uint64_t anchors_gen, int64_t now_s, struct dc_spiffe_id *out)
 {
     struct cache_entry *e = &m->cache[h % CACHE_SLOTS];
     bool hit;
@@ -139,7 +139,7 @@ static bool cache_get(struct sdc_mtls *m, uint64_t h, const uint8_t *der, size_t
 }
 
 static void cache_put(struct sdc_mtls *m, uint64_t h, const uint8_t *der, size_t len,
-                      uint64_t anchors_gen, int64_t not_after_s, const struct snt_spiffe_id *id)
+                      uint64_t anchors_gen, int64_t not_after_s, const struct dc_spiffe_id *id)
 {
     struct cache_entry *e = &m->cache[h % CACHE_SLOTS];
     uint8_t *copy = dc_xmalloc(len);
@@ -197,10 +197,10 @@ static int verify_chain(const struct dc_http_request *req, X509 *leaf, X509_STOR
     return rv;
 }
 
-int sdc_mtls_peer(struct sdc_mtls *m, const struct dc_http_request *req, struct snt_spiffe_id *out,
+int sdc_mtls_peer(struct sdc_mtls *m, const struct dc_http_request *req, struct dc_spiffe_id *out,
                   struct dc_errbuf *eb)
 {
-    struct sdc_svid *svid;
+    struct dc_svid *svid;
     const uint8_t *der;
     X509 *leaf = NULL;
     size_t len;
@@ -211,9 +211,9 @@ int sdc_mtls_peer(struct sdc_mtls *m, const struct dc_http_request *req, struct 
     if (dc_http_request_peer_cert(req, 0, &der, &len) != DC_OK)
         return dc_err_set(eb, DC_EPERM, "no client certificate (mutual TLS is required)");
     h = cert_hash(der, len);
-    svid = sdc_identity_get(m->identity);
+    svid = dc_identity_get(m->identity);
     if (cache_get(m, h, der, len, svid->anchors_gen, now, out)) {
-        sdc_svid_release(svid);
+        dc_svid_release(svid);
         return DC_OK;
     }
     leaf = der_cert(der, len);
@@ -222,7 +222,7 @@ int sdc_mtls_peer(struct sdc_mtls *m, const struct dc_http_request *req, struct 
         goto cleanup;
     }
     rv = verify_chain(req, leaf, svid->anchors, eb);
-    if (rv == DC_OK && snt_spiffe_from_cert(leaf, out, eb) != DC_OK)
+    if (rv == DC_OK && dc_spiffe_from_cert(leaf, out, eb) != DC_OK)
         rv = dc_err_set(eb, DC_EPERM, "client certificate has no Dapr SPIFFE id");
     if (rv == DC_OK) {
         struct tm tm;
@@ -235,7 +235,7 @@ int sdc_mtls_peer(struct sdc_mtls *m, const struct dc_http_request *req, struct 
 cleanup:
     ERR_clear_error();
     X509_free(leaf);
-    sdc_svid_release(svid);
+    dc_svid_release(svid);
     return rv;
 }
 
@@ -243,8 +243,8 @@ cleanup:
 
 /* The callee a connection must reach, kept on its SSL_CTX (curl makes one per connection). */
 struct expect {
-    char ns[SNT_SPIFFE_MAX_SEGMENT + 1];
-    char app_id[SNT_SPIFFE_MAX_SEGMENT + 1];
+    char ns[DC_SPIFFE_MAX_SEGMENT + 1];
+    char app_id[DC_SPIFFE_MAX_SEGMENT + 1];
 };
 
 static int expect_idx = -1;
@@ -274,7 +274,7 @@ static int verify_callee(int ok, X509_STORE_CTX *xs)
     if (!ok || X509_STORE_CTX_get_error_depth(xs) != 0)
         return ok;
     if (e == NULL ||
-        !sdc_identity_x509_is(X509_STORE_CTX_get_current_cert(xs), NULL, e->ns, e->app_id)) {
+        !dc_identity_x509_is(X509_STORE_CTX_get_current_cert(xs), NULL, e->ns, e->app_id)) {
         X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
         return 0;
     }
@@ -297,13 +297,13 @@ static int client_ctx(void *ssl_ctx, void *ud)
 
 static void release_svid(void *arg)
 {
-    sdc_svid_release(arg);
+    dc_svid_release(arg);
 }
 
 void sdc_mtls_client_call(struct sdc_mtls *m, struct dc_http_call *hc, const char *app_id,
                           const char *ns, struct dc_arena *a)
 {
-    struct sdc_svid *svid = sdc_identity_get(m->identity);
+    struct dc_svid *svid = dc_identity_get(m->identity);
     struct expect *e = dc_arena_calloc(a, sizeof(*e));
 
     dc_arena_on_cleanup(a, release_svid, svid);

@@ -21,12 +21,12 @@
 #include "dc/http_client.h"
 #include "dc/http_server.h"
 
-#include "identity.h"
+#include "dc/identity.h"
 
 struct sdc_mtls;
 
 /* New, using `id` (borrowed; must outlive the object). Never NULL. */
-struct sdc_mtls *sdc_mtls_new(struct sdc_identity *id);
+struct sdc_mtls *sdc_mtls_new(struct dc_identity *id);
 
 /* Detach from the server (waits for a certificate swap in progress) and free. NULL is a
  * no-op. */
@@ -43,7 +43,7 @@ void sdc_mtls_attach_server(struct sdc_mtls *m, struct dc_http_server *srv);
 /* The verified identity of the caller of `req` (a request of the internal server). Returns
  * DC_OK, or DC_EPERM with the reason (no certificate, does not chain to the anchors, expired,
  * no SPIFFE id). Thread-safe; runs on server threads. */
-int sdc_mtls_peer(struct sdc_mtls *m, const struct dc_http_request *req, struct snt_spiffe_id *out,
+int sdc_mtls_peer(struct sdc_mtls *m, const struct dc_http_request *req, struct dc_spiffe_id *out,
                   struct dc_errbuf *eb) DC_MUST_CHECK;
 
 /* Fill the TLS fields of `hc` for a call to the sidecar of `app_id` in `ns`: the current

@@ -25,7 +25,7 @@ struct sdc_app_channel;
 struct sdc_invoke;
 struct sdc_http_mw;
 struct sdc_pubsub_rt;
-struct sdc_identity;
+struct dc_identity;
 
 struct sdc_kv {
     char *key;
@@ -58,7 +58,7 @@ struct sdc_runtime {
     struct sdc_bindings *bindings;     /* bindings.h: the input-binding runner */
     struct sdc_http_mw *http_mw;       /* http_mw.h: set up with the API router */
     struct sdc_pubsub_rt *pubsub;      /* pubsub_api.h */
-    struct sdc_identity *identity;     /* identity.h: with --enable-mtls, else NULL */
+    struct dc_identity *identity;     /* identity.h: with --enable-mtls, else NULL */
 
     /* Attributes set with PUT /v1.0/metadata/{key}; guarded by `lock`. */
     pthread_mutex_t lock;

@@ -254,7 +254,7 @@ void sdc_sidecar_free(struct sdc_sidecar *s)
     sdc_bindings_free(s->rt.bindings);
     sdc_pubsub_free(s->rt.pubsub);
     sdc_invoke_free(s->rt.invoke);
-    sdc_identity_free(s->rt.identity);
+    dc_identity_free(s->rt.identity);
     sdc_app_channel_free(s->rt.app);
     sdc_nameres_free(s->rt.nameres);
     sdc_acl_free(s->rt.acl);

@@ -301,6 +301,87 @@ static void test_start_needs_certs(void **state)
 
     assert_int_equal(inj_service_start(f->s, &eb), DC_EINVAL);
     assert_non_null(strstr(eb.msg, "--tls-cert-file"));
+    assert_non_null(strstr(eb.msg, "DAPR_TRUST_ANCHORS_FILE"));
+}
+
+/* Files when both are given (whatever the environment says), sentry when neither is and the
+ * anchors file is known; the rest is refused with the reason. */
+static void test_cert_source(void **state)
+{
+    struct inj_config cfg = {0};
+    struct inj_flags fl = {0};
+    struct dc_errbuf eb = {0};
+    enum inj_cert_source src = (enum inj_cert_source)-1;
+    char anchors[] = "/var/run/secrets/dapr.io/tls/ca.crt";
+
+    (void)state;
+    assert_int_equal(inj_cert_source_select(&fl, &cfg, &src, &eb), DC_EINVAL);
+    assert_non_null(strstr(eb.msg, "DAPR_TRUST_ANCHORS_FILE"));
+    cfg.trust_anchors_file = anchors;
+    assert_int_equal(inj_cert_source_select(&fl, &cfg, &src, &eb), DC_OK);
+    assert_int_equal(src, INJ_CERT_SENTRY);
+    fl.tls_cert_file = "tls.crt";
+    fl.tls_key_file = "tls.key";
+    assert_int_equal(inj_cert_source_select(&fl, &cfg, &src, &eb), DC_OK);
+    assert_int_equal(src, INJ_CERT_FILES);
+    cfg.trust_anchors_file = NULL;
+    assert_int_equal(inj_cert_source_select(&fl, &cfg, &src, &eb), DC_OK);
+    assert_int_equal(src, INJ_CERT_FILES);
+    fl.tls_key_file = "";
+    assert_int_equal(inj_cert_source_select(&fl, &cfg, &src, &eb), DC_EINVAL);
+    assert_non_null(strstr(eb.msg, "go together"));
+    fl.tls_key_file = "tls.key";
+    fl.tls_cert_file = NULL;
+    cfg.trust_anchors_file = anchors;
+    assert_int_equal(inj_cert_source_select(&fl, &cfg, &src, &eb), DC_EINVAL);
+}
+
+/* The caBundle patch: a name test then an add of base64(anchors); nothing when equal. */
+static void test_cabundle_patch(void **state)
+{
+    static const char pem[] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    /* base64 of `pem` (python3 -c 'import base64; print(base64.b64encode(...))'). */
+    static const char b64[] = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUIKLS0tLS1FTkQgQ0VSVElG"
+                              "SUNBVEUtLS0tLQo=";
+    struct dc_errbuf eb = {0};
+    cJSON *mwc, *p;
+    char *out = NULL;
+
+    (void)state;
+    mwc = cJSON_Parse("{\"webhooks\":[{\"name\":\"sidecar-injector.dapr.io\","
+                      "\"clientConfig\":{\"service\":{\"name\":\"dapr-sidecar-injector\"}}}]}");
+    assert_non_null(mwc);
+    assert_int_equal(inj_cabundle_patch(mwc, pem, &out, &eb), DC_OK);
+    assert_non_null(out);
+    assert_string_equal(out, "[{\"op\":\"test\",\"path\":\"/webhooks/0/name\",\"value\":"
+                             "\"sidecar-injector.dapr.io\"},{\"op\":\"add\",\"path\":"
+                             "\"/webhooks/0/clientConfig/caBundle\",\"value\":\"LS0tLS1CRUdJ"
+                             "TiBDRVJUSUZJQ0FURS0tLS0tCk1JSUIKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="
+                             "\"}]");
+    free(out);
+    out = NULL;
+    /* Already there: no patch. Another value: patched. */
+    p = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(mwc, "webhooks"), 0),
+                            "clientConfig");
+    cJSON_AddStringToObject(p, "caBundle", b64);
+    assert_int_equal(inj_cabundle_patch(mwc, pem, &out, &eb), DC_OK);
+    assert_null(out);
+    cJSON_ReplaceItemInObject(p, "caBundle", cJSON_CreateString("b2xk"));
+    assert_int_equal(inj_cabundle_patch(mwc, pem, &out, &eb), DC_OK);
+    assert_non_null(out);
+    assert_non_null(strstr(out, b64));
+    free(out);
+    out = NULL;
+    assert_int_equal(inj_cabundle_patch(mwc, "", &out, &eb), DC_EINVAL);
+    cJSON_Delete(mwc);
+    /* No webhook, or one without a name: refused, no patch. */
+    mwc = cJSON_Parse("{\"webhooks\":[]}");
+    assert_int_equal(inj_cabundle_patch(mwc, pem, &out, &eb), DC_EINVAL);
+    assert_null(out);
+    cJSON_Delete(mwc);
+    mwc = cJSON_Parse("{\"webhooks\":[{\"clientConfig\":{}}]}");
+    assert_int_equal(inj_cabundle_patch(mwc, pem, &out, &eb), DC_EINVAL);
+    cJSON_Delete(mwc);
 }
 
 int main(void)
@@ -311,6 +392,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_health_and_metrics, setup, teardown),
         cmocka_unit_test(test_flags),
         cmocka_unit_test_setup_teardown(test_start_needs_certs, setup, teardown),
+        cmocka_unit_test(test_cert_source),
+        cmocka_unit_test(test_cabundle_patch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

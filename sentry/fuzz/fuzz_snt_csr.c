@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct snt_csr *csr = NULL;
     struct snt_signed out = {0};
     struct snt_sign_opts o = {0};
-    struct snt_spiffe_id id;
+    struct dc_spiffe_id id;
     struct dc_errbuf eb = {0};
     X509 *leaf;
     BIO *bio;
@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     type = snt_key_classify(snt_csr_pubkey(csr), NULL);
     if (type != SNT_KEY_EC_P256 && type != SNT_KEY_ED25519 && type != SNT_KEY_RSA)
         abort();
-    if (snt_spiffe_build(&id, "public", "default", "fuzz", NULL) != DC_OK)
+    if (dc_spiffe_build(&id, "public", "default", "fuzz", NULL) != DC_OK)
         abort();
     o.id = &id;
     if (snt_ca_sign_csr(fuzz_ca(), csr, &o, &out, &eb) != DC_OK)

@@ -20,8 +20,8 @@ static char *make_csr_pem(EVP_PKEY *key, const char *uri, size_t *len)
     struct dc_buf b = {0};
     struct dc_errbuf eb = {0};
 
-    if (snt_csr_make(key, uri, &b, &eb) != DC_OK)
-        fail_msg("snt_csr_make: %s", eb.msg);
+    if (dc_spiffe_csr_make(key, uri, &b, &eb) != DC_OK)
+        fail_msg("dc_spiffe_csr_make: %s", eb.msg);
     return dc_buf_take(&b, len);
 }
 
@@ -242,7 +242,7 @@ static void test_requested_extensions_ignored(void **state)
     struct snt_csr *csr = NULL;
     struct snt_signed out = {0};
     struct snt_sign_opts o = {0};
-    struct snt_spiffe_id id;
+    struct dc_spiffe_id id;
     struct dc_errbuf eb = {0};
     STACK_OF(X509) * chain;
     GENERAL_NAMES *sans;
@@ -252,7 +252,7 @@ static void test_requested_extensions_ignored(void **state)
     (void)state;
 
     assert_int_equal(snt_csr_parse(pem, len, &csr, &eb), DC_OK);
-    assert_int_equal(snt_spiffe_build(&id, "public", "default", "app", NULL), DC_OK);
+    assert_int_equal(dc_spiffe_build(&id, "public", "default", "app", NULL), DC_OK);
     o.id = &id;
     assert_int_equal(snt_ca_sign_csr(ca, csr, &o, &out, &eb), DC_OK);
     chain = test_pem_certs(out.chain.data, out.chain.len);
@@ -507,7 +507,7 @@ static void test_p256_compressed_point(void **state)
 {
     EVP_PKEY *k = test_key(SNT_KEY_EC_P256);
     struct snt_ca *ca = test_ca(SNT_KEY_EC_P256, 0, 0);
-    struct snt_spiffe_id id;
+    struct dc_spiffe_id id;
     struct snt_sign_opts o = {.id = &id};
     struct snt_signed out = {0};
     struct snt_csr *csr = NULL;
@@ -524,7 +524,7 @@ static void test_p256_compressed_point(void **state)
     assert_int_equal(snt_csr_parse(pem, len, &csr, &eb), DC_OK);
     assert_int_equal(snt_csr_key_type(csr), SNT_KEY_EC_P256);
     assert_int_equal(EVP_PKEY_eq(snt_csr_pubkey(csr), k), 1);
-    assert_int_equal(snt_spiffe_build(&id, "public", "default", "app", NULL), DC_OK);
+    assert_int_equal(dc_spiffe_build(&id, "public", "default", "app", NULL), DC_OK);
     assert_int_equal(snt_ca_sign_csr(ca, csr, &o, &out, &eb), DC_OK);
     chain = test_pem_certs(out.chain.data, out.chain.len);
     assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(sk_X509_value(chain, 0)), k), 1);

@@ -67,14 +67,14 @@ static void check_leaf(enum snt_key_type ca_type, enum snt_key_type leaf_type)
     struct snt_ca *ca = test_ca(ca_type, T0, 0);
     EVP_PKEY *k = test_key(leaf_type);
     struct snt_sign_opts o = {0};
-    struct snt_spiffe_id id, got;
+    struct dc_spiffe_id id, got;
     struct signed_leaf s, s2;
     struct dc_errbuf eb = {0};
     struct dc_buf issuer_pem = {0};
     X509_EXTENSION *ext;
     BIGNUM *bn;
 
-    assert_int_equal(snt_spiffe_build(&id, "public", "default", "myapp", NULL), DC_OK);
+    assert_int_equal(dc_spiffe_build(&id, "public", "default", "myapp", NULL), DC_OK);
     o.id = &id;
     o.now_s = T0 + 3600;
     o.skew_s = -1; /* default 15m */
@@ -104,8 +104,8 @@ static void check_leaf(enum snt_key_type ca_type, enum snt_key_type leaf_type)
     /* Fields: v3, empty subject, single critical URI SAN, KU, EKU, SKI, AKI = issuer SKI. */
     assert_int_equal(X509_get_version(s.leaf), X509_VERSION_3);
     assert_int_equal(X509_NAME_entry_count(X509_get_subject_name(s.leaf)), 0);
-    assert_int_equal(snt_spiffe_from_cert(s.leaf, &got, &eb), DC_OK);
-    assert_true(snt_spiffe_equal(&got, &id));
+    assert_int_equal(dc_spiffe_from_cert(s.leaf, &got, &eb), DC_OK);
+    assert_true(dc_spiffe_equal(&got, &id));
     ext = X509_get_ext(s.leaf, X509_get_ext_by_NID(s.leaf, NID_subject_alt_name, -1));
     assert_true(X509_EXTENSION_get_critical(ext));
     assert_int_equal(X509_get_key_usage(s.leaf), KU_DIGITAL_SIGNATURE);
@@ -154,12 +154,12 @@ static void test_ttl_skew_and_cap(void **state)
     struct snt_ca *ca = test_ca(SNT_KEY_EC_P256, T0, 10 * DAY); /* CA ends at T0 + 10d */
     EVP_PKEY *k = test_key(SNT_KEY_EC_P256);
     struct snt_sign_opts o = {0};
-    struct snt_spiffe_id id;
+    struct dc_spiffe_id id;
     struct signed_leaf s;
     struct dc_errbuf eb = {0};
     (void)state;
 
-    assert_int_equal(snt_spiffe_build(&id, "public", "ns1", "a", NULL), DC_OK);
+    assert_int_equal(dc_spiffe_build(&id, "public", "ns1", "a", NULL), DC_OK);
     o.id = &id;
 
     /* Custom TTL and skew; zero skew is allowed. */
@@ -236,7 +236,7 @@ static void test_cap_by_root(void **state)
     X509 *iss = make_ca("issuer", ik, root, rk, T0 - DAY, T0 + 10 * DAY);
     struct dc_buf a = {0}, c = {0}, kp = {0};
     struct snt_sign_opts o = {0};
-    struct snt_spiffe_id id;
+    struct dc_spiffe_id id;
     struct snt_ca *ca = NULL;
     struct snt_ca_expiry e;
     struct signed_leaf s;
@@ -263,7 +263,7 @@ static void test_cap_by_root(void **state)
     assert_int_equal(snt_ca_expiry_check(ca, T0, 6 * DAY), SNT_EXPIRY_ROOT);
     assert_int_equal(snt_ca_expiry_check(ca, T0, DAY), 0);
 
-    assert_int_equal(snt_spiffe_build(&id, "public", "ns1", "a", NULL), DC_OK);
+    assert_int_equal(dc_spiffe_build(&id, "public", "ns1", "a", NULL), DC_OK);
     o.id = &id;
     o.now_s = T0 + 5 * DAY - 3600;
     assert_int_equal(sign(ca, k, &o, &s, &eb), DC_OK);
@@ -321,7 +321,7 @@ static void test_issuer_key_types(void **state)
     } cases[] = {{"RSA", NID_sha256WithRSAEncryption}, {"EC", NID_ecdsa_with_SHA384}};
     EVP_PKEY *rk = test_key(SNT_KEY_EC_P256), *k = test_key(SNT_KEY_EC_P256), *ik;
     struct snt_sign_opts o = {0};
-    struct snt_spiffe_id id;
+    struct dc_spiffe_id id;
     struct signed_leaf s;
     struct snt_csr *csr = NULL;
     struct dc_buf pem = {0};
@@ -330,10 +330,10 @@ static void test_issuer_key_types(void **state)
     size_t i;
     (void)state;
 
-    assert_int_equal(snt_spiffe_build(&id, "public", "ns1", "a", NULL), DC_OK);
+    assert_int_equal(dc_spiffe_build(&id, "public", "ns1", "a", NULL), DC_OK);
     o.id = &id;
     o.now_s = T0;
-    assert_int_equal(snt_csr_make(k, NULL, &pem, &eb), DC_OK);
+    assert_int_equal(dc_spiffe_csr_make(k, NULL, &pem, &eb), DC_OK);
     assert_int_equal(snt_csr_parse(pem.data, pem.len, &csr, &eb), DC_OK);
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         ik = i == 0 ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
@@ -371,7 +371,7 @@ static void test_leaf_der(void **state)
     EVP_PKEY *k = test_key(SNT_KEY_EC_P256);
     struct snt_ca *ca = load_ca(rk, ik);
     struct snt_sign_opts o = {0};
-    struct snt_spiffe_id id;
+    struct dc_spiffe_id id;
     struct signed_leaf s;
     struct dc_errbuf eb = {0};
     unsigned char md[EVP_MAX_MD_SIZE], *der = NULL, *der2 = NULL;
@@ -383,7 +383,7 @@ static void test_leaf_der(void **state)
     int i, len, len2;
     (void)state;
 
-    assert_int_equal(snt_spiffe_build(&id, "public", "ns1", "a", NULL), DC_OK);
+    assert_int_equal(dc_spiffe_build(&id, "public", "ns1", "a", NULL), DC_OK);
     o.id = &id;
     o.now_s = T0;
     o.ttl_s = 25 * 365 * DAY; /* ends in 2054 */
@@ -435,11 +435,11 @@ static void test_other_ca_refused(void **state)
     struct snt_ca *ca1 = test_ca(SNT_KEY_EC_P256, 0, 0), *ca2 = test_ca(SNT_KEY_EC_P256, 0, 0);
     EVP_PKEY *k = test_key(SNT_KEY_EC_P256);
     struct snt_sign_opts o = {0};
-    struct snt_spiffe_id id;
+    struct dc_spiffe_id id;
     struct signed_leaf s1, s2;
     (void)state;
 
-    assert_int_equal(snt_spiffe_build(&id, "public", "ns1", "a", NULL), DC_OK);
+    assert_int_equal(dc_spiffe_build(&id, "public", "ns1", "a", NULL), DC_OK);
     o.id = &id;
     assert_int_equal(sign(ca1, k, &o, &s1, NULL), DC_OK);
     assert_int_equal(sign(ca2, k, &o, &s2, NULL), DC_OK);
@@ -460,7 +460,7 @@ static void test_dns_sans_and_images(void **state)
     struct snt_ca *ca = test_ca(SNT_KEY_EC_P256, 0, 0);
     EVP_PKEY *k = test_key(SNT_KEY_EC_P256);
     struct snt_sign_opts o = {0};
-    struct snt_spiffe_id id;
+    struct dc_spiffe_id id;
     struct signed_leaf s;
     char names[4][256];
     const char *dns[4];
@@ -491,7 +491,7 @@ static void test_dns_sans_and_images(void **state)
     n = snt_control_plane_dns_sans("dapr-scheduler", "cp", "cp", "c.local", names, 4);
     for (i = 0; i < n; i++)
         dns[i] = names[i];
-    assert_int_equal(snt_spiffe_build(&id, "cluster.local", "cp", "dapr-scheduler", NULL), DC_OK);
+    assert_int_equal(dc_spiffe_build(&id, "cluster.local", "cp", "dapr-scheduler", NULL), DC_OK);
     o.id = &id;
     o.dns_sans = dns;
     o.n_dns_sans = (size_t)n;
@@ -532,12 +532,12 @@ static void test_sign_refusals(void **state)
     EVP_PKEY *p384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
     EVP_PKEY *x25519 = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
     struct snt_sign_opts o = {0};
-    struct snt_spiffe_id id;
+    struct dc_spiffe_id id;
     struct snt_signed out = {0};
     (void)state;
 
     assert_int_equal(snt_ca_sign(ca, k, &o, &out, NULL), DC_EINVAL); /* no id */
-    assert_int_equal(snt_spiffe_build(&id, "public", "ns1", "a", NULL), DC_OK);
+    assert_int_equal(dc_spiffe_build(&id, "public", "ns1", "a", NULL), DC_OK);
     o.id = &id;
     assert_int_equal(snt_ca_sign(ca, NULL, &o, &out, NULL), DC_EINVAL);
     assert_int_equal(snt_ca_sign(ca, x25519, &o, &out, NULL), DC_EINVAL);
@@ -557,7 +557,7 @@ static void test_rotation_overlap(void **state)
     struct dc_buf a1 = {0}, a2 = {0}, c2 = {0}, k2 = {0}, both = {0};
     EVP_PKEY *k = test_key(SNT_KEY_EC_P256);
     struct snt_sign_opts o = {0};
-    struct snt_spiffe_id id;
+    struct dc_spiffe_id id;
     struct snt_ca *ca = NULL;
     struct signed_leaf s;
     STACK_OF(X509) * anchors;
@@ -570,7 +570,7 @@ static void test_rotation_overlap(void **state)
     assert_int_equal(
         snt_ca_load_pem(&ca, both.data, both.len, c2.data, c2.len, k2.data, k2.len, 0, NULL),
         DC_OK);
-    assert_int_equal(snt_spiffe_build(&id, "public", "ns1", "a", NULL), DC_OK);
+    assert_int_equal(dc_spiffe_build(&id, "public", "ns1", "a", NULL), DC_OK);
     o.id = &id;
     assert_int_equal(sign(ca, k, &o, &s, NULL), DC_OK);
     anchors = test_pem_certs(s.out.anchors.data, s.out.anchors.len);
@@ -593,12 +593,12 @@ static void test_from_cert_refusals(void **state)
 {
     X509 *x = X509_new();
     GENERAL_NAMES *sans = GENERAL_NAMES_new();
-    struct snt_spiffe_id id;
+    struct dc_spiffe_id id;
     const char *uris[] = {"spiffe://a/ns/b/c", "spiffe://a/ns/b/d"};
     int i;
     (void)state;
 
-    assert_int_equal(snt_spiffe_from_cert(x, &id, NULL), DC_ENOTFOUND);
+    assert_int_equal(dc_spiffe_from_cert(x, &id, NULL), DC_ENOTFOUND);
     for (i = 0; i < 2; i++) {
         GENERAL_NAME *gn = GENERAL_NAME_new();
         ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
@@ -608,7 +608,7 @@ static void test_from_cert_refusals(void **state)
     }
     X509_add1_ext_i2d(x, NID_subject_alt_name, sans, 1, X509V3_ADD_REPLACE);
     /* X509-SVID §2: exactly one URI SAN. */
-    assert_int_equal(snt_spiffe_from_cert(x, &id, NULL), DC_EINVAL);
+    assert_int_equal(dc_spiffe_from_cert(x, &id, NULL), DC_EINVAL);
     GENERAL_NAMES_free(sans);
     X509_free(x);
 }

@@ -47,14 +47,14 @@ static void test_parse_table(void **state)
         {"spiffe://td/", DC_EINVAL, NULL, NULL, NULL},
         {"spiffe://td/ns/a/\xc3\xa9", DC_EINVAL, NULL, NULL, NULL},
     };
-    struct snt_spiffe_id id;
+    struct dc_spiffe_id id;
     struct dc_errbuf eb;
     size_t i;
     (void)state;
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         memset(&eb, 0, sizeof(eb));
-        int rv = snt_spiffe_parse(cases[i].uri, strlen(cases[i].uri), &id, &eb);
+        int rv = dc_spiffe_parse(cases[i].uri, strlen(cases[i].uri), &id, &eb);
         if (rv != cases[i].rv)
             fail_msg("%s: got %d (%s), want %d", cases[i].uri, rv, eb.msg, cases[i].rv);
         if (rv == DC_OK) {
@@ -70,18 +70,18 @@ static void test_parse_table(void **state)
 static void test_generic_check(void **state)
 {
     (void)state;
-    /* Any SPIFFE id (not only Dapr's form) passes snt_spiffe_check. */
-    assert_int_equal(snt_spiffe_check("spiffe://td", 11, NULL), DC_OK);
-    assert_int_equal(snt_spiffe_check("spiffe://td/a", 13, NULL), DC_OK);
-    assert_int_equal(snt_spiffe_check("spiffe://td/", 12, NULL), DC_EINVAL);
+    /* Any SPIFFE id (not only Dapr's form) passes dc_spiffe_check. */
+    assert_int_equal(dc_spiffe_check("spiffe://td", 11, NULL), DC_OK);
+    assert_int_equal(dc_spiffe_check("spiffe://td/a", 13, NULL), DC_OK);
+    assert_int_equal(dc_spiffe_check("spiffe://td/", 12, NULL), DC_EINVAL);
     /* Not NUL-terminated: only `len` bytes count. */
-    assert_int_equal(snt_spiffe_check("spiffe://td/a/b?junk", 15, NULL), DC_OK);
+    assert_int_equal(dc_spiffe_check("spiffe://td/a/b?junk", 15, NULL), DC_OK);
 }
 
 static void test_lengths(void **state)
 {
-    char uri[SNT_SPIFFE_MAX_LEN + 64];
-    struct snt_spiffe_id id;
+    char uri[DC_SPIFFE_MAX_LEN + 64];
+    struct dc_spiffe_id id;
     size_t n;
     (void)state;
 
@@ -89,44 +89,44 @@ static void test_lengths(void **state)
     memcpy(uri, "spiffe://", 9);
     memset(uri + 9, 'a', 255);
     memcpy(uri + 9 + 255, "/ns/x/y", 8);
-    assert_int_equal(snt_spiffe_parse(uri, strlen(uri), &id, NULL), DC_OK);
+    assert_int_equal(dc_spiffe_parse(uri, strlen(uri), &id, NULL), DC_OK);
     memset(uri + 9, 'a', 256);
     memcpy(uri + 9 + 256, "/ns/x/y", 8);
-    assert_int_equal(snt_spiffe_parse(uri, strlen(uri), &id, NULL), DC_ETOOBIG);
+    assert_int_equal(dc_spiffe_parse(uri, strlen(uri), &id, NULL), DC_ETOOBIG);
     /* The whole id is bounded by 2048 bytes (§2.4). */
     memcpy(uri, "spiffe://td/ns/x/", 17);
-    n = SNT_SPIFFE_MAX_LEN + 1 - 17;
+    n = DC_SPIFFE_MAX_LEN + 1 - 17;
     memset(uri + 17, 'a', n);
     uri[17 + n] = '\0';
-    assert_int_equal(snt_spiffe_check(uri, strlen(uri), NULL), DC_ETOOBIG);
+    assert_int_equal(dc_spiffe_check(uri, strlen(uri), NULL), DC_ETOOBIG);
     /* An app id longer than the struct holds is refused, not cut. */
     memset(uri + 17, 'a', 300);
     uri[17 + 300] = '\0';
-    assert_int_equal(snt_spiffe_parse(uri, strlen(uri), &id, NULL), DC_ETOOBIG);
+    assert_int_equal(dc_spiffe_parse(uri, strlen(uri), &id, NULL), DC_ETOOBIG);
 }
 
 static void test_build_format(void **state)
 {
-    struct snt_spiffe_id id, back;
-    char buf[SNT_SPIFFE_MAX_LEN + 1];
+    struct dc_spiffe_id id, back;
+    char buf[DC_SPIFFE_MAX_LEN + 1];
     int n;
     (void)state;
 
-    assert_int_equal(snt_spiffe_build(&id, "public", "default", "app1", NULL), DC_OK);
-    n = snt_spiffe_format(&id, buf, sizeof(buf));
+    assert_int_equal(dc_spiffe_build(&id, "public", "default", "app1", NULL), DC_OK);
+    n = dc_spiffe_format(&id, buf, sizeof(buf));
     assert_int_equal(n, (int)strlen("spiffe://public/ns/default/app1"));
     assert_string_equal(buf, "spiffe://public/ns/default/app1");
-    assert_int_equal(snt_spiffe_parse(buf, (size_t)n, &back, NULL), DC_OK);
-    assert_true(snt_spiffe_equal(&id, &back));
-    assert_int_equal(snt_spiffe_format(&id, buf, 10), DC_ETOOBIG);
+    assert_int_equal(dc_spiffe_parse(buf, (size_t)n, &back, NULL), DC_OK);
+    assert_true(dc_spiffe_equal(&id, &back));
+    assert_int_equal(dc_spiffe_format(&id, buf, 10), DC_ETOOBIG);
 
-    assert_int_equal(snt_spiffe_build(&id, "", "default", "a", NULL), DC_EINVAL);
-    assert_int_equal(snt_spiffe_build(&id, "td", "", "a", NULL), DC_EINVAL);
-    assert_int_equal(snt_spiffe_build(&id, "td", "ns", "", NULL), DC_EINVAL);
-    assert_int_equal(snt_spiffe_build(&id, "Td", "ns", "a", NULL), DC_EINVAL);
-    assert_int_equal(snt_spiffe_build(&id, "td", "n/s", "a", NULL), DC_EINVAL);
-    assert_int_equal(snt_spiffe_build(&id, "td", "ns", "..", NULL), DC_EINVAL);
-    assert_int_equal(snt_spiffe_build(&id, NULL, "ns", "a", NULL), DC_EINVAL);
+    assert_int_equal(dc_spiffe_build(&id, "", "default", "a", NULL), DC_EINVAL);
+    assert_int_equal(dc_spiffe_build(&id, "td", "", "a", NULL), DC_EINVAL);
+    assert_int_equal(dc_spiffe_build(&id, "td", "ns", "", NULL), DC_EINVAL);
+    assert_int_equal(dc_spiffe_build(&id, "Td", "ns", "a", NULL), DC_EINVAL);
+    assert_int_equal(dc_spiffe_build(&id, "td", "n/s", "a", NULL), DC_EINVAL);
+    assert_int_equal(dc_spiffe_build(&id, "td", "ns", "..", NULL), DC_EINVAL);
+    assert_int_equal(dc_spiffe_build(&id, NULL, "ns", "a", NULL), DC_EINVAL);
 }
 
 int main(void)

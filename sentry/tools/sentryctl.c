@@ -122,13 +122,13 @@ static int parse_args(int argc, char **argv)
 
 static int verify_cb(int ok, X509_STORE_CTX *xs)
 {
-    struct snt_spiffe_id got, want;
+    struct dc_spiffe_id got, want;
     X509 *cert = X509_STORE_CTX_get_current_cert(xs);
 
     if (!ok || X509_STORE_CTX_get_error_depth(xs) != 0)
         return ok;
-    if (snt_spiffe_parse(o.sentry_id, strlen(o.sentry_id), &want, NULL) != DC_OK ||
-        snt_spiffe_from_cert(cert, &got, NULL) != DC_OK || !snt_spiffe_equal(&got, &want)) {
+    if (dc_spiffe_parse(o.sentry_id, strlen(o.sentry_id), &want, NULL) != DC_OK ||
+        dc_spiffe_from_cert(cert, &got, NULL) != DC_OK || !dc_spiffe_equal(&got, &want)) {
         fprintf(stderr, "sentry's certificate does not carry %s\n", o.sentry_id);
         X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
         return 0;
@@ -253,8 +253,8 @@ static int check_response(const Dapr__Proto__Sentry__V1__SignCertificateResponse
 {
     STACK_OF(X509) *chain = NULL, *resp_anchors = NULL, *file_anchors = NULL;
     struct dc_buf fa;
-    struct snt_spiffe_id got, want;
-    char uri[SNT_SPIFFE_MAX_LEN + 1];
+    struct dc_spiffe_id got, want;
+    char uri[DC_SPIFFE_MAX_LEN + 1];
     const char *err = NULL;
     int64_t nb, na;
 
@@ -274,9 +274,9 @@ static int check_response(const Dapr__Proto__Sentry__V1__SignCertificateResponse
     if (err == NULL)
         err = verify_chain(chain, file_anchors);
     if (err == NULL &&
-        (snt_spiffe_from_cert(sk_X509_value(chain, 0), &got, NULL) != DC_OK ||
-         snt_spiffe_build(&want, o.td != NULL ? o.td : "public", o.ns, o.id, NULL) != DC_OK ||
-         !snt_spiffe_equal(&got, &want)))
+        (dc_spiffe_from_cert(sk_X509_value(chain, 0), &got, NULL) != DC_OK ||
+         dc_spiffe_build(&want, o.td != NULL ? o.td : "public", o.ns, o.id, NULL) != DC_OK ||
+         !dc_spiffe_equal(&got, &want)))
         err = "the leaf's SPIFFE id is not the one asked for";
     if (err == NULL) {
         nb = asn1_unix(X509_get0_notBefore(sk_X509_value(chain, 0)));
@@ -286,7 +286,7 @@ static int check_response(const Dapr__Proto__Sentry__V1__SignCertificateResponse
     }
     if (err == NULL) {
         fwrite(r->workload_certificate.data, 1, r->workload_certificate.len, stdout);
-        (void)snt_spiffe_format(&got, uri, sizeof(uri));
+        (void)dc_spiffe_format(&got, uri, sizeof(uri));
         printf("OK id=%s not_before=%lld not_after=%lld ttl=%lld now=%lld chain=%d anchors=%d\n",
                uri, (long long)nb, (long long)na, (long long)(na - nb), (long long)time(NULL),
                sk_X509_num(chain), sk_X509_num(resp_anchors));
@@ -309,7 +309,8 @@ static void make_csr(const char *type, struct dc_buf *csr, EVP_PKEY **key)
         kt = SNT_KEY_ED25519;
     else if (strcmp(type, "rsa") == 0)
         kt = SNT_KEY_RSA;
-    if (snt_key_generate(kt, key, &eb) != DC_OK || snt_csr_make(*key, NULL, csr, &eb) != DC_OK) {
+    if (snt_key_generate(kt, key, &eb) != DC_OK ||
+        dc_spiffe_csr_make(*key, NULL, csr, &eb) != DC_OK) {
         fprintf(stderr, "key/CSR: %s\n", eb.msg);
         exit(1);
     }
@@ -525,12 +526,12 @@ static struct snt_ca *local_ca;
 static void *local_thread(void *arg)
 {
     long k = (long)(intptr_t)arg;
-    struct snt_spiffe_id id;
+    struct dc_spiffe_id id;
     struct snt_sign_opts so = {.id = &id};
     struct dc_errbuf eb = {0};
     int i;
 
-    if (snt_spiffe_build(&id, "public", "default", "bench", &eb) != DC_OK)
+    if (dc_spiffe_build(&id, "public", "default", "bench", &eb) != DC_OK)
         exit(1);
     for (i = 0; i < o.count; i++, k++) {
         struct snt_signed out = {0};

@@ -7,13 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../identity.h"
+#include "dc/identity.h"
+
+#include "../../sentry/sentry.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct snt_spiffe_id id;
+    struct dc_spiffe_id id;
     X509_STORE *st = NULL;
     int64_t nb, na;
     char *s;
@@ -26,9 +28,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(s, data, size);
     s[size] = '\0';
-    rv = sdc_identity_parse_anchors(s, size, &st, NULL);
+    rv = dc_identity_parse_anchors(s, size, &st, NULL);
     if (rv == DC_OK) {
-        rv = sdc_identity_check_chain(s, size, NULL, st, "default", "app", 0, &id, &nb, &na, NULL);
+        rv = dc_identity_check_chain(s, size, NULL, st, "default", "app", 0, &id, &nb, &na, NULL);
         if (rv != DC_OK && rv != DC_EINVAL && rv != DC_ETLS && rv != DC_EPARSE &&
             rv != DC_ENOTFOUND && rv != DC_ETOOBIG)
             abort();
@@ -36,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (rv == DC_EPARSE) {
         /* No certificate for the bundle parser: none for the chain parser either. */
         st = X509_STORE_new();
-        if (st == NULL || sdc_identity_check_chain(s, size, NULL, st, "default", "app", 0, &id, &nb,
+        if (st == NULL || dc_identity_check_chain(s, size, NULL, st, "default", "app", 0, &id, &nb,
                                                    &na, NULL) != DC_EPARSE)
             abort();
         X509_STORE_free(st);

@@ -24,7 +24,9 @@
 
 #include "dapr/proto/sentry/v1/sentry.pb-c.h"
 
-#include "../identity.h"
+#include "dc/identity.h"
+
+#include "../../sentry/sentry.h"
 
 /* ---- schedules ---------------------------------------------------------------------------- */
 
@@ -32,32 +34,32 @@ static void test_renew_at(void **state)
 {
     (void)state;
     /* Half of the validity. */
-    assert_int_equal(sdc_identity_renew_at(1000, 1100, 1000), 1050);
+    assert_int_equal(dc_identity_renew_at(1000, 1100, 1000), 1050);
     /* NotBefore back-dated by the clock skew (15 min) does not count: half of what is left. */
-    assert_int_equal(sdc_identity_renew_at(1000 - 900, 1010, 1000), 1005);
+    assert_int_equal(dc_identity_renew_at(1000 - 900, 1010, 1000), 1005);
     /* Received late: half of what was left on arrival. */
-    assert_int_equal(sdc_identity_renew_at(1000, 1100, 1060), 1080);
+    assert_int_equal(dc_identity_renew_at(1000, 1100, 1060), 1080);
     /* 24 h certificate: renewed 12 h after arrival. */
-    assert_int_equal(sdc_identity_renew_at(5000 - 900, 5000 + 86400, 5000), 5000 + 43200);
+    assert_int_equal(dc_identity_renew_at(5000 - 900, 5000 + 86400, 5000), 5000 + 43200);
     /* Never sooner than 1 s after arrival (no busy loop on tiny or expired certificates). */
-    assert_int_equal(sdc_identity_renew_at(1000, 1001, 1000), 1001);
-    assert_int_equal(sdc_identity_renew_at(1000, 900, 1000), 1001);
+    assert_int_equal(dc_identity_renew_at(1000, 1001, 1000), 1001);
+    assert_int_equal(dc_identity_renew_at(1000, 900, 1000), 1001);
 }
 
 static void test_retry_at(void **state)
 {
     (void)state;
-    assert_int_equal(sdc_identity_retry_at(100, 1, 10000), 101);
-    assert_int_equal(sdc_identity_retry_at(100, 2, 10000), 102);
-    assert_int_equal(sdc_identity_retry_at(100, 3, 10000), 104);
-    assert_int_equal(sdc_identity_retry_at(100, 5, 10000), 116);
-    assert_int_equal(sdc_identity_retry_at(100, 6, 10000), 130);
-    assert_int_equal(sdc_identity_retry_at(100, 60, 10000), 130);
+    assert_int_equal(dc_identity_retry_at(100, 1, 10000), 101);
+    assert_int_equal(dc_identity_retry_at(100, 2, 10000), 102);
+    assert_int_equal(dc_identity_retry_at(100, 3, 10000), 104);
+    assert_int_equal(dc_identity_retry_at(100, 5, 10000), 116);
+    assert_int_equal(dc_identity_retry_at(100, 6, 10000), 130);
+    assert_int_equal(dc_identity_retry_at(100, 60, 10000), 130);
     /* A last try 1 s before expiry. */
-    assert_int_equal(sdc_identity_retry_at(100, 5, 105), 104);
+    assert_int_equal(dc_identity_retry_at(100, 5, 105), 104);
     /* Already expired: keep trying every second or more. */
-    assert_int_equal(sdc_identity_retry_at(100, 1, 50), 101);
-    assert_int_equal(sdc_identity_retry_at(100, 4, 50), 108);
+    assert_int_equal(dc_identity_retry_at(100, 1, 50), 101);
+    assert_int_equal(dc_identity_retry_at(100, 4, 50), 108);
 }
 
 /* ---- a CA made with sentry's logic --------------------------------------------------------- */
@@ -88,15 +90,15 @@ static char *ca_anchors(struct snt_ca *ca)
 static void sign(struct snt_ca *ca, EVP_PKEY *key, const char *td, const char *ns, const char *app,
                  int64_t ttl_s, struct snt_signed *out)
 {
-    struct snt_spiffe_id id;
+    struct dc_spiffe_id id;
     struct snt_sign_opts so = {0};
     struct snt_csr *csr = NULL;
     struct dc_buf pem;
 
     dc_buf_init(&pem, 0);
-    assert_int_equal(sdc_identity_make_csr(key, td, ns, app, &pem, NULL), DC_OK);
+    assert_int_equal(dc_identity_make_csr(key, td, ns, app, &pem, NULL), DC_OK);
     assert_int_equal(snt_csr_parse(pem.data, pem.len, &csr, NULL), DC_OK);
-    assert_int_equal(snt_spiffe_build(&id, td, ns, app, NULL), DC_OK);
+    assert_int_equal(dc_spiffe_build(&id, td, ns, app, NULL), DC_OK);
     so.id = &id;
     so.ttl_s = ttl_s;
     so.skew_s = 0;
@@ -119,16 +121,16 @@ static void test_parse_anchors(void **state)
 
     (void)state;
     snprintf(both, n, "%s%s", pa, pb);
-    assert_int_equal(sdc_identity_parse_anchors(both, strlen(both), &st, &eb), DC_OK);
+    assert_int_equal(dc_identity_parse_anchors(both, strlen(both), &st, &eb), DC_OK);
     assert_int_equal(sk_X509_OBJECT_num(X509_STORE_get0_objects(st)), 2);
     X509_STORE_free(st);
     /* Listing one root twice (an overlap file written carelessly) is fine. */
     snprintf(both, n, "%s%s", pa, pa);
-    assert_int_equal(sdc_identity_parse_anchors(both, strlen(both), &st, &eb), DC_OK);
+    assert_int_equal(dc_identity_parse_anchors(both, strlen(both), &st, &eb), DC_OK);
     X509_STORE_free(st);
-    assert_int_equal(sdc_identity_parse_anchors("", 0, &st, &eb), DC_EPARSE);
-    assert_int_equal(sdc_identity_parse_anchors("junk", 4, &st, &eb), DC_EPARSE);
-    assert_int_equal(sdc_identity_parse_anchors(pa, 40, &st, &eb), DC_EPARSE); /* truncated */
+    assert_int_equal(dc_identity_parse_anchors("", 0, &st, &eb), DC_EPARSE);
+    assert_int_equal(dc_identity_parse_anchors("junk", 4, &st, &eb), DC_EPARSE);
+    assert_int_equal(dc_identity_parse_anchors(pa, 40, &st, &eb), DC_EPARSE); /* truncated */
     free(both);
     free(pa);
     free(pb);
@@ -172,7 +174,7 @@ static void test_make_csr(void **state)
     (void)state;
     assert_int_equal(snt_key_generate(SNT_KEY_EC_P256, &key, NULL), DC_OK);
     dc_buf_init(&pem, 0);
-    assert_int_equal(sdc_identity_make_csr(key, NULL, NULL, "order-svc", &pem, NULL), DC_OK);
+    assert_int_equal(dc_identity_make_csr(key, NULL, NULL, "order-svc", &pem, NULL), DC_OK);
     assert_non_null(strstr(dc_buf_cstr(&pem), "-----BEGIN CERTIFICATE REQUEST-----"));
     /* sentry accepts it: self-signature, P-256 key... */
     assert_int_equal(snt_csr_parse(pem.data, pem.len, &csr, NULL), DC_OK);
@@ -183,15 +185,15 @@ static void test_make_csr(void **state)
     csr_uris(dc_buf_cstr(&pem), uris, sizeof(uris));
     assert_string_equal(uris, "spiffe://public/ns/default/order-svc");
     dc_buf_reset(&pem);
-    assert_int_equal(sdc_identity_make_csr(key, "corp.example", "prod", "a_b-1", &pem, NULL),
+    assert_int_equal(dc_identity_make_csr(key, "corp.example", "prod", "a_b-1", &pem, NULL),
                      DC_OK);
     csr_uris(dc_buf_cstr(&pem), uris, sizeof(uris));
     assert_string_equal(uris, "spiffe://corp.example/ns/prod/a_b-1");
     /* Ids that cannot be SPIFFE path segments or trust domains. */
     dc_buf_reset(&pem);
-    assert_int_equal(sdc_identity_make_csr(key, NULL, "default", "a/b", &pem, NULL), DC_EINVAL);
-    assert_int_equal(sdc_identity_make_csr(key, "Upper", "default", "a", &pem, NULL), DC_EINVAL);
-    assert_int_equal(sdc_identity_make_csr(key, NULL, "..", "a", &pem, NULL), DC_EINVAL);
+    assert_int_equal(dc_identity_make_csr(key, NULL, "default", "a/b", &pem, NULL), DC_EINVAL);
+    assert_int_equal(dc_identity_make_csr(key, "Upper", "default", "a", &pem, NULL), DC_EINVAL);
+    assert_int_equal(dc_identity_make_csr(key, NULL, "..", "a", &pem, NULL), DC_EINVAL);
     dc_buf_cleanup(&pem);
     EVP_PKEY_free(key);
 }
@@ -203,18 +205,18 @@ static void test_check_chain(void **state)
     X509_STORE *st = NULL, *ost = NULL;
     EVP_PKEY *key = NULL, *key2 = NULL;
     struct snt_signed sg;
-    struct snt_spiffe_id id;
+    struct dc_spiffe_id id;
     struct dc_errbuf eb = {{0}};
     int64_t nb = 0, na = 0, now = time(NULL);
 
     (void)state;
-    assert_int_equal(sdc_identity_parse_anchors(anchors, strlen(anchors), &st, NULL), DC_OK);
-    assert_int_equal(sdc_identity_parse_anchors(other_anchors, strlen(other_anchors), &ost, NULL),
+    assert_int_equal(dc_identity_parse_anchors(anchors, strlen(anchors), &st, NULL), DC_OK);
+    assert_int_equal(dc_identity_parse_anchors(other_anchors, strlen(other_anchors), &ost, NULL),
                      DC_OK);
     assert_int_equal(snt_key_generate(SNT_KEY_EC_P256, &key, NULL), DC_OK);
     assert_int_equal(snt_key_generate(SNT_KEY_EC_P256, &key2, NULL), DC_OK);
     sign(ca, key, "public", "default", "a", 3600, &sg);
-    assert_int_equal(sdc_identity_check_chain(sg.chain.data, sg.chain.len, key, st, "default", "a",
+    assert_int_equal(dc_identity_check_chain(sg.chain.data, sg.chain.len, key, st, "default", "a",
                                               0, &id, &nb, &na, &eb),
                      DC_OK);
     assert_string_equal(id.trust_domain, "public");
@@ -223,19 +225,19 @@ static void test_check_chain(void **state)
     assert_int_equal(nb, sg.not_before_s);
     assert_true(na - nb == 3600);
     /* Not our key, not our app or namespace, not our CA, expired. */
-    assert_int_equal(sdc_identity_check_chain(sg.chain.data, sg.chain.len, key2, st, "default", "a",
+    assert_int_equal(dc_identity_check_chain(sg.chain.data, sg.chain.len, key2, st, "default", "a",
                                               0, &id, &nb, &na, &eb),
                      DC_EINVAL);
-    assert_int_equal(sdc_identity_check_chain(sg.chain.data, sg.chain.len, key, st, "default", "b",
+    assert_int_equal(dc_identity_check_chain(sg.chain.data, sg.chain.len, key, st, "default", "b",
                                               0, &id, &nb, &na, &eb),
                      DC_EINVAL);
-    assert_int_equal(sdc_identity_check_chain(sg.chain.data, sg.chain.len, key, st, "prod", "a", 0,
+    assert_int_equal(dc_identity_check_chain(sg.chain.data, sg.chain.len, key, st, "prod", "a", 0,
                                               &id, &nb, &na, &eb),
                      DC_EINVAL);
-    assert_int_equal(sdc_identity_check_chain(sg.chain.data, sg.chain.len, key, ost, "default", "a",
+    assert_int_equal(dc_identity_check_chain(sg.chain.data, sg.chain.len, key, ost, "default", "a",
                                               0, &id, &nb, &na, &eb),
                      DC_ETLS);
-    assert_int_equal(sdc_identity_check_chain(sg.chain.data, sg.chain.len, key, st, "default", "a",
+    assert_int_equal(dc_identity_check_chain(sg.chain.data, sg.chain.len, key, st, "default", "a",
                                               now + 7200, &id, &nb, &na, &eb),
                      DC_ETLS);
     /* Without the issuer in the PEM the leaf does not chain to the root. */
@@ -243,12 +245,12 @@ static void test_check_chain(void **state)
         const char *end = strstr(sg.chain.data, "-----END CERTIFICATE-----");
         size_t leaf_len = (size_t)(end - sg.chain.data) + strlen("-----END CERTIFICATE-----\n");
 
-        assert_int_equal(sdc_identity_check_chain(sg.chain.data, leaf_len, key, st, "default", "a",
+        assert_int_equal(dc_identity_check_chain(sg.chain.data, leaf_len, key, st, "default", "a",
                                                   0, &id, &nb, &na, &eb),
                          DC_ETLS);
     }
     assert_int_equal(
-        sdc_identity_check_chain("nope", 4, key, st, "default", "a", 0, &id, &nb, &na, &eb),
+        dc_identity_check_chain("nope", 4, key, st, "default", "a", 0, &id, &nb, &na, &eb),
         DC_EPARSE);
     snt_signed_cleanup(&sg);
     X509_STORE_free(st);
@@ -279,7 +281,7 @@ static void sign_certificate(struct dc_grpc_call *call, const ProtobufCMessage *
         DAPR__PROTO__SENTRY__V1__SIGN_CERTIFICATE_RESPONSE__INIT;
     struct sentry *s = ud;
     struct snt_csr *csr = NULL;
-    struct snt_spiffe_id id;
+    struct dc_spiffe_id id;
     struct snt_sign_opts so = {0};
     struct snt_signed out = {0};
 
@@ -290,7 +292,7 @@ static void sign_certificate(struct dc_grpc_call *call, const ProtobufCMessage *
     assert_int_equal(snt_csr_parse(req->certificate_signing_request.data,
                                    req->certificate_signing_request.len, &csr, NULL),
                      DC_OK);
-    assert_int_equal(snt_spiffe_build(&id, req->trust_domain[0] ? req->trust_domain : "public",
+    assert_int_equal(dc_spiffe_build(&id, req->trust_domain[0] ? req->trust_domain : "public",
                                       req->namespace_, req->id, NULL),
                      DC_OK);
     so.id = &id;
@@ -308,7 +310,7 @@ static void sign_certificate(struct dc_grpc_call *call, const ProtobufCMessage *
 static void sentry_start(struct sentry *s, const char *serving_app, int64_t ttl_s)
 {
     struct dc_grpc_server_opts so = {0};
-    struct snt_spiffe_id id;
+    struct dc_spiffe_id id;
     struct snt_sign_opts sg = {0};
     struct snt_signed out = {0};
     EVP_PKEY *key = NULL;
@@ -319,7 +321,7 @@ static void sentry_start(struct sentry *s, const char *serving_app, int64_t ttl_
     s->ca = new_ca("localhost");
     s->ttl_s = ttl_s;
     assert_int_equal(snt_key_generate(SNT_KEY_EC_P256, &key, NULL), DC_OK);
-    assert_int_equal(snt_spiffe_build(&id, "localhost", "default", serving_app, NULL), DC_OK);
+    assert_int_equal(dc_spiffe_build(&id, "localhost", "default", serving_app, NULL), DC_OK);
     sg.id = &id;
     sg.ttl_s = 3600;
     assert_int_equal(snt_ca_sign(s->ca, key, &sg, &out, NULL), DC_OK);
@@ -357,7 +359,7 @@ struct changes {
     atomic_uint_fast64_t last_gen;
 };
 
-static void on_change(const struct sdc_svid *svid, void *ud)
+static void on_change(const struct dc_svid *svid, void *ud)
 {
     struct changes *c = ud;
 
@@ -393,9 +395,9 @@ static bool wait_for(atomic_uint_fast64_t *v, uint64_t want, int64_t ms)
 static void test_identity_loop(void **state)
 {
     struct sentry s, other;
-    struct sdc_identity_opts o = {0};
-    struct sdc_identity *id = NULL;
-    struct sdc_svid *sv, *sv2;
+    struct dc_identity_opts o = {0};
+    struct dc_identity *id = NULL;
+    struct dc_svid *sv, *sv2;
     struct changes ch;
     struct dc_errbuf eb = {{0}};
     char path[] = "/tmp/daprc-anchors-XXXXXX";
@@ -421,58 +423,58 @@ static void test_identity_loop(void **state)
     o.anchors_pem = other_anchors; /* the file wins */
     o.anchors_poll_ms = 50;
     o.startup_timeout_ms = 5000;
-    assert_int_equal(sdc_identity_start(&id, &o, &eb), DC_OK);
-    sdc_identity_on_change(id, on_change, &ch);
-    sv = sdc_identity_get(id);
+    assert_int_equal(dc_identity_start(&id, &o, &eb), DC_OK);
+    dc_identity_on_change(id, on_change, &ch);
+    sv = dc_identity_get(id);
     assert_string_equal(sv->spiffe, "spiffe://public/ns/default/myapp");
     assert_int_equal(sv->generation, 1);
-    assert_int_equal(sdc_identity_generation(id), 1);
+    assert_int_equal(dc_identity_generation(id), 1);
     assert_non_null(strstr(sv->key_pem, "PRIVATE KEY"));
     assert_string_equal(sv->anchors_pem, anchors);
     assert_true(sv->not_after_s - sv->not_before_s == 4 + 900);
 
     /* A 4 s certificate is renewed about 2 s after it arrived, with a new key. */
     assert_true(wait_for(&ch.last_gen, 2, 4000));
-    sv2 = sdc_identity_get(id);
+    sv2 = dc_identity_get(id);
     assert_int_equal(sv2->anchors_gen, sv->anchors_gen);
     assert_true(sv2->not_after_s >= sv->not_after_s);
     assert_string_not_equal(sv2->key_pem, sv->key_pem);
     assert_int_equal(atomic_load(&s.signed_count), 2);
     /* The old snapshot is still intact while referenced. */
     assert_string_equal(sv->spiffe, "spiffe://public/ns/default/myapp");
-    sdc_svid_release(sv);
-    sdc_svid_release(sv2);
+    dc_svid_release(sv);
+    dc_svid_release(sv2);
 
     /* Root rotation: both roots in the file -> new anchors published, same certificate. */
     n = strlen(anchors) + strlen(other_anchors) + 1;
     both = dc_xmalloc(n);
     snprintf(both, n, "%s%s", anchors, other_anchors);
-    sv = sdc_identity_get(id);
+    sv = dc_identity_get(id);
     write_file(path, both);
     assert_true(wait_for(&ch.last_gen, sv->generation + 1, 2000));
-    sv2 = sdc_identity_get(id);
+    sv2 = dc_identity_get(id);
     assert_int_equal(sv2->anchors_gen, sv->anchors_gen + 1);
     assert_string_equal(sv2->anchors_pem, both);
-    sdc_svid_release(sv);
-    sdc_svid_release(sv2);
+    dc_svid_release(sv);
+    dc_svid_release(sv2);
     /* A broken file keeps the current anchors. */
     write_file(path, "-----BEGIN CERTIFICATE-----\ngarbage\n");
-    sdc_identity_renew_now(id);
-    sv = sdc_identity_get(id);
+    dc_identity_renew_now(id);
+    sv = dc_identity_get(id);
     assert_true(wait_for(&ch.last_gen, sv->generation + 1, 2000));
-    sv2 = sdc_identity_get(id);
+    sv2 = dc_identity_get(id);
     assert_string_equal(sv2->anchors_pem, both);
-    sdc_svid_release(sv);
-    sdc_svid_release(sv2);
-    sdc_identity_free(id);
+    dc_svid_release(sv);
+    dc_svid_release(sv2);
+    dc_identity_free(id);
     id = NULL;
 
     /* The other sentry: its certificate chains to the (now trusted) other root, and daprd
      * accepts it; a sentry whose certificate names another identity is refused. */
     write_file(path, both);
     o.sentry_address = other.target;
-    assert_int_equal(sdc_identity_start(&id, &o, &eb), DC_OK);
-    sdc_identity_free(id);
+    assert_int_equal(dc_identity_start(&id, &o, &eb), DC_OK);
+    dc_identity_free(id);
     id = NULL;
     sentry_stop(&other);
     sentry_start(&other, "dapr-operator", 3600);
@@ -482,13 +484,13 @@ static void test_identity_loop(void **state)
     write_file(path, both);
     o.sentry_address = other.target;
     o.startup_timeout_ms = 300;
-    assert_int_not_equal(sdc_identity_start(&id, &o, &eb), DC_OK);
+    assert_int_not_equal(dc_identity_start(&id, &o, &eb), DC_OK);
     assert_null(id);
     assert_int_equal(atomic_load(&other.signed_count), 0);
     /* And no anchors at all. */
     o.anchors_file = NULL;
     o.anchors_pem = NULL;
-    assert_int_equal(sdc_identity_start(&id, &o, &eb), DC_EINVAL);
+    assert_int_equal(dc_identity_start(&id, &o, &eb), DC_EINVAL);
 
     unlink(path);
     free(both);

@@ -39,7 +39,7 @@ static void sign_certificate(struct dc_grpc_call *call, const ProtobufCMessage *
     struct ca_state *st = ud;
     struct snt_request r = {0};
     struct snt_validation v;
-    struct snt_spiffe_id id;
+    struct dc_spiffe_id id;
     struct snt_sign_opts so = {0};
     struct snt_signed out = {0};
     struct snt_csr *csr = NULL;
@@ -62,7 +62,7 @@ static void sign_certificate(struct dc_grpc_call *call, const ProtobufCMessage *
     }
     if (snt_csr_parse(req->certificate_signing_request.data, req->certificate_signing_request.len,
                       &csr, &eb) != DC_OK ||
-        snt_spiffe_build(&id, v.trust_domain, req->namespace_, req->id, &eb) != DC_OK) {
+        dc_spiffe_build(&id, v.trust_domain, req->namespace_, req->id, &eb) != DC_OK) {
         snt_csr_free(csr);
         dc_grpc_call_finish(call, DC_GRPC_INVALID_ARGUMENT, eb.msg);
         return;
@@ -91,7 +91,7 @@ static void sign_certificate(struct dc_grpc_call *call, const ProtobufCMessage *
 /* The serving TLS context: an SVID for dapr-sentry, with the issuer chain. */
 static SSL_CTX *serving_ctx(struct snt_ca *ca, const char *td, const char *ns, struct dc_errbuf *eb)
 {
-    struct snt_spiffe_id id;
+    struct dc_spiffe_id id;
     struct snt_sign_opts so = {0};
     struct snt_signed out = {0};
     EVP_PKEY *key = NULL;
@@ -100,7 +100,7 @@ static SSL_CTX *serving_ctx(struct snt_ca *ca, const char *td, const char *ns, s
     X509 *x;
     bool first = true;
 
-    if (snt_spiffe_build(&id, td, ns, "dapr-sentry", eb) != DC_OK ||
+    if (dc_spiffe_build(&id, td, ns, "dapr-sentry", eb) != DC_OK ||
         snt_key_generate(SNT_KEY_EC_P256, &key, eb) != DC_OK)
         goto out;
     so.id = &id;

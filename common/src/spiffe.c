@@ -3,10 +3,11 @@
 
 #include <string.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "internal.h"
-#include "sentry.h"
+#include "dc/spiffe.h"
 
 #define SCHEME "spiffe://"
 #define SCHEME_LEN (sizeof(SCHEME) - 1)
@@ -25,15 +26,15 @@ static bool path_char(unsigned char c)
            c == '-' || c == '_';
 }
 
-int snt_spiffe_td_check(const char *td, size_t len, struct dc_errbuf *eb)
+int dc_spiffe_td_check(const char *td, size_t len, struct dc_errbuf *eb)
 {
     size_t i;
 
     if (len == 0)
         return dc_err_set(eb, DC_EINVAL, "trust domain is missing");
-    if (len > SNT_SPIFFE_MAX_TD)
+    if (len > DC_SPIFFE_MAX_TD)
         return dc_err_set(eb, DC_ETOOBIG, "trust domain is longer than %d bytes",
-                          SNT_SPIFFE_MAX_TD);
+                          DC_SPIFFE_MAX_TD);
     for (i = 0; i < len; i++)
         if (!td_char((unsigned char)td[i]))
             return dc_err_set(eb, DC_EINVAL,
@@ -42,7 +43,7 @@ int snt_spiffe_td_check(const char *td, size_t len, struct dc_errbuf *eb)
     return DC_OK;
 }
 
-int snt_spiffe_segment_check(const char *seg, size_t len, struct dc_errbuf *eb)
+int dc_spiffe_segment_check(const char *seg, size_t len, struct dc_errbuf *eb)
 {
     size_t i;
 
@@ -67,15 +68,15 @@ static int split_id(const char *uri, size_t len, const char **td, size_t *td_len
 
     if (uri == NULL || len == 0)
         return dc_err_set(eb, DC_EINVAL, "cannot be empty");
-    if (len > SNT_SPIFFE_MAX_LEN)
-        return dc_err_set(eb, DC_ETOOBIG, "SPIFFE id is longer than %d bytes", SNT_SPIFFE_MAX_LEN);
+    if (len > DC_SPIFFE_MAX_LEN)
+        return dc_err_set(eb, DC_ETOOBIG, "SPIFFE id is longer than %d bytes", DC_SPIFFE_MAX_LEN);
     /* §2: the scheme is "spiffe" in lower case; go-spiffe compares it exactly. */
     if (len < SCHEME_LEN || memcmp(uri, SCHEME, SCHEME_LEN) != 0)
         return dc_err_set(eb, DC_EINVAL, "scheme is missing or invalid");
     *td = uri + SCHEME_LEN;
     slash = memchr(*td, '/', len - SCHEME_LEN);
     *td_len = slash != NULL ? (size_t)(slash - *td) : len - SCHEME_LEN;
-    rv = snt_spiffe_td_check(*td, *td_len, eb);
+    rv = dc_spiffe_td_check(*td, *td_len, eb);
     if (rv != DC_OK)
         return rv;
     *path = *td + *td_len;
@@ -97,14 +98,14 @@ static int check_path(const char *path, size_t len, struct dc_errbuf *eb)
             i++;
         if (i == start && i == len)
             return dc_err_set(eb, DC_EINVAL, "path cannot have a trailing slash");
-        rv = snt_spiffe_segment_check(path + start, i - start, eb);
+        rv = dc_spiffe_segment_check(path + start, i - start, eb);
         if (rv != DC_OK)
             return rv;
     }
     return DC_OK;
 }
 
-int snt_spiffe_check(const char *uri, size_t len, struct dc_errbuf *eb)
+int dc_spiffe_check(const char *uri, size_t len, struct dc_errbuf *eb)
 {
     const char *td, *path;
     size_t td_len, path_len;
@@ -143,9 +144,9 @@ static int copy_part(char *dst, size_t cap, const char *src, size_t len, const c
     return DC_OK;
 }
 
-int snt_spiffe_parse(const char *uri, size_t len, struct snt_spiffe_id *out, struct dc_errbuf *eb)
+int dc_spiffe_parse(const char *uri, size_t len, struct dc_spiffe_id *out, struct dc_errbuf *eb)
 {
-    struct snt_spiffe_id id;
+    struct dc_spiffe_id id;
     const char *td, *path, *seg[3];
     size_t td_len, path_len, seg_len[3], pos = 0;
     int rv, i;
@@ -175,19 +176,19 @@ int snt_spiffe_parse(const char *uri, size_t len, struct snt_spiffe_id *out, str
     return DC_OK;
 }
 
-int snt_spiffe_build(struct snt_spiffe_id *out, const char *td, const char *ns, const char *app_id,
+int dc_spiffe_build(struct dc_spiffe_id *out, const char *td, const char *ns, const char *app_id,
                      struct dc_errbuf *eb)
 {
-    struct snt_spiffe_id id;
+    struct dc_spiffe_id id;
     int rv;
 
     if (td == NULL || ns == NULL || app_id == NULL || *td == '\0' || *ns == '\0' || *app_id == '\0')
         return dc_err_set(eb, DC_EINVAL, "malformed SPIFFE ID");
-    rv = snt_spiffe_td_check(td, strlen(td), eb);
+    rv = dc_spiffe_td_check(td, strlen(td), eb);
     if (rv == DC_OK)
-        rv = snt_spiffe_segment_check(ns, strlen(ns), eb);
+        rv = dc_spiffe_segment_check(ns, strlen(ns), eb);
     if (rv == DC_OK)
-        rv = snt_spiffe_segment_check(app_id, strlen(app_id), eb);
+        rv = dc_spiffe_segment_check(app_id, strlen(app_id), eb);
     if (rv == DC_OK)
         rv =
             copy_part(id.trust_domain, sizeof(id.trust_domain), td, strlen(td), "trust domain", eb);
@@ -208,7 +209,7 @@ static void put(char *out, size_t *pos, const char *s, size_t n)
     *pos += n;
 }
 
-int snt_spiffe_format(const struct snt_spiffe_id *id, char *out, size_t cap)
+int dc_spiffe_format(const struct dc_spiffe_id *id, char *out, size_t cap)
 {
     size_t td = strlen(id->trust_domain), ns = strlen(id->ns), app = strlen(id->app_id);
     size_t pos = 0;
@@ -225,13 +226,13 @@ int snt_spiffe_format(const struct snt_spiffe_id *id, char *out, size_t cap)
     return (int)pos;
 }
 
-bool snt_spiffe_equal(const struct snt_spiffe_id *a, const struct snt_spiffe_id *b)
+bool dc_spiffe_equal(const struct dc_spiffe_id *a, const struct dc_spiffe_id *b)
 {
     return strcmp(a->trust_domain, b->trust_domain) == 0 && strcmp(a->ns, b->ns) == 0 &&
            strcmp(a->app_id, b->app_id) == 0;
 }
 
-int snt_spiffe_from_cert(const X509 *cert, struct snt_spiffe_id *out, struct dc_errbuf *eb)
+int dc_spiffe_from_cert(const X509 *cert, struct dc_spiffe_id *out, struct dc_errbuf *eb)
 {
     GENERAL_NAMES *sans;
     const GENERAL_NAME *uri = NULL;
@@ -256,8 +257,94 @@ int snt_spiffe_from_cert(const X509 *cert, struct snt_spiffe_id *out, struct dc_
         GENERAL_NAMES_free(sans);
         return dc_err_set(eb, DC_ENOTFOUND, "certificate has no URI SAN");
     }
-    rv = snt_spiffe_parse((const char *)ASN1_STRING_get0_data(uri->d.uniformResourceIdentifier),
+    rv = dc_spiffe_parse((const char *)ASN1_STRING_get0_data(uri->d.uniformResourceIdentifier),
                           (size_t)ASN1_STRING_length(uri->d.uniformResourceIdentifier), out, eb);
     GENERAL_NAMES_free(sans);
+    return rv;
+}
+
+/* ---- CSRs --------------------------------------------------------------------------------- */
+
+/* The digest a key signs with, as sentry picks it for the same key: none for Ed25519, SHA-384 or
+ * SHA-512 for P-384 and P-521, SHA-256 otherwise. */
+static const EVP_MD *csr_md(EVP_PKEY *key)
+{
+    int bits = EVP_PKEY_get_bits(key);
+
+    if (EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519)
+        return NULL;
+    if (EVP_PKEY_get_base_id(key) == EVP_PKEY_EC && bits > 256)
+        return bits > 384 ? EVP_sha512() : EVP_sha384();
+    return EVP_sha256();
+}
+
+/* The first OpenSSL error as the reason, and an empty queue. */
+static void ossl_err(struct dc_errbuf *eb, const char *what)
+{
+    unsigned long e = ERR_get_error();
+    char buf[200];
+
+    ERR_error_string_n(e, buf, sizeof(buf));
+    ERR_clear_error();
+    if (e == 0)
+        dc_err_set(eb, DC_ETLS, "%s", what);
+    else
+        dc_err_set(eb, DC_ETLS, "%s: %s", what, buf);
+}
+
+int dc_spiffe_csr_make(EVP_PKEY *key, const char *uri, struct dc_buf *out, struct dc_errbuf *eb)
+{
+    X509_REQ *req = X509_REQ_new();
+    STACK_OF(X509_EXTENSION) *exts = NULL;
+    GENERAL_NAMES *sans = NULL;
+    GENERAL_NAME *gn = NULL;
+    ASN1_IA5STRING *ia5 = NULL;
+    X509_EXTENSION *ext = NULL;
+    BIO *bio = NULL;
+    char *p;
+    long n;
+    int rv = DC_ETLS;
+
+    if (req == NULL || X509_REQ_set_version(req, 0) != 1 || X509_REQ_set_pubkey(req, key) != 1)
+        goto out;
+    if (uri != NULL) {
+        sans = GENERAL_NAMES_new();
+        gn = GENERAL_NAME_new();
+        ia5 = ASN1_IA5STRING_new();
+        if (sans == NULL || gn == NULL || ia5 == NULL ||
+            ASN1_STRING_set(ia5, uri, (int)strlen(uri)) != 1)
+            goto out;
+        GENERAL_NAME_set0_value(gn, GEN_URI, ia5);
+        ia5 = NULL;
+        if (sk_GENERAL_NAME_push(sans, gn) <= 0)
+            goto out;
+        gn = NULL;
+        ext = X509V3_EXT_i2d(NID_subject_alt_name, 0, sans);
+        exts = sk_X509_EXTENSION_new_null();
+        if (ext == NULL || exts == NULL || sk_X509_EXTENSION_push(exts, ext) <= 0)
+            goto out;
+        ext = NULL;
+        if (X509_REQ_add_extensions(req, exts) != 1)
+            goto out;
+    }
+    if (X509_REQ_sign(req, key, csr_md(key)) <= 0)
+        goto out;
+    bio = BIO_new(BIO_s_mem());
+    if (bio == NULL || PEM_write_bio_X509_REQ(bio, req) != 1)
+        goto out;
+    n = BIO_get_mem_data(bio, &p);
+    rv = dc_buf_append(out, p, (size_t)n);
+    if (rv != DC_OK)
+        dc_err_set(eb, rv, "CSR output too big");
+out:
+    if (rv == DC_ETLS)
+        ossl_err(eb, "making certificate signing request");
+    BIO_free(bio);
+    X509_EXTENSION_free(ext);
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    ASN1_IA5STRING_free(ia5);
+    GENERAL_NAME_free(gn);
+    GENERAL_NAMES_free(sans);
+    X509_REQ_free(req);
     return rv;
 }

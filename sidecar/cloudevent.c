@@ -15,13 +15,25 @@
 
 #define CE_TYPE "com.dapr.event.sent"
 
+/* Random bytes for ids, drawn from OpenSSL's CSPRNG 16 ids at a time per thread: one
+ * RAND_bytes call (locks, DRBG setup) costs as much as the rest of an event. daprd never forks
+ * (a child would repeat its parent's ids). */
+static _Thread_local unsigned char id_pool[16 * 16];
+static _Thread_local size_t id_left;
+
 void sdc_uuid4(char out[37])
 {
     static const char hexd[] = "0123456789abcdef";
     unsigned char r[16];
     size_t o = 0;
 
-    if (RAND_bytes(r, sizeof(r)) != 1) {
+    if (id_left < sizeof(r) && RAND_bytes(id_pool, sizeof(id_pool)) == 1)
+        id_left = sizeof(id_pool);
+    if (id_left >= sizeof(r)) {
+        memcpy(r, id_pool + sizeof(id_pool) - id_left, sizeof(r));
+        memset(id_pool + sizeof(id_pool) - id_left, 0, sizeof(r));
+        id_left -= sizeof(r);
+    } else {
         /* OpenSSL's CSPRNG does not fail once seeded; keep ids unique-ish regardless. */
         int64_t t = dc_mono_ns() ^ dc_now_ns();
         for (size_t i = 0; i < sizeof(r); i++)
@@ -183,10 +195,27 @@ static const char *md_or(const struct sdc_md *md, const char *name, const char *
     return !dc_str_empty(v) ? v : def;
 }
 
+/* The last second formatted by this thread: events of the same second share the text. */
+static _Thread_local int64_t time_sec = INT64_MIN;
+static _Thread_local char time_text[DC_RFC3339_FMT_LEN];
+
 static void now_rfc3339(int64_t ns, char *out, size_t cap)
 {
-    if (dc_rfc3339_format(ns - ns % 1000000000LL, out, cap) != DC_OK && cap > 0)
-        out[0] = '\0';
+    int64_t sec = ns - ns % 1000000000LL;
+
+    if (sec == time_sec && cap >= sizeof(time_text)) {
+        memcpy(out, time_text, strlen(time_text) + 1);
+        return;
+    }
+    if (dc_rfc3339_format(sec, out, cap) != DC_OK) {
+        if (cap > 0)
+            out[0] = '\0';
+        return;
+    }
+    if (strlen(out) < sizeof(time_text)) {
+        memcpy(time_text, out, strlen(out) + 1);
+        time_sec = sec;
+    }
 }
 
 /* The TTL from ttlInSeconds: DC_OK with *has false when absent. */
@@ -216,6 +245,289 @@ static bool is_binary(const char *mt)
            strcmp(mt, "application/x-protobuf") == 0;
 }
 
+/* ---- application/json data, re-encoded without building a cJSON tree ----
+ *
+ * The data of an application/json event is the payload as cJSON would print it after
+ * dc_json_parse and sdc_json_sort_keys: no whitespace, object members stably sorted by key.
+ * For the common subset of JSON, that output is the payload's own tokens in that order: strings
+ * whose escapes print back the same (\" \\ \b \f \n \r \t; keys without escapes, so raw
+ * and decoded keys sort alike), integers cJSON prints with %d (at most 9 digits, no -0), true,
+ * false, null. The fast path below tokenizes such a payload (with dc_json_parse's UTF-8 and depth
+ * rules) and writes the tokens back; anything outside the subset (other escapes, fractions,
+ * exponents, long integers, malformed input) takes the cJSON path, so the bytes are the same
+ * either way. */
+
+enum jt_kind { JT_SCALAR, JT_KEY, JT_OBJ, JT_ARR };
+
+struct jt {
+    unsigned char kind;
+    size_t off, len; /* scalar and key: the raw token (strings with their quotes) */
+    size_t next;     /* index of the token after this value (containers: after the last one) */
+    size_t count;    /* containers: members or elements */
+};
+
+struct jscan {
+    const unsigned char *p;
+    size_t n, i;
+    size_t ws; /* whitespace bytes skipped */
+    struct jt *t;
+    size_t nt, cap;
+};
+
+static void jt_ws(struct jscan *s)
+{
+    while (s->i < s->n &&
+           (s->p[s->i] == ' ' || s->p[s->i] == '\n' || s->p[s->i] == '\r' || s->p[s->i] == '\t')) {
+        s->i++;
+        s->ws++;
+    }
+}
+
+static size_t jt_push(struct jscan *s, unsigned char kind, size_t off)
+{
+    if (s->nt == s->cap) {
+        s->cap = s->cap == 0 ? 16 : s->cap * 2;
+        s->t = dc_xrealloc(s->t, s->cap * sizeof(*s->t));
+    }
+    s->t[s->nt] = (struct jt){kind, off, 0, 0, 0};
+    return s->nt++;
+}
+
+/* A string in the subset at s->i; `key`: no escapes at all. */
+static bool jt_string(struct jscan *s, bool key)
+{
+    size_t j = s->i + 1;
+
+    while (j < s->n) {
+        unsigned char c = s->p[j];
+        if (c == '"') {
+            s->i = j + 1;
+            return true;
+        }
+        if (c == '\\') {
+            if (key || j + 1 >= s->n)
+                return false;
+            c = s->p[j + 1];
+            if (c != '"' && c != '\\' && c != 'b' && c != 'f' && c != 'n' && c != 'r' &&
+                c != 't')
+                return false;
+            j += 2;
+        } else if (c < 0x20) {
+            return false;
+        } else if (c < 0x80) {
+            j++;
+        } else {
+            /* A run of non-ASCII bytes is valid as a whole iff each sequence in it is. */
+            size_t k = j;
+            while (k < s->n && s->p[k] >= 0x80)
+                k++;
+            if (!dc_utf8_valid((const char *)s->p + j, k - j))
+                return false;
+            j = k;
+        }
+    }
+    return false;
+}
+
+static bool jt_value(struct jscan *s, unsigned depth);
+
+static bool jt_container(struct jscan *s, unsigned depth, bool obj)
+{
+    size_t me = jt_push(s, obj ? JT_OBJ : JT_ARR, s->i);
+    size_t count = 0;
+
+    if (depth + 1 > DC_MAX_DOC_DEPTH)
+        return false;
+    s->i++;
+    jt_ws(s);
+    if (s->i < s->n && s->p[s->i] == (obj ? '}' : ']')) {
+        s->i++;
+    } else {
+        for (;;) {
+            if (obj) {
+                size_t k = jt_push(s, JT_KEY, s->i);
+                if (s->i >= s->n || s->p[s->i] != '"' || !jt_string(s, true))
+                    return false;
+                s->t[k].len = s->i - s->t[k].off;
+                jt_ws(s);
+                if (s->i >= s->n || s->p[s->i] != ':')
+                    return false;
+                s->i++;
+                jt_ws(s);
+            }
+            if (!jt_value(s, depth + 1))
+                return false;
+            count++;
+            jt_ws(s);
+            if (s->i >= s->n)
+                return false;
+            if (s->p[s->i] == (obj ? '}' : ']')) {
+                s->i++;
+                break;
+            }
+            if (s->p[s->i] != ',')
+                return false;
+            s->i++;
+            jt_ws(s);
+        }
+    }
+    s->t[me].count = count;
+    s->t[me].next = s->nt;
+    return true;
+}
+
+static bool jt_value(struct jscan *s, unsigned depth)
+{
+    static const char *const lits[] = {"true", "false", "null"};
+    size_t start = s->i, me;
+    unsigned char c;
+
+    if (s->i >= s->n)
+        return false;
+    c = s->p[s->i];
+    if (c == '{' || c == '[')
+        return jt_container(s, depth, c == '{');
+    if (c == '"') {
+        if (!jt_string(s, false))
+            return false;
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+        size_t j = s->i + (c == '-'), d = j;
+        while (j < s->n && s->p[j] >= '0' && s->p[j] <= '9')
+            j++;
+        /* 0 or [1-9][0-9]{0,8}, not -0, and nothing of a longer number after it */
+        if (j == d || j - d > 9 || (s->p[d] == '0' && (j - d > 1 || c == '-')))
+            return false;
+        if (j < s->n && (s->p[j] == '.' || s->p[j] == 'e' || s->p[j] == 'E' || s->p[j] == '+' ||
+                         s->p[j] == '-'))
+            return false;
+        s->i = j;
+    } else {
+        size_t k;
+        for (k = 0; k < 3; k++) {
+            size_t l = strlen(lits[k]);
+            if (s->n - s->i >= l && memcmp(s->p + s->i, lits[k], l) == 0) {
+                s->i += l;
+                break;
+            }
+        }
+        if (k == 3)
+            return false;
+    }
+    me = jt_push(s, JT_SCALAR, start);
+    s->t[me].len = s->i - start;
+    s->t[me].next = me + 1;
+    return true;
+}
+
+struct jmember {
+    const unsigned char *key; /* without quotes */
+    size_t klen;
+    size_t tok; /* the key token */
+};
+
+static int jm_cmp(const void *a, const void *b)
+{
+    const struct jmember *x = a, *y = b;
+    size_t n = x->klen < y->klen ? x->klen : y->klen;
+    int c = memcmp(x->key, y->key, n);
+
+    if (c != 0)
+        return c;
+    if (x->klen != y->klen)
+        return x->klen < y->klen ? -1 : 1;
+    return x->tok < y->tok ? -1 : (x->tok > y->tok ? 1 : 0); /* stable */
+}
+
+/* Write token `k` (a value) and return the index after it. Appends cannot fail here: the
+ * output (the payload without its whitespace) was reserved. */
+static size_t jt_emit(const struct jscan *s, size_t k, struct dc_buf *out)
+{
+    const struct jt *t = &s->t[k];
+    char *o;
+
+#define PUT(src, cnt) (memcpy(out->data + out->len, (src), (cnt)), out->len += (cnt))
+    if (t->kind == JT_SCALAR) {
+        PUT(s->p + t->off, t->len);
+        return t->next;
+    }
+    o = out->data + out->len;
+    *o = t->kind == JT_OBJ ? '{' : '[';
+    out->len++;
+    if (t->kind == JT_ARR) {
+        size_t e = k + 1;
+        for (size_t i = 0; i < t->count; i++) {
+            if (i > 0)
+                out->data[out->len++] = ',';
+            e = jt_emit(s, e, out);
+        }
+    } else {
+        struct jmember small[8], *m = t->count <= 8 ? small : dc_xcalloc(t->count, sizeof(*m));
+        size_t e = k + 1;
+        bool sorted = true;
+        for (size_t i = 0; i < t->count; i++) {
+            m[i] = (struct jmember){s->p + s->t[e].off + 1, s->t[e].len - 2, e};
+            if (i > 0 && sorted && jm_cmp(&m[i - 1], &m[i]) > 0)
+                sorted = false;
+            e = s->t[e + 1].next;
+        }
+        if (!sorted)
+            qsort(m, t->count, sizeof(*m), jm_cmp);
+        for (size_t i = 0; i < t->count; i++) {
+            if (i > 0)
+                out->data[out->len++] = ',';
+            PUT(s->p + s->t[m[i].tok].off, s->t[m[i].tok].len);
+            out->data[out->len++] = ':';
+            (void)jt_emit(s, m[i].tok + 1, out);
+        }
+        if (m != small)
+            free(m);
+    }
+    out->data[out->len++] = t->kind == JT_OBJ ? '}' : ']';
+    out->data[out->len] = '\0';
+    return t->next;
+#undef PUT
+}
+
+/* Sort `v`'s keys, print it into `out` and free it. */
+static int append_tree(struct dc_buf *out, cJSON *v)
+{
+    char *text;
+    int rv;
+
+    sdc_json_sort_keys(v);
+    text = dc_json_print(v);
+    cJSON_Delete(v);
+    rv = dc_buf_appends(out, text);
+    free(text);
+    return rv;
+}
+
+int sdc_json_append_sorted(struct dc_buf *out, const void *data, size_t len)
+{
+    struct jscan s = {data, len, 0, 0, NULL, 0, 0};
+    cJSON *v = NULL;
+    int rv;
+
+    jt_ws(&s);
+    if (jt_value(&s, 0)) {
+        jt_ws(&s);
+        if (s.i == s.n) {
+            /* The output is the payload without its whitespace. */
+            rv = dc_buf_reserve(out, len - s.ws);
+            if (rv == DC_OK) {
+                (void)jt_emit(&s, 0, out);
+                out->data[out->len] = '\0';
+            }
+            free(s.t);
+            return rv;
+        }
+    }
+    free(s.t);
+    if (dc_json_parse(len > 0 ? data : "", len, len, &v, NULL) != DC_OK)
+        return DC_EPARSE;
+    return append_tree(out, v);
+}
+
 static int append_data(struct dc_buf *out, const char *mt, const struct sdc_ce_in *in)
 {
     int rv;
@@ -232,16 +544,9 @@ static int append_data(struct dc_buf *out, const char *mt, const struct sdc_ce_i
     if (rv != DC_OK)
         return rv;
     if (strcmp(mt, "application/json") == 0 && in->len > 0) {
-        cJSON *v = NULL;
-        if (dc_json_parse(in->data, in->len, in->len, &v, NULL) == DC_OK) {
-            char *text;
-            sdc_json_sort_keys(v);
-            text = dc_json_print(v);
-            cJSON_Delete(v);
-            rv = dc_buf_appends(out, text);
-            free(text);
+        rv = sdc_json_append_sorted(out, in->data, in->len);
+        if (rv != DC_EPARSE)
             return rv;
-        }
     }
     return dc_json_append_string(out, in->len > 0 ? in->data : "", in->len);
 }
@@ -322,7 +627,6 @@ static int build_from_app(const struct sdc_ce_in *in, struct dc_buf *out, struct
     cJSON *o = NULL;
     bool has_ttl = false;
     int64_t ttl = 0;
-    char *text;
     int rv;
 
     rv = ttl_of(in->md, &has_ttl, &ttl, eb);
@@ -349,12 +653,7 @@ static int build_from_app(const struct sdc_ce_in *in, struct dc_buf *out, struct
         now_rfc3339(in->now_ns + ttl * 1000000000LL, exp, sizeof(exp));
         set_str(o, "expiration", exp);
     }
-    sdc_json_sort_keys(o);
-    text = dc_json_print(o);
-    cJSON_Delete(o);
-    rv = dc_buf_appends(out, text);
-    free(text);
-    return rv;
+    return append_tree(out, o);
 }
 
 int sdc_cloudevent_build(const struct sdc_ce_in *in, struct dc_buf *out, struct dc_errbuf *eb)

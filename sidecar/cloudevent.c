@@ -293,13 +293,26 @@ static size_t jt_push(struct jscan *s, unsigned char kind, size_t off)
     return s->nt++;
 }
 
+/* 1 for the bytes strings hold as they are: printable ASCII but " and \. */
+#define J16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
+static const unsigned char str_plain[256] = {
+    J16(0), J16(0), 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, J16(1), J16(1),
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, J16(1), J16(1),
+};
+#undef J16
+
 /* A string in the subset at s->i; `key`: no escapes at all. */
 static bool jt_string(struct jscan *s, bool key)
 {
     size_t j = s->i + 1;
 
     while (j < s->n) {
-        unsigned char c = s->p[j];
+        unsigned char c;
+        while (j < s->n && str_plain[s->p[j]])
+            j++;
+        if (j >= s->n)
+            break;
+        c = s->p[j];
         if (c == '"') {
             s->i = j + 1;
             return true;

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dc/buf.h"
 #include "dc/mem.h"
 #include "dc/pool.h"
 #include "dc/str.h"
@@ -317,6 +318,39 @@ static void sleep_ms(int64_t ms)
     }
 }
 
+/* Append "<prefix><n>\r\n" (RESP array or bulk string header) to `b`. */
+static int resp_header(struct dc_buf *b, char prefix, size_t n)
+{
+    char t[24];
+    size_t i = sizeof(t);
+
+    t[--i] = '\n';
+    t[--i] = '\r';
+    do {
+        t[--i] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n > 0);
+    t[--i] = prefix;
+    return dc_buf_append(b, t + i, sizeof(t) - i);
+}
+
+/* Append `cmd` as RESP (an array of bulk strings) to `b`: what redisAppendCommandArgv writes,
+ * without hiredis' sds formatting per argument. */
+static int resp_append(struct dc_buf *b, const struct sdc_redis_cmd *cmd)
+{
+    int rv = resp_header(b, '*', (size_t)cmd->argc);
+
+    for (int i = 0; i < cmd->argc && rv == DC_OK; i++) {
+        size_t len = cmd->lens != NULL ? cmd->lens[i] : strlen(cmd->argv[i]);
+        rv = resp_header(b, '$', len);
+        if (rv == DC_OK)
+            rv = dc_buf_append(b, cmd->argv[i], len);
+        if (rv == DC_OK)
+            rv = dc_buf_append(b, "\r\n", 2);
+    }
+    return rv;
+}
+
 /* Run one batch of `n` calls on one pooled connection: every command written at once, then the
  * replies read in order. Calls whose replies were all read before a connection failure
  * succeed; the others get the failure. */
@@ -325,6 +359,7 @@ static void run_batch(struct sdc_redis *r, struct rd_call **calls, size_t n)
     void *c = NULL;
     bool fresh = false, broken = false;
     struct dc_errbuf e = {0};
+    struct dc_buf out = {0};
     size_t i = 0;
     int rv = dc_pool_get(r->pool, &c, &fresh, &e);
 
@@ -334,11 +369,13 @@ static void run_batch(struct sdc_redis *r, struct rd_call **calls, size_t n)
         return;
     }
     for (size_t k = 0; k < n && rv == DC_OK; k++)
-        for (size_t j = 0; j < calls[k]->n && rv == DC_OK; j++) {
-            const struct sdc_redis_cmd *cmd = &calls[k]->cmds[j];
-            if (redisAppendCommandArgv(c, cmd->argc, cmd->argv, cmd->lens) != REDIS_OK)
-                rv = dc_err_set(&e, DC_EUNAVAIL, "redis: %s", ((redisContext *)c)->errstr);
-        }
+        for (size_t j = 0; j < calls[k]->n && rv == DC_OK; j++)
+            rv = resp_append(&out, &calls[k]->cmds[j]);
+    if (rv != DC_OK)
+        rv = dc_err_set(&e, DC_EUNAVAIL, "redis: commands too large");
+    else if (out.len > 0 && redisAppendFormattedCommand(c, out.data, out.len) != REDIS_OK)
+        rv = dc_err_set(&e, DC_EUNAVAIL, "redis: %s", ((redisContext *)c)->errstr);
+    dc_buf_cleanup(&out);
     for (; i < n && rv == DC_OK; i++) {
         rv = sdc_redis_replies(c, calls[i]->n, calls[i]->rep, &broken, &e);
         calls[i]->rv = DC_OK;

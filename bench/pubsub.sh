@@ -6,6 +6,9 @@
 # bench-sub subtracts it on delivery; same host, CLOCK_MONOTONIC), and end-to-end throughput
 # under wrk saturation (deliveries per second counted by the app between its first and last
 # delivery), with the system under test on CPU 0 and with everything sharing both cores.
+# (a) pins as bench/lib.sh: redis-server and daprd on CPU 0, redis-benchmark and wrk on CPU 1
+# (redis-server and its client on the same CPUs on both sides; daprd shares CPU 0 with
+# redis-server: the figure), then repeats with nothing pinned for reference.
 set -u
 cd "$(dirname "$0")/.."
 source tests/lib.sh
@@ -14,6 +17,7 @@ source bench/lib.sh
 RP=$(free_port); HP=$(free_port); APP=$(free_port)
 start_bg "$T_TMP/redis.log" $SUT redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no \
   --dir "$T_TMP"
+R_PID=$BG_PID
 start_bg "$T_TMP/sub.log" $SUT "$BIN/bench-sub" "$APP" mem
 S_PID=$BG_PID
 mkdir -p "$T_TMP/res"
@@ -51,14 +55,28 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.body = '$(printf '%s' "$BODY" | sed 's/T\{20\}/00000000000000000000/')'
 LUA
 
+# xadd_peer PIN: redis-benchmark XADD of the payload; req/s.
+xadd_peer() {
+  $1 redis-benchmark -p "$RP" -c 16 -n 200000 -q XADD peer-stream '*' data "$BODY" 2>/dev/null |
+    awk '{for (i=1;i<=NF;i++) if ($i ~ /requests/) {print $(i-1); exit}}'
+}
+
 echo "== pub/sub (a): publish 1 KB to Redis Streams, 16 connections"
-peer=$($LOAD redis-benchmark -p "$RP" -c 16 -n 200000 -q XADD peer-stream '*' data "$BODY" 2>/dev/null |
-  awk '{for (i=1;i<=NF;i++) if ($i ~ /requests/) {print $(i-1); exit}}')
+peer=$(xadd_peer "$LOAD")
 ours=$(wrk_sat "http://127.0.0.1:$HP/v1.0/publish/redis/bench-redis" "$T_TMP/pub.lua")
 printf 'redis-benchmark XADD 1 KB %s req/s   daprd publish -> pubsub.redis %s req/s   ratio %s (target >= 0.7)\n' \
   "$peer" "$ours" "$(ratio "$ours" "$peer")"
 printf '  (daprd XADDs the CloudEvent around the payload: %s bytes per entry)\n' \
   "$(redis-cli -p "$RP" --raw XREVRANGE bench-redis + - COUNT 1 | sed -n 3p | wc -c)"
+taskset -a -p -c 0,1 "$R_PID" >/dev/null
+taskset -a -p -c 0,1 "$D_PID" >/dev/null
+peer=$(xadd_peer "")
+ours=$(wrk -t1 -c16 -d5s -s "$T_TMP/pub.lua" "http://127.0.0.1:$HP/v1.0/publish/redis/bench-redis" 2>/dev/null |
+  awk '/Requests\/sec/ {print $2}')
+printf '  nothing pinned (reference): redis-benchmark %s req/s   daprd %s req/s   ratio %s\n' \
+  "$peer" "$ours" "$(ratio "$ours" "$peer")"
+taskset -a -p -c 0 "$R_PID" >/dev/null
+taskset -a -p -c 0 "$D_PID" >/dev/null
 
 echo "== pub/sub (b): pubsub.in-memory publish -> app -> SUCCESS, 1 KB"
 curl -s -X POST "http://127.0.0.1:$APP/reset"

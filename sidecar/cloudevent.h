@@ -75,5 +75,10 @@ int sdc_base64_decode(const char *s, size_t n, struct dc_buf *out) DC_MUST_CHECK
 void sdc_media_type(const char *content_type, char *out, size_t cap);
 /* Sort every object's members by key (byte order), recursively, as Go marshals maps. */
 void sdc_json_sort_keys(cJSON *v);
+/* Append the JSON document `data` as an event's application/json data: exactly the bytes of
+ * dc_json_parse, sdc_json_sort_keys and dc_json_print (no whitespace, members stably sorted by
+ * key), mostly without building a tree. Returns DC_OK, DC_EPARSE (not a document dc_json_parse
+ * accepts; nothing appended) or DC_ETOOBIG (`out` limit). */
+int sdc_json_append_sorted(struct dc_buf *out, const void *data, size_t len) DC_MUST_CHECK;
 
 #endif /* SDC_CLOUDEVENT_H */

@@ -311,51 +311,6 @@ int sdc__ps_publish_raw(struct sdc_pubsub_rt *ps, struct sdc__ps_comp *c, const 
     return publish_one(ps, c, &msg, eb);
 }
 
-/* sdc_cloudevent_build, with a fast path for application/json payloads: the envelope is built
- * around empty data, and the payload's canonical form (sdc__ps_json_canon: what the builder's
- * parse, key sort and print would give) is spliced in where the empty data was. Same bytes,
- * no cJSON tree; any payload the fast path declines goes through the builder whole. */
-DC_TESTABLE int build_event(const struct sdc_ce_in *in, struct dc_buf *out, struct dc_errbuf *eb)
-{
-    static const char head[] = "{\"data\":\"\"";
-    struct sdc_ce_in empty = *in;
-    struct dc_buf env = {0};
-    size_t mark = out->len;
-    char mt[128];
-    int rv;
-
-    sdc_media_type(in->content_type, mt, sizeof(mt));
-    if (in->len == 0 || strcmp(mt, "application/json") != 0)
-        return sdc_cloudevent_build(in, out, eb);
-    empty.data = "";
-    empty.len = 0;
-    /* Room for a usual envelope and the payload up front: no growth steps on the way. */
-    if (dc_buf_reserve(&env, 512) != DC_OK || dc_buf_reserve(out, in->len + 512) != DC_OK) {
-        dc_buf_cleanup(&env);
-        return sdc_cloudevent_build(in, out, eb);
-    }
-    /* The builder's errors never depend on the data: they are the same here. */
-    rv = sdc_cloudevent_build(&empty, &env, eb);
-    if (rv != DC_OK)
-        goto out;
-    rv = DC_EAGAIN;
-    if (env.len >= sizeof(head) - 1 && memcmp(env.data, head, sizeof(head) - 1) == 0 &&
-        dc_buf_append(out, head, sizeof(head) - 3) == DC_OK) {
-        rv = sdc__ps_json_canon(in->data, in->len, out);
-        if (rv == DC_OK)
-            rv = dc_buf_append(out, env.data + sizeof(head) - 1, env.len - (sizeof(head) - 1));
-    }
-    if (rv != DC_OK) {
-        out->len = mark;
-        if (out->data != NULL)
-            out->data[mark] = '\0';
-        rv = sdc_cloudevent_build(in, out, eb);
-    }
-out:
-    dc_buf_cleanup(&env);
-    return rv;
-}
-
 static bool tracing_on(const struct sdc_runtime *rt)
 {
     return rt->http_mw != NULL && rt->http_mw->tracing;
@@ -452,7 +407,7 @@ static void on_publish(struct dc_http_request *req, struct dc_http_response *res
             .now_ns = dc_now_ns(),
             .add_expiration = !(c->ops->features & SDC_PUBSUB_F_MESSAGE_TTL),
         };
-        rv = build_event(&in, &ev, &eb);
+        rv = sdc_cloudevent_build(&in, &ev, &eb);
         if (rv == DC_EINVAL) {
             snprintf(emsg, sizeof(emsg), "failed deserializing metadata. Error: %s", eb.msg);
             err_app(resp, rt, 400, "ERR_PUBSUB_REQUEST_METADATA",

@@ -47,10 +47,4 @@ bool sdc__ps_ce_scan(const char *data, size_t len, struct sdc__ps_span f[SDC__PS
  * followed by whitespace): true. False means "parse it" (sdc__ps_app_status). */
 bool sdc__ps_reply_is_success(const char *body, size_t len);
 
-#ifdef DC_TESTING
-#include "cloudevent.h"
-/* pubsub_api.c: sdc_cloudevent_build with the sdc__ps_json_canon fast path. */
-int build_event(const struct sdc_ce_in *in, struct dc_buf *out, struct dc_errbuf *eb);
-#endif
-
 #endif /* SDC_PUBSUB_JSON_H */

@@ -2,6 +2,8 @@
 #include "redis_conn.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dc/buf.h"
 #include "dc/mem.h"
 #include "dc/pool.h"
 #include "dc/str.h"
@@ -17,10 +20,38 @@
 #define RD_BACKOFF_MIN_MS 8   /* go-redis MinRetryBackoff */
 #define RD_BACKOFF_MAX_MS 512 /* go-redis MaxRetryBackoff */
 
+#define RD_MAX_INFLIGHT 2 /* batches on the wire at once, each on its own pooled connection */
+#define RD_BATCH_MAX 128  /* calls written in one batch */
+
+/* One sdc_redis_run call queued for the pipeline (on its caller's stack). */
+struct rd_call {
+    const struct sdc_redis_cmd *cmds;
+    size_t n;
+    redisReply **rep;
+    struct dc_errbuf *eb;
+    int rv;
+    bool fresh;  /* its batch ran on a just-opened connection */
+    bool io;     /* it failed on a connection (not while connecting) */
+    bool taken;  /* a leader took it into a batch: it can no longer leave the queue */
+    bool done;   /* rv, rep and eb are final */
+    bool lead;   /* handed the leader role: send the queue's next batch */
+    unsigned posts; /* wake-ups promised (under mu), each a sem_post on `sem` after unlocking */
+    sem_t sem;
+    struct rd_call *next;
+};
+
+/* Auto-pipelining: concurrent calls queue under `mu`; a caller that finds fewer than
+ * RD_MAX_INFLIGHT batches in flight becomes a leader, takes the queue (up to RD_BATCH_MAX
+ * calls), writes every command of the batch at once on one pooled connection and reads the
+ * replies in order, handing each call its own. When the batch is done the leader passes its
+ * role to the first call still queued, if any. */
 struct sdc_redis {
     struct sdc_redis_opts o;
     struct dc_pool *pool; /* of redisContext */
     int64_t dial_ms;      /* for new pooled connections (capped during init) */
+    pthread_mutex_t mu;
+    struct rd_call *head, *tail;
+    unsigned leaders; /* batches in flight, plus leader roles handed on but not yet taken up */
 };
 
 /* ---- metadata ---- */
@@ -177,14 +208,11 @@ bool sdc_redis_reply_unavailable(const redisReply *r)
            sdc_redis_reply_is_err(r, "TRYAGAIN") || sdc_redis_reply_is_err(r, "BUSY ");
 }
 
-int sdc_redis_roundtrip(redisContext *c, const struct sdc_redis_cmd *cmds, size_t n,
-                        redisReply **rep, bool *broken, struct dc_errbuf *eb)
+int sdc_redis_replies(redisContext *c, size_t n, redisReply **rep, bool *broken,
+                      struct dc_errbuf *eb)
 {
     size_t got = 0;
 
-    for (size_t i = 0; i < n; i++)
-        if (redisAppendCommandArgv(c, cmds[i].argc, cmds[i].argv, cmds[i].lens) != REDIS_OK)
-            goto io;
     for (; got < n; got++) {
         void *r = NULL;
         if (redisGetReply(c, &r) != REDIS_OK)
@@ -200,6 +228,17 @@ io:
                       c->err == REDIS_ERR_IO && errno == EAGAIN ? "i/o timeout" : c->errstr);
 }
 
+int sdc_redis_roundtrip(redisContext *c, const struct sdc_redis_cmd *cmds, size_t n,
+                        redisReply **rep, bool *broken, struct dc_errbuf *eb)
+{
+    for (size_t i = 0; i < n; i++)
+        if (redisAppendCommandArgv(c, cmds[i].argc, cmds[i].argv, cmds[i].lens) != REDIS_OK) {
+            *broken = true;
+            return dc_err_set(eb, DC_EUNAVAIL, "redis: %s", c->errstr);
+        }
+    return sdc_redis_replies(c, n, rep, broken, eb);
+}
+
 static int conn_cmd(redisContext *c, int argc, const char **argv, struct dc_errbuf *eb)
 {
     struct sdc_redis_cmd cmd = {argc, argv, NULL};
@@ -207,7 +246,7 @@ static int conn_cmd(redisContext *c, int argc, const char **argv, struct dc_errb
     bool broken = false;
     int rv = sdc_redis_roundtrip(c, &cmd, 1, &r, &broken, eb);
 
-    if (rv != DC_OK)
+    if (rv != DC_OK || r == NULL)
         return rv;
     if (r->type == REDIS_REPLY_ERROR)
         rv = dc_err_set(eb, sdc_redis_reply_unavailable(r) ? DC_EUNAVAIL : DC_EIO, "redis: %s %s",
@@ -279,6 +318,213 @@ static void sleep_ms(int64_t ms)
     }
 }
 
+/* Append "<prefix><n>\r\n" (RESP array or bulk string header) to `b`. */
+static int resp_header(struct dc_buf *b, char prefix, size_t n)
+{
+    char t[24];
+    size_t i = sizeof(t);
+
+    t[--i] = '\n';
+    t[--i] = '\r';
+    do {
+        t[--i] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n > 0);
+    t[--i] = prefix;
+    return dc_buf_append(b, t + i, sizeof(t) - i);
+}
+
+/* Append `cmd` as RESP (an array of bulk strings) to `b`: what redisAppendCommandArgv writes,
+ * without hiredis' sds formatting per argument. */
+static int resp_append(struct dc_buf *b, const struct sdc_redis_cmd *cmd)
+{
+    int rv = resp_header(b, '*', (size_t)cmd->argc);
+
+    for (int i = 0; i < cmd->argc && rv == DC_OK; i++) {
+        size_t len = cmd->lens != NULL ? cmd->lens[i] : strlen(cmd->argv[i]);
+        rv = resp_header(b, '$', len);
+        if (rv == DC_OK)
+            rv = dc_buf_append(b, cmd->argv[i], len);
+        if (rv == DC_OK)
+            rv = dc_buf_append(b, "\r\n", 2);
+    }
+    return rv;
+}
+
+/* Run one batch of `n` calls on one pooled connection: every command written at once, then the
+ * replies read in order. Calls whose replies were all read before a connection failure
+ * succeed; the others get the failure. */
+static void run_batch(struct sdc_redis *r, struct rd_call **calls, size_t n)
+{
+    void *c = NULL;
+    bool fresh = false, broken = false;
+    struct dc_errbuf e = {0};
+    struct dc_buf out = {0};
+    size_t i = 0;
+    int rv = dc_pool_get(r->pool, &c, &fresh, &e);
+
+    if (rv != DC_OK) {
+        for (size_t k = 0; k < n; k++)
+            calls[k]->rv = dc_err_set(calls[k]->eb, rv, "%s", e.msg);
+        return;
+    }
+    for (size_t k = 0; k < n && rv == DC_OK; k++)
+        for (size_t j = 0; j < calls[k]->n && rv == DC_OK; j++)
+            rv = resp_append(&out, &calls[k]->cmds[j]);
+    if (rv != DC_OK)
+        rv = dc_err_set(&e, DC_EUNAVAIL, "redis: commands too large");
+    else if (out.len > 0 && redisAppendFormattedCommand(c, out.data, out.len) != REDIS_OK)
+        rv = dc_err_set(&e, DC_EUNAVAIL, "redis: %s", ((redisContext *)c)->errstr);
+    dc_buf_cleanup(&out);
+    for (; i < n && rv == DC_OK; i++) {
+        rv = sdc_redis_replies(c, calls[i]->n, calls[i]->rep, &broken, &e);
+        calls[i]->rv = DC_OK;
+    }
+    if (rv != DC_OK) {
+        broken = true;
+        i -= i > 0 ? 1 : 0; /* the call whose replies failed, and every later one */
+    }
+    for (size_t k = 0; k < n; k++) {
+        calls[k]->fresh = fresh;
+        calls[k]->io = true;
+        if (rv != DC_OK && k >= i)
+            calls[k]->rv = dc_err_set(calls[k]->eb, rv, "%s", e.msg);
+    }
+    dc_pool_put(r->pool, c, broken);
+}
+
+/* Unlink `call` from the queue (under mu); it must not have been taken. */
+static void queue_remove(struct sdc_redis *r, struct rd_call *call)
+{
+    struct rd_call **pp = &r->head, *prev = NULL;
+
+    while (*pp != NULL && *pp != call) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (*pp == NULL)
+        return;
+    *pp = call->next;
+    if (r->tail == call)
+        r->tail = prev;
+}
+
+/* Promise `c` a wake-up (under mu); the caller posts it after unlocking. A call returns only
+ * once it has consumed every post promised to it, so a post never reaches a finished call. */
+static struct rd_call *promise(struct rd_call *c)
+{
+    c->posts++;
+    return c;
+}
+
+/* One turn as leader (under mu, released meanwhile): send the queue's first calls as a batch,
+ * complete them, and hand the role to the first queued call without one (or give it back).
+ * A role handed to a call that another leader then took into its batch may find the queue
+ * empty: the role is given back. */
+static void lead_batch(struct sdc_redis *r, struct rd_call *self)
+{
+    struct rd_call *batch[RD_BATCH_MAX], *wake[RD_BATCH_MAX + 1];
+    size_t n, nw = 0;
+
+    self->lead = false;
+    for (n = 0; n < RD_BATCH_MAX && r->head != NULL; n++) {
+        batch[n] = r->head;
+        batch[n]->taken = true;
+        r->head = r->head->next;
+    }
+    if (r->head == NULL)
+        r->tail = NULL;
+    if (n == 0) {
+        r->leaders--;
+        return;
+    }
+    pthread_mutex_unlock(&r->mu);
+    run_batch(r, batch, n);
+    pthread_mutex_lock(&r->mu);
+    for (size_t k = 0; k < n; k++) {
+        batch[k]->done = true;
+        if (batch[k] != self)
+            wake[nw++] = promise(batch[k]);
+    }
+    {
+        struct rd_call *q = r->head;
+        while (q != NULL && q->lead)
+            q = q->next;
+        if (q != NULL) {
+            q->lead = true;
+            if (q != self)
+                wake[nw++] = promise(q);
+        } else {
+            r->leaders--;
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+    for (size_t k = 0; k < nw; k++)
+        sem_post(&wake[k]->sem);
+    pthread_mutex_lock(&r->mu);
+}
+
+/* Wait for a post on `c` (not under mu); false when `until` (CLOCK_REALTIME, may be NULL)
+ * passed first. */
+static bool wait_post(struct rd_call *c, const struct timespec *until)
+{
+    for (;;) {
+        if ((until != NULL ? sem_timedwait(&c->sem, until) : sem_wait(&c->sem)) == 0)
+            return true;
+        if (errno == ETIMEDOUT)
+            return false;
+    }
+}
+
+/* Queue `call` and wait until it is done, leading batches whenever handed the role. */
+static void submit(struct sdc_redis *r, struct rd_call *call)
+{
+    struct timespec until = dc_timespec_in(CLOCK_REALTIME, r->o.pool_wait_ms * DC_NS_PER_MS);
+    unsigned consumed = 0;
+    bool expired = false;
+
+    sem_init(&call->sem, 0, 0);
+    pthread_mutex_lock(&r->mu);
+    call->next = NULL;
+    if (r->tail != NULL)
+        r->tail->next = call;
+    else
+        r->head = call;
+    r->tail = call;
+    if (r->leaders < RD_MAX_INFLIGHT) {
+        r->leaders++;
+        call->lead = true;
+    }
+    for (;;) {
+        bool got, timed;
+        if (call->lead) {
+            lead_batch(r, call);
+            continue;
+        }
+        if (call->done && consumed == call->posts)
+            break;
+        /* Once taken into a batch, a call waits for it: batches are bounded by timeouts. */
+        timed = !expired && !call->taken && !call->done;
+        pthread_mutex_unlock(&r->mu);
+        got = wait_post(call, timed ? &until : NULL);
+        pthread_mutex_lock(&r->mu);
+        if (got) {
+            consumed++;
+            continue;
+        }
+        expired = true;
+        if (!call->taken && !call->lead && !call->done) {
+            /* Still queued behind batches that do not finish: give up as a pool would. */
+            queue_remove(r, call);
+            call->rv = dc_err_set(call->eb, DC_EUNAVAIL, "connection pool timeout");
+            call->io = false;
+            call->done = true;
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+    sem_destroy(&call->sem);
+}
+
 static int run_retries(struct sdc_redis *r, const struct sdc_redis_cmd *cmds, size_t n,
                        redisReply **rep, int64_t max_retries, struct dc_errbuf *eb)
 {
@@ -287,19 +533,16 @@ static int run_retries(struct sdc_redis *r, const struct sdc_redis_cmd *cmds, si
     int stale = 0;
 
     for (;;) {
-        void *c = NULL;
-        bool fresh = false, broken = false;
-        int rv = dc_pool_get(r->pool, &c, &fresh, eb);
+        struct rd_call call = {.cmds = cmds, .n = n, .rep = rep, .eb = eb};
+        int rv;
 
-        if (rv == DC_OK) {
-            rv = sdc_redis_roundtrip(c, cmds, n, rep, &broken, eb);
-            dc_pool_put(r->pool, c, broken);
-            if (rv == DC_OK)
-                return DC_OK;
-            /* A pooled connection that died while idle: try again at once on a new one. */
-            if (!fresh && stale++ < 2)
-                continue;
-        }
+        submit(r, &call);
+        rv = call.rv;
+        if (rv == DC_OK)
+            return DC_OK;
+        /* A pooled connection that died while idle: try again at once on a new one. */
+        if (call.io && !call.fresh && stale++ < 2)
+            continue;
         if (rv != DC_EUNAVAIL || retries++ >= max_retries)
             return rv;
         sleep_ms(backoff);
@@ -335,6 +578,17 @@ int sdc_redis_cmd(struct sdc_redis *r, redisReply **out, struct dc_errbuf *eb, i
     return DC_OK;
 }
 
+size_t sdc_redis_queued(struct sdc_redis *r)
+{
+    size_t n = 0;
+
+    pthread_mutex_lock(&r->mu);
+    for (const struct rd_call *c = r->head; c != NULL; c = c->next)
+        n++;
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
 const struct sdc_redis_opts *sdc_redis_opts(const struct sdc_redis *r)
 {
     return &r->o;
@@ -346,6 +600,7 @@ void sdc_redis_close(struct sdc_redis *r)
         return;
     dc_pool_free(r->pool);
     sdc_redis_opts_cleanup(&r->o);
+    pthread_mutex_destroy(&r->mu);
     free(r);
 }
 
@@ -354,10 +609,12 @@ int sdc_redis_open(struct sdc_redis **out, const struct sdc_md *md, const char *
 {
     struct sdc_redis *r = dc_xcalloc(1, sizeof(*r));
     struct dc_pool_config pc = {0, 0, pool_connect, pool_close, r};
-    int rv = sdc_redis_opts_parse(&r->o, md, label, eb);
+    int rv;
 
+    pthread_mutex_init(&r->mu, NULL);
+    rv = sdc_redis_opts_parse(&r->o, md, label, eb);
     if (rv != DC_OK) {
-        free(r);
+        sdc_redis_close(r);
         return rv;
     }
     pc.max_size = r->o.pool_size;

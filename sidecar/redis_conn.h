@@ -18,8 +18,15 @@
  * A `struct sdc_redis` is a client: the settings plus a dc_pool of connections, with upstream's
  * retry behaviour (connection errors retried redisMaxRetries times with go-redis' backoff
  * 8 ms..512 ms; a pooled connection that died while idle is replaced at once). Thread-safe.
- * Components that need a dedicated connection (blocking reads, SUBSCRIBE) call
- * sdc_redis_connect with the parsed settings. */
+ * Concurrent calls are auto-pipelined: they queue, and one caller at a time per connection
+ * (at most two connections busy) writes every queued command in one go and reads the replies
+ * in order, so Redis serves many commands per wake-up. Each call still gets its own replies
+ * (error replies included); a connection that fails fails only the calls whose replies were
+ * not read yet (they are retried as above). A call's commands stay contiguous on the
+ * connection, so MULTI ... EXEC within one call is safe; commands that block on the server
+ * (BLPOP, XREAD BLOCK, SUBSCRIBE) or keep connection state across calls (WATCH) must not be
+ * sent through the client: components that need them call sdc_redis_connect with the parsed
+ * settings for a dedicated connection. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -80,6 +87,10 @@ struct sdc_redis_cmd {
     const size_t *lens;
 };
 
+/* Read `n` replies of commands already appended to `c` into `rep` (as sdc_redis_roundtrip). */
+int sdc_redis_replies(redisContext *c, size_t n, redisReply **rep, bool *broken,
+                      struct dc_errbuf *eb) DC_MUST_CHECK;
+
 /* Send `n` commands on `c`, then read one reply each into `rep` (the caller frees them with
  * freeReplyObject; error replies included). On an I/O error (DC_EUNAVAIL) nothing is left in
  * `rep`, `*broken` is set and `c` must be discarded. */
@@ -101,12 +112,16 @@ int sdc_redis_open(struct sdc_redis **out, const struct sdc_md *md, const char *
                    int64_t init_timeout_ms, bool no_ping, struct dc_errbuf *eb) DC_MUST_CHECK;
 void sdc_redis_close(struct sdc_redis *r);
 
+/* For tests: calls queued for the pipeline and not yet taken into a batch. */
+size_t sdc_redis_queued(struct sdc_redis *r);
+
 /* The client's settings (borrowed, valid until sdc_redis_close). */
 const struct sdc_redis_opts *sdc_redis_opts(const struct sdc_redis *r);
 
-/* Run a pipeline of `n` commands on a pooled connection, retrying connection failures as
- * described above. On DC_OK `rep[0..n)` are replies the caller frees (error replies
- * included); else DC_EUNAVAIL (server unreachable after the retries, pool exhausted). */
+/* Run a pipeline of `n` commands (batched with other threads' calls, see above), retrying
+ * connection failures as described above. On DC_OK `rep[0..n)` are replies the caller frees
+ * (error replies included); else DC_EUNAVAIL (server unreachable after the retries, or still
+ * queued after the pool wait: "connection pool timeout"). */
 int sdc_redis_run(struct sdc_redis *r, const struct sdc_redis_cmd *cmds, size_t n, redisReply **rep,
                   struct dc_errbuf *eb) DC_MUST_CHECK;
 

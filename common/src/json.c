@@ -92,6 +92,8 @@ static bool scan_string(struct scan *sc, size_t *i)
             }
         } else if (c < 0x20) {
             return scan_fail(sc, j, "control character in string");
+        } else if (c < 0x80) {
+            j++;
         } else {
             size_t n = utf8_lead_len(c);
             if (n == 0 || n > sc->len - j || !dc_utf8_valid((const char *)sc->p + j, n))

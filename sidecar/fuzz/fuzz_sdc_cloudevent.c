@@ -5,7 +5,8 @@
  * (publisher side) with that content type. Invariants: a successful build is always a JSON
  * object that parses again (bodies without NUL bytes), with topic "t" and pubsubname "p"; the
  * raw-payload envelope always
- * parses and its data_base64 decodes back to the input. */
+ * parses and its data_base64 decodes back to the input; sdc_json_append_sorted gives exactly the
+ * bytes of dc_json_parse + sdc_json_sort_keys + dc_json_print, and refuses what they refuse. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,26 @@ static void check_str(const cJSON *o, const char *k, const char *want)
         abort();
 }
 
+/* sdc_json_append_sorted against its cJSON reference. */
+static void check_sorted(const char *body, size_t len)
+{
+    struct dc_buf b = {0};
+    cJSON *v = NULL;
+    char *want = NULL;
+    int rv = sdc_json_append_sorted(&b, body, len);
+
+    if (dc_json_parse(len > 0 ? body : "", len, len, &v, NULL) == DC_OK) {
+        sdc_json_sort_keys(v);
+        want = dc_json_print(v);
+        cJSON_Delete(v);
+    }
+    if (want == NULL ? rv != DC_EPARSE || b.len != 0
+                     : rv != DC_OK || b.len != strlen(want) || memcmp(b.data, want, b.len) != 0)
+        abort();
+    free(want);
+    dc_buf_cleanup(&b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct dc_buf b = {0}, dec = {0};
@@ -46,6 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     body = (const char *)data + 1;
     len = size - 1;
+    check_sorted(body, len);
     if (sdc_cloudevent_parse(body, len, 1 << 20, &o, NULL) == DC_OK) {
         if (!cJSON_IsObject(o))
             abort();

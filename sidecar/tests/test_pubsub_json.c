@@ -227,61 +227,6 @@ static void test_canon_random(void **state)
     assert_true(handled > 1000);
 }
 
-/* build_event (pubsub_api.c) against sdc_cloudevent_build: equal but for the random id. */
-static void check_build(const char *ct, const char *data, const struct sdc_md *md)
-{
-    struct sdc_ce_in in = {.app_id = "checkout",
-                           .pubsub = "pubsub",
-                           .topic = "orders",
-                           .content_type = ct,
-                           .data = data,
-                           .len = strlen(data),
-                           .md = md,
-                           .traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-                           .now_ns = NOW,
-                           .add_expiration = true};
-    struct dc_buf fast = {0}, slow = {0};
-    int rf = build_event(&in, &fast, NULL), rs = sdc_cloudevent_build(&in, &slow, NULL);
-    char *idf, *ids;
-
-    assert_int_equal(rf, rs);
-    if (rs == DC_OK) {
-        idf = strstr(fast.data, "\"id\":\"");
-        ids = strstr(slow.data, "\"id\":\"");
-        assert_non_null(idf);
-        assert_non_null(ids);
-        assert_int_equal(idf - fast.data, ids - slow.data);
-        if (md == NULL || sdc_md_get(md, "cloudevent.id") == NULL)
-            memcpy(idf + 6, ids + 6, 36); /* a UUIDv4 each */
-        assert_string_equal(fast.data, slow.data);
-    }
-    dc_buf_cleanup(&fast);
-    dc_buf_cleanup(&slow);
-}
-
-static void test_build_event(void **state)
-{
-    struct sdc_md md = {0}, bad = {0};
-
-    (void)state;
-    sdc_md_set(&md, "cloudevent.id", "my-id");
-    sdc_md_set(&md, "ttlInSeconds", "30");
-    sdc_md_set(&md, "cloudevent.subject", "sub");
-    sdc_md_set(&bad, "ttlInSeconds", "x");
-    check_build("application/json", "{\"t\":\"1\",\"p\":{\"b\":2,\"a\":[1,2]}}", NULL);
-    check_build("application/json; charset=utf-8", "{\"t\":\"1\"}", NULL);
-    check_build("Application/JSON", "[3,2,1]", &md);
-    check_build("application/json", "{\"a\":1.25}", NULL); /* declined: the builder */
-    check_build("application/json", "not json", NULL);
-    check_build("application/json", "", NULL);
-    check_build("application/json", "{\"a\":1}", &bad);
-    check_build("text/plain", "{\"a\":1}", NULL);
-    check_build("application/cloudevents+json", "{\"id\":\"x\",\"data\":{\"b\":1,\"a\":2}}", NULL);
-    check_build(NULL, "hello", NULL);
-    sdc_md_cleanup(&md);
-    sdc_md_cleanup(&bad);
-}
-
 static const char *tree_str(const cJSON *o, const char *k)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -359,7 +304,6 @@ int main(void)
         cmocka_unit_test(test_canon_depth),
         cmocka_unit_test(test_canon_random),
         cmocka_unit_test(test_canon_long_strings),
-        cmocka_unit_test(test_build_event),
         cmocka_unit_test(test_ce_scan),
         cmocka_unit_test(test_reply),
     };

@@ -1,7 +1,7 @@
 # daprc: one non-recursive build. Every component adds itself through its module.mk.
 # Outputs go to $(BUILD): bin/ (binaries), lib/ (libdc.a), obj/, tests/, fuzz/.
 #   make            every binary that exists
-#   make test       unit tests, integration tests, ASan+UBSan unit pass, fuzz smoke
+#   make test       unit tests, integration tests, ASan+UBSan unit pass, fuzz smoke, formatting
 #   make run        daprd on the embedded default resources
 #   make bench      benchmark figures with their peers
 #   make fuzz       libFuzzer targets (clang)
@@ -96,7 +96,7 @@ e2e:
 
 test: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory check-headers lint
+	@$(MAKE) --no-print-directory check-headers lint format-check
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory e2e

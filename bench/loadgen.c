@@ -25,7 +25,7 @@
 struct worker {
     pthread_t tid;
     const char *url, *method, *header;
-    char *body;   /* this worker's own copy when stamp_off >= 0 */
+    char *body; /* this worker's own copy when stamp_off >= 0 */
     size_t body_len;
     long stamp_off; /* offset of the 20-digit send-time stamp in body, or -1 */
     int64_t interval_ns, start_ns, end_ns;
@@ -223,8 +223,8 @@ int main(int argc, char **argv)
     }
     qsort(all, total, sizeof(*all), cmp);
 #define PCT(p) (total ? all[(size_t)((double)(total - 1) * (p))] / 1000.0 : 0.0)
-    printf("%.3f %.3f %.3f %.0f %ld\n", PCT(0.50), PCT(0.90), PCT(0.99), (double)total / (double)secs,
-           errors);
+    printf("%.3f %.3f %.3f %.0f %ld\n", PCT(0.50), PCT(0.90), PCT(0.99),
+           (double)total / (double)secs, errors);
     free(all);
     free(w);
     free(body);

@@ -78,9 +78,9 @@ static void stats(struct dc_http_request *req, struct dc_http_response *resp, vo
     memcpy(copy, samples, n * sizeof(*copy));
     qsort(copy, n, sizeof(*copy), cmp);
 #define PCT(p) (n ? (double)copy[(size_t)((double)(n - 1) * (p))] / 1e6 : 0.0)
-    len = snprintf(out, sizeof(out), "%lu %.3f %.3f %.3f %.0f\n", (unsigned long)events,
-                   PCT(0.50), PCT(0.90), PCT(0.99),
-                   span > 0 ? (double)(events - 1) * 1e9 / (double)span : 0.0);
+    len =
+        snprintf(out, sizeof(out), "%lu %.3f %.3f %.3f %.0f\n", (unsigned long)events, PCT(0.50),
+                 PCT(0.90), PCT(0.99), span > 0 ? (double)(events - 1) * 1e9 / (double)span : 0.0);
     free(copy);
     if (dc_http_response_body(resp, out, (size_t)len, "text/plain") != DC_OK)
         resp->status = 500;

@@ -49,8 +49,7 @@ static cJSON *op(const char *name, const char *path, const char *value)
     return o;
 }
 
-int inj_cabundle_patch(const cJSON *mwc, const char *anchors_pem, char **out,
-                       struct dc_errbuf *eb)
+int inj_cabundle_patch(const cJSON *mwc, const char *anchors_pem, char **out, struct dc_errbuf *eb)
 {
     const cJSON *hook = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(mwc, "webhooks"), 0);
     const cJSON *cc = cJSON_GetObjectItemCaseSensitive(hook, "clientConfig");

@@ -590,8 +590,10 @@ static int patch_cabundle(struct inj_service *s, const struct dc_svid *svid, str
         rv = dc_k8s_patch(s->k8s, &mwc_res, NULL, INJ_WEBHOOK_CONFIG, DC_K8S_PATCH_JSON, patch,
                           NULL, NULL, eb);
         if (rv == DC_OK)
-            DC_LOG(DC_LOG_INFO, "caBundle of MutatingWebhookConfiguration %s set to the trust "
-                                "anchors", INJ_WEBHOOK_CONFIG);
+            DC_LOG(DC_LOG_INFO,
+                   "caBundle of MutatingWebhookConfiguration %s set to the trust "
+                   "anchors",
+                   INJ_WEBHOOK_CONFIG);
     }
     if (rv != DC_OK)
         dc_err_wrapf(eb, "caBundle of MutatingWebhookConfiguration %s", INJ_WEBHOOK_CONFIG);

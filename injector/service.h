@@ -8,8 +8,8 @@
  *
  * Threads: the HTTP servers run on their own threads; a Kubernetes informer thread keeps the
  * mTLS setting; one thread polls the certificate files or, in sentry mode, applies each new
- * identity (the webhook's certificate, the caBundle) that the identity thread publishes. The handlers only read the config,
- * which is not changed after inj_service_start. */
+ * identity (the webhook's certificate, the caBundle) that the identity thread publishes. The
+ * handlers only read the config, which is not changed after inj_service_start. */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -62,9 +62,9 @@ struct inj_service *inj_service_new(struct inj_config *cfg, const struct inj_fla
  * lookup, bounded by 10 s, then the Configuration informer), the HTTPS webhook with the
  * certificate files or, in sentry mode, the first SVID (waited for up to 30 s), health, metrics
  * and the certificate poller. In sentry mode /healthz stays 503 until the caBundle of
- * INJ_WEBHOOK_CONFIG holds the anchors (patched by the poller, which retries). Returns DC_OK or an error with
- * the reason in `eb` (unreadable or unusable certificate files, a port in use, an explicit
- * --kubeconfig that does not load); the caller then frees the service. Call once. */
+ * INJ_WEBHOOK_CONFIG holds the anchors (patched by the poller, which retries). Returns DC_OK or an
+ * error with the reason in `eb` (unreadable or unusable certificate files, a port in use, an
+ * explicit --kubeconfig that does not load); the caller then frees the service. Call once. */
 int inj_service_start(struct inj_service *s, struct dc_errbuf *eb) DC_MUST_CHECK;
 
 /* Stop accepting webhook requests and wait up to `timeout_ms` for those in flight. */

@@ -5,8 +5,7 @@
 
 #include "internal.h"
 
-int snt__der_get(struct snt__der *in, unsigned char tag, struct snt__der *val,
-                 struct snt__der *tlv)
+int snt__der_get(struct snt__der *in, unsigned char tag, struct snt__der *val, struct snt__der *tlv)
 {
     const unsigned char *p = in->p;
     size_t avail = in->len, hdr = 2, len, n, i;

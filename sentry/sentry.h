@@ -87,7 +87,6 @@ EVP_PKEY *snt_csr_pubkey(const struct snt_csr *csr);
 enum snt_key_type snt_csr_key_type(const struct snt_csr *csr);
 int snt_csr_key_bits(const struct snt_csr *csr);
 
-
 /* ------------------------------------------------------------------------------------------ */
 /* The CA: bootstrap, storage, reload, expiry                                                  */
 
@@ -185,7 +184,7 @@ unsigned snt_ca_expiry_check(struct snt_ca *ca, int64_t now_s, int64_t window_s)
 
 struct snt_sign_opts {
     const struct dc_spiffe_id *id; /* the single URI SAN; required */
-    const char *const *dns_sans;    /* optional DNS SANs (snt_control_plane_dns_sans) */
+    const char *const *dns_sans;   /* optional DNS SANs (snt_control_plane_dns_sans) */
     size_t n_dns_sans;
     int64_t ttl_s;           /* spec.mtls.workloadCertTTL; <= 0 means 24h */
     int64_t skew_s;          /* spec.mtls.allowedClockSkew; < 0 means 15m, 0 is allowed */

@@ -27,10 +27,9 @@ void snt_signed_cleanup(struct snt_signed *s)
  * extension methods, then i2d and PEM through BIOs, cost more than the signature itself. */
 
 /* 2.5.29.37 ExtKeyUsage, non-critical (as Go writes it): serverAuth, clientAuth. */
-static const unsigned char EXT_EKU[] = {0x30, 0x1d, 0x06, 0x03, 0x55, 0x1d, 0x25, 0x04, 0x16,
-                                        0x30, 0x14, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05,
-                                        0x07, 0x03, 0x01, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05,
-                                        0x05, 0x07, 0x03, 0x02};
+static const unsigned char EXT_EKU[] = {
+    0x30, 0x1d, 0x06, 0x03, 0x55, 0x1d, 0x25, 0x04, 0x16, 0x30, 0x14, 0x06, 0x08, 0x2b, 0x06, 0x01,
+    0x05, 0x05, 0x07, 0x03, 0x01, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02};
 /* 2.5.29.15 KeyUsage, critical, digitalSignature only (cert.go, for every key type: TLS 1.3 and
  * ECDHE suites never use keyEncipherment). */
 static const unsigned char EXT_KU[] = {0x30, 0x0e, 0x06, 0x03, 0x55, 0x1d, 0x0f, 0x01,
@@ -39,8 +38,8 @@ static const unsigned char OID_SAN[] = {0x06, 0x03, 0x55, 0x1d, 0x11};
 static const unsigned char OID_SKI[] = {0x06, 0x03, 0x55, 0x1d, 0x0e};
 static const unsigned char OID_AKI[] = {0x06, 0x03, 0x55, 0x1d, 0x23};
 /* SNT_OID_IMAGES, 1.3.6.1.4.1.57683.100.1 (tested against OBJ_txt2obj). */
-static const unsigned char OID_IMAGES[] = {0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01,
-                                           0x83, 0xc2, 0x53, 0x64, 0x01};
+static const unsigned char OID_IMAGES[] = {0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04,
+                                           0x01, 0x83, 0xc2, 0x53, 0x64, 0x01};
 static const unsigned char CRITICAL[] = {0x01, 0x01, 0xff};
 static const unsigned char VERSION_3[] = {0xa0, 0x03, 0x02, 0x01, 0x02};
 static const unsigned char EMPTY_NAME[] = {0x30, 0x00};
@@ -77,12 +76,12 @@ int snt__leaf_template_init(struct snt__leaf_template *t, X509 *issuer, EVP_PKEY
     /* The AlgorithmIdentifier the provider reports for this key and digest: what X509_sign
      * would write. */
     ctx = EVP_MD_CTX_new();
-    params[0] = OSSL_PARAM_construct_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, alg,
-                                                  sizeof(alg));
+    params[0] =
+        OSSL_PARAM_construct_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, alg, sizeof(alg));
     params[1] = OSSL_PARAM_construct_end();
     if (ctx == NULL ||
-        EVP_DigestSignInit_ex(ctx, NULL, md != NULL ? EVP_MD_get0_name(md) : NULL, NULL, NULL,
-                              key, NULL) != 1 ||
+        EVP_DigestSignInit_ex(ctx, NULL, md != NULL ? EVP_MD_get0_name(md) : NULL, NULL, NULL, key,
+                              NULL) != 1 ||
         EVP_PKEY_CTX_get_params(EVP_MD_CTX_get_pkey_ctx(ctx), params) != 1 ||
         !OSSL_PARAM_modified(&params[0]) || params[0].return_size == 0 ||
         dc_buf_append(&t->sig_alg, alg, params[0].return_size) != DC_OK)
@@ -290,9 +289,8 @@ static int sign_tbs(struct dc_buf *b, const struct snt__material *m)
     int rv = DC_ETLS;
 
     if (ctx == NULL ||
-        EVP_DigestSignInit_ex(ctx, NULL,
-                              m->leaf.md != NULL ? EVP_MD_get0_name(m->leaf.md) : NULL, NULL,
-                              NULL, m->key, NULL) != 1 ||
+        EVP_DigestSignInit_ex(ctx, NULL, m->leaf.md != NULL ? EVP_MD_get0_name(m->leaf.md) : NULL,
+                              NULL, NULL, m->key, NULL) != 1 ||
         EVP_DigestSign(ctx, sig + 1, &sig_len, (const unsigned char *)b->data, b->len) != 1)
         goto out;
     sig[0] = 0;
@@ -351,8 +349,7 @@ static int validity(const struct snt__material *m, const struct snt_sign_opts *o
 
 /* Sign for the public key of the SubjectPublicKeyInfo `spki_der` (checked by the callers). */
 static int sign_spki(struct snt_ca *ca, const struct snt__der *spki_der,
-                     const struct snt_sign_opts *opts, struct snt_signed *out,
-                     struct dc_errbuf *eb)
+                     const struct snt_sign_opts *opts, struct snt_signed *out, struct dc_errbuf *eb)
 {
     const struct snt__material *m;
     char uri[DC_SPIFFE_MAX_LEN + 1];

@@ -592,7 +592,8 @@ static int deliver(void *ud, const struct sdc_binding_event *ev, struct dc_buf *
     rv = sdc_resiliency_run(ib->policy, ib->sc->def->meta.name, deliver_attempt, &d, &status, eb);
     if (rv == DC_OK && status != 200)
         rv = DC_EIO;
-    sdc_comp_metric(ib->owner->rt, SDC_CM_INPUT_BINDING, ib->sc->def->meta.name, NULL, rv == DC_OK, t0);
+    sdc_comp_metric(ib->owner->rt, SDC_CM_INPUT_BINDING, ib->sc->def->meta.name, NULL, rv == DC_OK,
+                    t0);
     for (size_t i = 1; i < k; i++)
         free((char *)headers[i]);
     free(headers);

@@ -49,8 +49,8 @@ void sdc_comp_metrics_setup(struct sdc_runtime *rt);
 
 /* Record the outcome of initialising the component `name` of type `type`: loaded and
  * initialised, or failed with `reason`. */
-void sdc_comp_metric_init(const struct sdc_runtime *rt, const char *type, const char *name,
-                          bool ok, const char *reason);
+void sdc_comp_metric_init(const struct sdc_runtime *rt, const char *type, const char *name, bool ok,
+                          const char *reason);
 
 /* Service invocation (upstream's dapr_runtime_service_invocation_*): on the calling sidecar,
  * a request sent to `app` {app_id, dst_app_id, type="unary"}, and when a response came back,

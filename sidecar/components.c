@@ -6,7 +6,6 @@
 #include <string.h>
 #include <strings.h>
 
-
 #include "dc/log.h"
 #include "dc/mem.h"
 #include "dc/rand.h"
@@ -186,8 +185,8 @@ static int load_pass(struct sdc_components *cs, struct sdc_runtime *rt, bool sec
         sdc_comp_metric_init(rt, sc->def->type, sc->def->meta.name, rv == DC_OK,
                              rv == DC_EUNSUPPORTED ? "creation" : "init");
         if (rv == DC_OK) {
-            DC_LOG(DC_LOG_INFO, "Component loaded: %s (%s/%s)", sc->def->meta.name,
-                   sc->def->type, sc->def->version);
+            DC_LOG(DC_LOG_INFO, "Component loaded: %s (%s/%s)", sc->def->meta.name, sc->def->type,
+                   sc->def->version);
             continue;
         }
         dc_err_wrapf(eb, "%s:%d: component %s (%s/%s) failed to init", sc->def->meta.file,

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "dc/json.h"
 #include "dc/log.h"
 #include "dc/mem.h"

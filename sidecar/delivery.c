@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "dc/arena.h"
 #include "dc/json.h"
 #include "dc/limits.h"

@@ -33,7 +33,7 @@ struct cache_entry {
 struct sdc_mtls {
     struct dc_identity *identity;
     struct dc_svid *server_svid; /* what sdc_mtls_server_opts handed out */
-    pthread_mutex_t srv_mu;       /* guards srv (held during a swap) */
+    pthread_mutex_t srv_mu;      /* guards srv (held during a swap) */
     struct dc_http_server *srv;
     uint64_t srv_gen; /* generation of the certificate srv presents */
     pthread_mutex_t cache_mu;

@@ -32,7 +32,7 @@
 /* Stale rows are deleted by the periodic cleanup after this many update intervals. */
 #define STALE_INTERVALS 3
 #define LOOKUP_SQL                                                                                 \
-    "SELECT address FROM %s WHERE app_id = ?1 AND (namespace = ?2 OR namespace = '') AND "       \
+    "SELECT address FROM %s WHERE app_id = ?1 AND (namespace = ?2 OR namespace = '') AND "         \
     "unixepoch(CURRENT_TIMESTAMP) - last_update < ?3 LIMIT ?4"
 
 struct nr_sqlite {

@@ -30,11 +30,11 @@ struct rd_call {
     redisReply **rep;
     struct dc_errbuf *eb;
     int rv;
-    bool fresh;  /* its batch ran on a just-opened connection */
-    bool io;     /* it failed on a connection (not while connecting) */
-    bool taken;  /* a leader took it into a batch: it can no longer leave the queue */
-    bool done;   /* rv, rep and eb are final */
-    bool lead;   /* handed the leader role: send the queue's next batch */
+    bool fresh;     /* its batch ran on a just-opened connection */
+    bool io;        /* it failed on a connection (not while connecting) */
+    bool taken;     /* a leader took it into a batch: it can no longer leave the queue */
+    bool done;      /* rv, rep and eb are final */
+    bool lead;      /* handed the leader role: send the queue's next batch */
     unsigned posts; /* wake-ups promised (under mu), each a sem_post on `sem` after unlocking */
     sem_t sem;
     struct rd_call *next;

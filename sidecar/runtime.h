@@ -58,7 +58,7 @@ struct sdc_runtime {
     struct sdc_bindings *bindings;     /* bindings.h: the input-binding runner */
     struct sdc_http_mw *http_mw;       /* http_mw.h: set up with the API router */
     struct sdc_pubsub_rt *pubsub;      /* pubsub_api.h */
-    struct dc_identity *identity;     /* identity.h: with --enable-mtls, else NULL */
+    struct dc_identity *identity;      /* identity.h: with --enable-mtls, else NULL */
 
     /* Attributes set with PUT /v1.0/metadata/{key}; guarded by `lock`. */
     pthread_mutex_t lock;
@@ -66,8 +66,8 @@ struct sdc_runtime {
     size_t nextended;
 
     struct dc_metrics *metrics;
-    struct dc_metric *m_http_count;   /* dapr_http_server_request_count */
-    struct dc_metric *m_http_latency; /* dapr_http_server_latency */
+    struct dc_metric *m_http_count;          /* dapr_http_server_request_count */
+    struct dc_metric *m_http_latency;        /* dapr_http_server_latency */
     struct dc_metric *m_component_loaded;    /* comp_metrics.h */
     struct dc_metric *m_component_init;      /* comp_metrics.h */
     struct dc_metric *m_component_init_fail; /* comp_metrics.h */

@@ -106,8 +106,8 @@ static int start_api(struct sdc_sidecar *s, struct dc_errbuf *eb)
         o.address = cfg->listen_addresses.v[i];
         rv = dc_http_server_start(&s->api[s->napi], &o, s->api_router, &one);
         if (rv != DC_OK) {
-            DC_LOG(DC_LOG_WARN, "failed to listen on %s:%d: %s", o.address,
-                   cfg->dapr_http_port, one.msg);
+            DC_LOG(DC_LOG_WARN, "failed to listen on %s:%d: %s", o.address, cfg->dapr_http_port,
+                   one.msg);
             last = rv;
             *eb = one;
             continue;
@@ -127,9 +127,8 @@ static int start_aux(struct sdc_sidecar *s, struct dc_errbuf *eb)
     if (cfg->dapr_public_port >= 0) {
         server_opts(cfg, &o);
         o.threads = 1;
-        o.address = dc_str_empty(cfg->dapr_public_listen_address)
-                        ? NULL
-                        : cfg->dapr_public_listen_address;
+        o.address =
+            dc_str_empty(cfg->dapr_public_listen_address) ? NULL : cfg->dapr_public_listen_address;
         o.port = (uint16_t)cfg->dapr_public_port;
         /* The public port serves health and metadata without token auth (§1.1). */
         s->public_router = sdc_http_public_router(&s->rt);
@@ -147,14 +146,13 @@ static int start_aux(struct sdc_sidecar *s, struct dc_errbuf *eb)
             dc_err_wrapf(eb, "metrics server");
             return rv;
         }
-        DC_LOG(DC_LOG_INFO, "metrics server started on %s:%d/metrics",
-               cfg->metrics_listen_address, cfg->metrics_port);
+        DC_LOG(DC_LOG_INFO, "metrics server started on %s:%d/metrics", cfg->metrics_listen_address,
+               cfg->metrics_port);
     }
     return DC_OK;
 }
 
-int sdc_sidecar_start(struct sdc_sidecar **out, const struct sdc_config *cfg,
-                      struct dc_errbuf *eb)
+int sdc_sidecar_start(struct sdc_sidecar **out, const struct sdc_config *cfg, struct dc_errbuf *eb)
 {
     struct sdc_sidecar *s = dc_xcalloc(1, sizeof(*s));
     int64_t t0 = dc_mono_ns();

@@ -234,14 +234,14 @@ int dc_identity_parse_anchors(const char *pem, size_t len, X509_STORE **out, str
 }
 
 int dc_identity_make_csr(EVP_PKEY *key, const char *td, const char *ns, const char *app_id,
-                          struct dc_buf *out, struct dc_errbuf *eb)
+                         struct dc_buf *out, struct dc_errbuf *eb)
 {
     struct dc_spiffe_id sid;
     char uri[DC_SPIFFE_MAX_LEN + 1];
     int rv;
 
-    rv = dc_spiffe_build(&sid, dc_str_empty(td) ? PUBLIC_TD : td,
-                          dc_str_empty(ns) ? "default" : ns, app_id, eb);
+    rv = dc_spiffe_build(&sid, dc_str_empty(td) ? PUBLIC_TD : td, dc_str_empty(ns) ? "default" : ns,
+                         app_id, eb);
     if (rv != DC_OK)
         return rv;
     if (dc_spiffe_format(&sid, uri, sizeof(uri)) < 0)
@@ -269,9 +269,9 @@ static int64_t asn1_time_s(const ASN1_TIME *t)
 }
 
 int dc_identity_check_chain(const char *chain_pem, size_t len, EVP_PKEY *key, X509_STORE *anchors,
-                             const char *ns, const char *app_id, int64_t now_s,
-                             struct dc_spiffe_id *id, int64_t *not_before_s, int64_t *not_after_s,
-                             struct dc_errbuf *eb)
+                            const char *ns, const char *app_id, int64_t now_s,
+                            struct dc_spiffe_id *id, int64_t *not_before_s, int64_t *not_after_s,
+                            struct dc_errbuf *eb)
 {
     BIO *b = BIO_new_mem_buf(chain_pem, (int)len);
     STACK_OF(X509) *rest = sk_X509_new_null();
@@ -418,7 +418,7 @@ static bool anchors_file_changed(struct dc_identity *id)
     if (set_anchors(id, pem, len, &eb) != DC_OK) {
         /* A half-written file: the stamp changes again when the writer is done. */
         note(id, DC_LOG_WARN, "keeping the current trust anchors: %s: %s", id->anchors_file,
-               eb.msg);
+             eb.msg);
         return false;
     }
     note(id, DC_LOG_INFO, "trust anchors reloaded from %s", id->anchors_file);
@@ -446,7 +446,7 @@ static int verify_sentry(int ok, X509_STORE_CTX *xs)
     if (!ok || X509_STORE_CTX_get_error_depth(xs) != 0)
         return ok;
     if (id == NULL || !dc_identity_x509_is(X509_STORE_CTX_get_current_cert(xs), id->sentry_td,
-                                            id->sentry_ns, SENTRY_APP_ID)) {
+                                           id->sentry_ns, SENTRY_APP_ID)) {
         X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
         return 0;
     }
@@ -528,8 +528,8 @@ static char *key_pem(EVP_PKEY *key)
 
 /* Build the snapshot of a verified chain. */
 static struct dc_svid *new_svid(struct dc_identity *id, const ProtobufCBinaryData *chain,
-                                 EVP_PKEY *key, const struct dc_spiffe_id *sid, int64_t nb,
-                                 int64_t na)
+                                EVP_PKEY *key, const struct dc_spiffe_id *sid, int64_t nb,
+                                int64_t na)
 {
     struct dc_svid *s = dc_xcalloc(1, sizeof(*s));
 
@@ -613,8 +613,8 @@ static int fetch(struct dc_identity *id, struct dc_svid **out, struct dc_errbuf 
         goto cleanup;
     }
     rv = dc_identity_check_chain((const char *)resp->workload_certificate.data,
-                                  resp->workload_certificate.len, key, id->anchors, id->ns,
-                                  id->app_id, 0, &sid, &nb, &na, eb);
+                                 resp->workload_certificate.len, key, id->anchors, id->ns,
+                                 id->app_id, 0, &sid, &nb, &na, eb);
     if (rv == DC_OK)
         *out = new_svid(id, &resp->workload_certificate, key, &sid, nb, na);
 cleanup:
@@ -650,17 +650,17 @@ static void renew(struct dc_identity *id)
 
     if (rv == DC_OK) {
         note(id, DC_LOG_INFO, "certificate for %s renewed, valid until %lld", s->spiffe,
-               (long long)s->not_after_s);
+             (long long)s->not_after_s);
         schedule(id, s);
         publish(id, s);
     } else {
         id->failures++;
         id->renew_at_s = dc_identity_retry_at(now_s(), id->failures, cur->not_after_s);
         note(id, now_s() >= cur->not_after_s ? DC_LOG_ERROR : DC_LOG_WARN,
-               "certificate renewal failed (attempt %u, next in %llds, current valid until "
-               "%lld): %s",
-               id->failures, (long long)(id->renew_at_s - now_s()), (long long)cur->not_after_s,
-               eb.msg);
+             "certificate renewal failed (attempt %u, next in %llds, current valid until "
+             "%lld): %s",
+             id->failures, (long long)(id->renew_at_s - now_s()), (long long)cur->not_after_s,
+             eb.msg);
     }
     dc_svid_release(cur);
 }
@@ -757,14 +757,14 @@ static int first_certificate(struct dc_identity *id, int64_t timeout_ms, struct 
         nanosleep(&pause, NULL);
     }
     note(id, DC_LOG_INFO, "workload certificate for %s, valid until %lld", s->spiffe,
-           (long long)s->not_after_s);
+         (long long)s->not_after_s);
     schedule(id, s);
     publish(id, s);
     return DC_OK;
 }
 
 int dc_identity_start(struct dc_identity **out, const struct dc_identity_opts *o,
-                       struct dc_errbuf *eb)
+                      struct dc_errbuf *eb)
 {
     struct dc_identity *id;
     pthread_condattr_t ca;
@@ -780,8 +780,8 @@ int dc_identity_start(struct dc_identity **out, const struct dc_identity_opts *o
     id->anchors_file = dup_or_null(o->anchors_file);
     id->token_file = dup_or_null(o->token_file);
     id->kubernetes = o->kubernetes;
-    id->sentry_td = dc_xstrdup(dc_str_empty(o->cp_trust_domain) ? SENTRY_DEFAULT_TD
-                                                                : o->cp_trust_domain);
+    id->sentry_td =
+        dc_xstrdup(dc_str_empty(o->cp_trust_domain) ? SENTRY_DEFAULT_TD : o->cp_trust_domain);
     id->sentry_ns = dc_xstrdup(dc_str_empty(o->cp_namespace) ? "default" : o->cp_namespace);
     id->poll_ms = o->anchors_poll_ms > 0 ? o->anchors_poll_ms : DEFAULT_POLL_MS;
     id->log = o->log;

@@ -33,8 +33,7 @@ int dc_spiffe_td_check(const char *td, size_t len, struct dc_errbuf *eb)
     if (len == 0)
         return dc_err_set(eb, DC_EINVAL, "trust domain is missing");
     if (len > DC_SPIFFE_MAX_TD)
-        return dc_err_set(eb, DC_ETOOBIG, "trust domain is longer than %d bytes",
-                          DC_SPIFFE_MAX_TD);
+        return dc_err_set(eb, DC_ETOOBIG, "trust domain is longer than %d bytes", DC_SPIFFE_MAX_TD);
     for (i = 0; i < len; i++)
         if (!td_char((unsigned char)td[i]))
             return dc_err_set(eb, DC_EINVAL,
@@ -177,7 +176,7 @@ int dc_spiffe_parse(const char *uri, size_t len, struct dc_spiffe_id *out, struc
 }
 
 int dc_spiffe_build(struct dc_spiffe_id *out, const char *td, const char *ns, const char *app_id,
-                     struct dc_errbuf *eb)
+                    struct dc_errbuf *eb)
 {
     struct dc_spiffe_id id;
     int rv;
@@ -258,7 +257,7 @@ int dc_spiffe_from_cert(const X509 *cert, struct dc_spiffe_id *out, struct dc_er
         return dc_err_set(eb, DC_ENOTFOUND, "certificate has no URI SAN");
     }
     rv = dc_spiffe_parse((const char *)ASN1_STRING_get0_data(uri->d.uniformResourceIdentifier),
-                          (size_t)ASN1_STRING_length(uri->d.uniformResourceIdentifier), out, eb);
+                         (size_t)ASN1_STRING_length(uri->d.uniformResourceIdentifier), out, eb);
     GENERAL_NAMES_free(sans);
     return rv;
 }

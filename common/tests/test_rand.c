@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "dc/rand.h"
 
 static void test_uuid4_format(void **state)

@@ -311,7 +311,7 @@ static void test_cert_source(void **state)
     struct inj_config cfg = {0};
     struct inj_flags fl = {0};
     struct dc_errbuf eb = {0};
-    enum inj_cert_source src = (enum inj_cert_source)-1;
+    enum inj_cert_source src = INJ_CERT_FILES;
     char anchors[] = "/var/run/secrets/dapr.io/tls/ca.crt";
 
     (void)state;

@@ -485,8 +485,7 @@ static void test_csr_der_strict(void **state)
         assert_int_equal(snt__der_wrap(&b, 0, SNT__DER_SEQUENCE), DC_OK);
         assert_int_equal(dc_buf_append(&b, d.info.p + info_len, rest), DC_OK);
         assert_int_equal(snt__der_wrap(&b, 0, SNT__DER_SEQUENCE), DC_OK);
-        assert_int_equal(snt__csr_der_read((const unsigned char *)b.data, b.len, &d),
-                         DC_EPARSE);
+        assert_int_equal(snt__csr_der_read((const unsigned char *)b.data, b.len, &d), DC_EPARSE);
         expect_parse((const unsigned char *)b.data, b.len, DC_EPARSE, "malformed");
         dc_buf_cleanup(&b);
     }
@@ -517,9 +516,9 @@ static void test_p256_compressed_point(void **state)
     size_t len;
     (void)state;
 
-    assert_int_equal(EVP_PKEY_set_utf8_string_param(
-                         k, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed"),
-                     1);
+    assert_int_equal(
+        EVP_PKEY_set_utf8_string_param(k, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed"),
+        1);
     pem = make_csr_pem(k, NULL, &len);
     assert_int_equal(snt_csr_parse(pem, len, &csr, &eb), DC_OK);
     assert_int_equal(snt_csr_key_type(csr), SNT_KEY_EC_P256);

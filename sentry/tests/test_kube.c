@@ -33,8 +33,8 @@ struct fake {
         char path[160];
         char *body;
     } objs[MAX_OBJS];
-    int review_status; /* HTTP status of a TokenReview */
-    char *review;      /* its body */
+    int review_status;      /* HTTP status of a TokenReview */
+    char *review;           /* its body */
     char log[MAX_LOG][200]; /* "METHOD path" */
     char *last_body;        /* of the last POST/PUT */
     int n_log;
@@ -96,12 +96,13 @@ static void on_request(struct dc_http_request *req, struct dc_http_response *res
         if (slot != NULL)
             reply(resp, 200, *slot);
         else
-            reply(resp, 404, "{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"NotFound\","
-                             "\"message\":\"not found\",\"code\":404}");
+            reply(resp, 404,
+                  "{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"NotFound\","
+                  "\"message\":\"not found\",\"code\":404}");
     } else if (strcmp(req->method, "POST") == 0) {
         obj = cJSON_Parse(req->body);
-        name = cJSON_GetObjectItemCaseSensitive(
-            cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name");
+        name = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "metadata"),
+                                                "name");
         snprintf(path, sizeof(path), "%s/%s", req->path,
                  cJSON_IsString(name) ? name->valuestring : "?");
         cJSON_Delete(obj);
@@ -248,8 +249,7 @@ static void test_status_message(void **state)
     (void)state;
 
     snt__kube_status_message(
-        "BadRequest: token is required for TokenReview in authentication (HTTP 400)", m,
-        sizeof(m));
+        "BadRequest: token is required for TokenReview in authentication (HTTP 400)", m, sizeof(m));
     assert_string_equal(m, "token is required for TokenReview in authentication");
     snt__kube_status_message("Forbidden: a: b (HTTP 1) (HTTP 403)", m, sizeof(m));
     assert_string_equal(m, "a: b (HTTP 1)");
@@ -333,8 +333,7 @@ static void test_bundle_write_create_then_update(void **state)
              "{\"kind\":\"Secret\",\"metadata\":{\"name\":\"dapr-trust-bundle\","
              "\"resourceVersion\":\"42\"},\"data\":{\"jwt.key\":\"and0\"}}");
     f->n_log = 0;
-    assert_int_equal(snt__kube_bundle_write(f->client, "ns1", keys, "CA2", "C2", "K2", &eb),
-                     DC_OK);
+    assert_int_equal(snt__kube_bundle_write(f->client, "ns1", keys, "CA2", "C2", "K2", &eb), DC_OK);
     assert_string_equal(f->log[1], "PUT " SECRET_PATH);
     assert_string_equal(f->log[3], "PUT " CM_PATH);
     slot = obj_slot(f, SECRET_PATH, false);

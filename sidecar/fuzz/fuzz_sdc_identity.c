@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* No certificate for the bundle parser: none for the chain parser either. */
         st = X509_STORE_new();
         if (st == NULL || dc_identity_check_chain(s, size, NULL, st, "default", "app", 0, &id, &nb,
-                                                   &na, NULL) != DC_EPARSE)
+                                                  &na, NULL) != DC_EPARSE)
             abort();
         X509_STORE_free(st);
     }

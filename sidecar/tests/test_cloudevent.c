@@ -152,9 +152,9 @@ static void ws(struct dc_buf *b)
 
 static void gen_string(struct dc_buf *b, bool key)
 {
-    static const char *const parts[] = {"a", "b", "A", "z", "0", " ", "\xc3\xa9", "\xe2\x82\xac",
-                                        "\\n", "\\\"", "\\\\", "\\t", "\\/", "\\u0041", "~",
-                                        "\x7f"};
+    static const char *const parts[] = {
+        "a",   "b",    "A",    "z",   "0",   " ",       "\xc3\xa9", "\xe2\x82\xac",
+        "\\n", "\\\"", "\\\\", "\\t", "\\/", "\\u0041", "~",        "\x7f"};
     unsigned n = rnd(4);
 
     assert_int_equal(dc_buf_appendc(b, '"'), DC_OK);
@@ -165,9 +165,9 @@ static void gen_string(struct dc_buf *b, bool key)
 
 static void gen_value(struct dc_buf *b, unsigned depth)
 {
-    static const char *const scalars[] = {"0",  "1",      "-1",    "123456789", "-987654321",
-                                          "true", "false", "null", "1.5",       "1e2",
-                                          "-0", "1234567890"};
+    static const char *const scalars[] = {"0",          "1",    "-1",    "123456789",
+                                          "-987654321", "true", "false", "null",
+                                          "1.5",        "1e2",  "-0",    "1234567890"};
     unsigned k = rnd(depth < 5 ? 10 : 6);
 
     if (k < 4) {
@@ -249,8 +249,8 @@ static void test_envelope_data(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_subset),    cmocka_unit_test(test_off_subset),
-        cmocka_unit_test(test_depth),     cmocka_unit_test(test_generated),
+        cmocka_unit_test(test_subset),        cmocka_unit_test(test_off_subset),
+        cmocka_unit_test(test_depth),         cmocka_unit_test(test_generated),
         cmocka_unit_test(test_envelope_data),
     };
 

@@ -185,8 +185,7 @@ static void test_make_csr(void **state)
     csr_uris(dc_buf_cstr(&pem), uris, sizeof(uris));
     assert_string_equal(uris, "spiffe://public/ns/default/order-svc");
     dc_buf_reset(&pem);
-    assert_int_equal(dc_identity_make_csr(key, "corp.example", "prod", "a_b-1", &pem, NULL),
-                     DC_OK);
+    assert_int_equal(dc_identity_make_csr(key, "corp.example", "prod", "a_b-1", &pem, NULL), DC_OK);
     csr_uris(dc_buf_cstr(&pem), uris, sizeof(uris));
     assert_string_equal(uris, "spiffe://corp.example/ns/prod/a_b-1");
     /* Ids that cannot be SPIFFE path segments or trust domains. */
@@ -217,7 +216,7 @@ static void test_check_chain(void **state)
     assert_int_equal(snt_key_generate(SNT_KEY_EC_P256, &key2, NULL), DC_OK);
     sign(ca, key, "public", "default", "a", 3600, &sg);
     assert_int_equal(dc_identity_check_chain(sg.chain.data, sg.chain.len, key, st, "default", "a",
-                                              0, &id, &nb, &na, &eb),
+                                             0, &id, &nb, &na, &eb),
                      DC_OK);
     assert_string_equal(id.trust_domain, "public");
     assert_string_equal(id.app_id, "a");
@@ -226,19 +225,19 @@ static void test_check_chain(void **state)
     assert_true(na - nb == 3600);
     /* Not our key, not our app or namespace, not our CA, expired. */
     assert_int_equal(dc_identity_check_chain(sg.chain.data, sg.chain.len, key2, st, "default", "a",
-                                              0, &id, &nb, &na, &eb),
+                                             0, &id, &nb, &na, &eb),
                      DC_EINVAL);
     assert_int_equal(dc_identity_check_chain(sg.chain.data, sg.chain.len, key, st, "default", "b",
-                                              0, &id, &nb, &na, &eb),
+                                             0, &id, &nb, &na, &eb),
                      DC_EINVAL);
     assert_int_equal(dc_identity_check_chain(sg.chain.data, sg.chain.len, key, st, "prod", "a", 0,
-                                              &id, &nb, &na, &eb),
+                                             &id, &nb, &na, &eb),
                      DC_EINVAL);
     assert_int_equal(dc_identity_check_chain(sg.chain.data, sg.chain.len, key, ost, "default", "a",
-                                              0, &id, &nb, &na, &eb),
+                                             0, &id, &nb, &na, &eb),
                      DC_ETLS);
     assert_int_equal(dc_identity_check_chain(sg.chain.data, sg.chain.len, key, st, "default", "a",
-                                              now + 7200, &id, &nb, &na, &eb),
+                                             now + 7200, &id, &nb, &na, &eb),
                      DC_ETLS);
     /* Without the issuer in the PEM the leaf does not chain to the root. */
     {
@@ -246,7 +245,7 @@ static void test_check_chain(void **state)
         size_t leaf_len = (size_t)(end - sg.chain.data) + strlen("-----END CERTIFICATE-----\n");
 
         assert_int_equal(dc_identity_check_chain(sg.chain.data, leaf_len, key, st, "default", "a",
-                                                  0, &id, &nb, &na, &eb),
+                                                 0, &id, &nb, &na, &eb),
                          DC_ETLS);
     }
     assert_int_equal(
@@ -293,7 +292,7 @@ static void sign_certificate(struct dc_grpc_call *call, const ProtobufCMessage *
                                    req->certificate_signing_request.len, &csr, NULL),
                      DC_OK);
     assert_int_equal(dc_spiffe_build(&id, req->trust_domain[0] ? req->trust_domain : "public",
-                                      req->namespace_, req->id, NULL),
+                                     req->namespace_, req->id, NULL),
                      DC_OK);
     so.id = &id;
     so.ttl_s = s->ttl_s;

@@ -164,7 +164,6 @@ static void test_open_unreachable(void **state)
     sdc_md_cleanup(&md);
 }
 
-
 /* ---- a fake RESP server ----
  * Commands: PING, ECHO x, ERRME (an error reply), BLOCKME (replies once the test releases the
  * gate), DROP (closes the connection without a reply). It counts every ECHO by its argument
@@ -256,8 +255,8 @@ static void *fake_conn_main(void *arg)
             if (argc >= 1 && is_cmd(argv[0], lens[0], "PING")) {
                 fake_reply(fc->fd, "+PONG\r\n", 7);
             } else if (argc >= 2 && is_cmd(argv[0], lens[0], "ECHO")) {
-                int m = snprintf(out, sizeof(out), "$%zu\r\n%.*s\r\n", lens[1], (int)lens[1],
-                                 argv[1]);
+                int m =
+                    snprintf(out, sizeof(out), "$%zu\r\n%.*s\r\n", lens[1], (int)lens[1], argv[1]);
                 pthread_mutex_lock(&f->mu);
                 f->echo_a += is_cmd(argv[1], lens[1], "a");
                 f->echo_b += is_cmd(argv[1], lens[1], "b");
@@ -534,9 +533,12 @@ static void test_pipeline_batch_and_drop(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),         cmocka_unit_test(test_values),
-        cmocka_unit_test(test_no_timeouts),      cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_open_unreachable), cmocka_unit_test(test_pipeline_concurrent),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_values),
+        cmocka_unit_test(test_no_timeouts),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_open_unreachable),
+        cmocka_unit_test(test_pipeline_concurrent),
         cmocka_unit_test(test_pipeline_batch_and_drop),
     };
 

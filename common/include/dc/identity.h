@@ -44,7 +44,7 @@ struct dc_svid {
     X509_STORE *anchors;  /* the same, for verification (read-only after publication) */
     struct dc_spiffe_id id;
     char spiffe[DC_SPIFFE_MAX_LEN + 1]; /* id, formatted */
-    int64_t not_before_s, not_after_s;   /* of the leaf */
+    int64_t not_before_s, not_after_s;  /* of the leaf */
     atomic_int refs_;
 };
 
@@ -85,7 +85,7 @@ struct dc_identity;
  * Returns DC_OK, DC_EINVAL (options), DC_EPARSE (anchors), DC_EIO (files), DC_ETIMEDOUT (no
  * certificate in time; `eb` holds the last failure). */
 int dc_identity_start(struct dc_identity **out, const struct dc_identity_opts *o,
-                       struct dc_errbuf *eb) DC_MUST_CHECK;
+                      struct dc_errbuf *eb) DC_MUST_CHECK;
 
 /* Stop the thread and free. Snapshots still referenced stay valid. NULL is a no-op. */
 void dc_identity_free(struct dc_identity *id);
@@ -122,21 +122,21 @@ int64_t dc_identity_retry_at(int64_t now_s, unsigned failures, int64_t not_after
  * store (`*out`, X509_STORE_free). Returns DC_OK, DC_EPARSE (no certificate, bad PEM),
  * DC_ETOOBIG. */
 int dc_identity_parse_anchors(const char *pem, size_t len, X509_STORE **out,
-                               struct dc_errbuf *eb) DC_MUST_CHECK;
+                              struct dc_errbuf *eb) DC_MUST_CHECK;
 
 /* A CSR (PEM, appended to `out`) for `key` with the URI SAN spiffe://<td>/ns/<ns>/<app_id> (td
  * NULL or "": "public"). Returns DC_OK, DC_EINVAL (id parts), DC_ETLS. */
 int dc_identity_make_csr(EVP_PKEY *key, const char *td, const char *ns, const char *app_id,
-                          struct dc_buf *out, struct dc_errbuf *eb) DC_MUST_CHECK;
+                         struct dc_buf *out, struct dc_errbuf *eb) DC_MUST_CHECK;
 
 /* Check a signed chain (PEM: leaf first) for `key` against `anchors` at now_s (0 = now): the
  * chain verifies (intermediates from the PEM), the leaf holds `key`'s public key, and its SPIFFE
  * id names `ns`/`app_id` (any trust domain). Fills `id`, `not_before_s`, `not_after_s`.
  * Returns DC_OK, DC_EPARSE, DC_EINVAL (id or key mismatch), DC_ETLS (does not verify). */
 int dc_identity_check_chain(const char *chain_pem, size_t len, EVP_PKEY *key, X509_STORE *anchors,
-                             const char *ns, const char *app_id, int64_t now_s,
-                             struct dc_spiffe_id *id, int64_t *not_before_s, int64_t *not_after_s,
-                             struct dc_errbuf *eb) DC_MUST_CHECK;
+                            const char *ns, const char *app_id, int64_t now_s,
+                            struct dc_spiffe_id *id, int64_t *not_before_s, int64_t *not_after_s,
+                            struct dc_errbuf *eb) DC_MUST_CHECK;
 
 /* The SPIFFE id in the leaf of an X509_STORE_CTX being verified names `ns`/`app_id` (any trust
  * domain when `td` is NULL). For OpenSSL verify callbacks (depth 0). */

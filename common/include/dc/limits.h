@@ -30,7 +30,6 @@
 #define DC_METRICS_MAX_LABEL_VALUE 256
 /* ---- end metrics ---- */
 
-
 /* --- http (common/src/http_server.c, http_router.c, http_client.c) --- */
 /* Path parameters in one route pattern. */
 #define DC_HTTP_MAX_PARAMS 16

@@ -2,9 +2,9 @@
 #define DC_RAND_H
 
 /* Random bytes and ids from the kernel (getrandom(2)), for the places that need unpredictable
- * ids but no key material: UUIDs of events and registrations, trace and span ids. They keep OpenSSL out of a
- * sidecar that does not use TLS or the crypto API: initialising libcrypto makes ~3.5 MB of its
- * pages resident (docs/benchmarks.md, "Memory"). Keys, nonces of ciphers and anything an
+ * ids but no key material: UUIDs of events and registrations, trace and span ids. They keep OpenSSL
+ * out of a sidecar that does not use TLS or the crypto API: initialising libcrypto makes ~3.5 MB of
+ * its pages resident (docs/benchmarks.md, "Memory"). Keys, nonces of ciphers and anything an
  * attacker must not predict together with a key stay on OpenSSL (RAND_bytes).
  *
  * Every function is thread-safe and allocates nothing. */

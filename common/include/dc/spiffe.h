@@ -46,12 +46,12 @@ int dc_spiffe_check(const char *uri, size_t len, struct dc_errbuf *eb) DC_MUST_C
  * keeps room for future identifiers. `*out` is filled only on success.
  * Returns DC_OK, DC_EINVAL (malformed), DC_ETOOBIG (over the limits above). */
 int dc_spiffe_parse(const char *uri, size_t len, struct dc_spiffe_id *out,
-                     struct dc_errbuf *eb) DC_MUST_CHECK;
+                    struct dc_errbuf *eb) DC_MUST_CHECK;
 
 /* Build an id from its parts after checking each (trust domain rules, segment rules). The
  * strings are copied. Returns DC_OK, DC_EINVAL, DC_ETOOBIG. */
 int dc_spiffe_build(struct dc_spiffe_id *out, const char *td, const char *ns, const char *app_id,
-                     struct dc_errbuf *eb) DC_MUST_CHECK;
+                    struct dc_errbuf *eb) DC_MUST_CHECK;
 
 /* Write "spiffe://<td>/ns/<ns>/<app-id>" into `out` (capacity `cap`, NUL-terminated).
  * Returns the length, or DC_ETOOBIG when it does not fit. */
@@ -64,7 +64,7 @@ bool dc_spiffe_equal(const struct dc_spiffe_id *a, const struct dc_spiffe_id *b)
  * SPIFFE id; here also of Dapr form). `cert` is borrowed. For daprd's peer checks.
  * Returns DC_OK, DC_ENOTFOUND (no URI SAN), DC_EINVAL (several URI SANs, malformed id). */
 int dc_spiffe_from_cert(const X509 *cert, struct dc_spiffe_id *out,
-                         struct dc_errbuf *eb) DC_MUST_CHECK;
+                        struct dc_errbuf *eb) DC_MUST_CHECK;
 
 /* Make a CSR for `key` (PEM, appended to `out`), with the SPIFFE id `uri` (may be NULL) as URI
  * SAN. For identity clients and tests. Returns DC_OK, DC_ETLS, DC_ETOOBIG (buffer limit). */

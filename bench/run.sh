@@ -35,6 +35,7 @@ idle_rss() { # LABEL ARGS...
 
 echo "== memory (idle ${IDLE_SECS}s; upstream anchor: performance.md §1.2, 33-36 MB near idle)"
 idle_rss "no components"
+./scripts/run.sh --prepare
 idle_rss "default resources" --resources-path sidecar/defaults/resources --config sidecar/defaults/config.yaml
 bash bench/injector.sh
 

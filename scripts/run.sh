@@ -7,6 +7,9 @@ if [ ! -f build/run/keys/mykey.json ]; then
   (umask 077; printf '{"kty":"oct","k":"%s"}\n' \
     "$(openssl rand 32 | base64 | tr '+/' '-_' | tr -d '=\n')" >build/run/keys/mykey.json)
 fi
+# `scripts/run.sh --prepare`: only the folders and the key above (bench/run.sh measures daprd
+# on the same defaults).
+[ "${1:-}" = --prepare ] && exit 0
 HTTP_PORT=${DAPR_HTTP_PORT:-3500}
 METRICS_PORT=${DAPR_METRICS_PORT:-9090}
 cat <<MSG

@@ -241,7 +241,8 @@ cleanup:
 
 /* ---- client ------------------------------------------------------------------------------- */
 
-/* The callee a connection must reach, kept on its SSL_CTX (curl makes one per connection). */
+/* The callee a connection must reach, kept on its SSL_CTX (the HTTP client makes one per
+ * connection). */
 struct expect {
     char ns[DC_SPIFFE_MAX_SEGMENT + 1];
     char app_id[DC_SPIFFE_MAX_SEGMENT + 1];

@@ -3,6 +3,9 @@
  * client presents one (tls_cert_pem/tls_key_pem), trusts only tls_ca_pem and may refuse a
  * connection from tls_ctx_fn; a keep-alive connection is not reused under another client
  * certificate; after dc_http_server_set_tls the old daemon's responses close their connection.
+ * These calls take the built-in client's OpenSSL path (https:// with tls_ca_pem): pooled reuse
+ * with bodies of every size, new anchors never reuse an old connection, a pooled connection the
+ * server closed is retried once, the peer's identity is checked in a verify callback.
  * Certificates are made here with OpenSSL: a CA, and EC P-256 leaves signed by it. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +120,13 @@ static void h_whoami(struct dc_http_request *req, struct dc_http_response *resp,
     assert_int_equal(dc_buf_appendf(&resp->body, "%s", cn), DC_OK);
 }
 
+/* Echoes the request body. */
+static void h_echo(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
+{
+    (void)ud;
+    assert_int_equal(dc_http_response_body(resp, req->body, req->body_len, NULL), DC_OK);
+}
+
 struct fixture {
     struct cred ca, other_ca, server, server2, client, client2, stranger;
     struct dc_http_router *r;
@@ -139,6 +150,7 @@ static int setup(void **state)
     make_cred(&f->stranger, &f->other_ca, "stranger");
     f->r = dc_http_router_new();
     assert_int_equal(dc_http_router_add(f->r, "GET", "/whoami", h_whoami, NULL), DC_OK);
+    assert_int_equal(dc_http_router_add(f->r, "POST", "/echo", h_echo, NULL), DC_OK);
     o.address = "127.0.0.1";
     o.tls_cert_pem = f->server.cert;
     o.tls_key_pem = f->server.key;
@@ -294,6 +306,160 @@ static void test_set_tls_keeps_client_ca_and_retires(void **state)
     dc_http_result_cleanup(&res);
 }
 
+/* POST `len` bytes to /echo over a connection presenting f->client and trusting `ca_pem`. */
+static int post_echo(struct fixture *f, const char *ca_pem, size_t len, struct dc_http_result *res)
+{
+    struct dc_http_call call = {0};
+    struct dc_errbuf eb = {0};
+    char url[80];
+    char *body = dc_xmalloc(len + 1);
+    int rv;
+
+    for (size_t i = 0; i < len; i++)
+        body[i] = (char)('a' + i % 26);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%u/echo", (unsigned)dc_http_server_port(f->s));
+    call.method = "POST";
+    call.url = url;
+    call.body = body;
+    call.body_len = len;
+    call.tls_cert_pem = f->client.cert;
+    call.tls_key_pem = f->client.key;
+    call.tls_ca_pem = ca_pem;
+    rv = dc_http_client_do(f->c, &call, res, &eb);
+    if (rv == DC_OK) {
+        assert_int_equal(res->status, 200);
+        assert_int_equal(res->body.len, len);
+        assert_memory_equal(res->body.data, body, len);
+    }
+    free(body);
+    return rv;
+}
+
+static void test_pooled_reuse_bodies(void **state)
+{
+    struct fixture *f = *state;
+    struct dc_http_result res = {0};
+    /* Empty, one record with the head, several records (head and body sent apart). */
+    const size_t sizes[] = {0, 1024, 15000, 70000, 1024};
+
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        assert_int_equal(post_echo(f, f->ca.cert, sizes[i], &res), DC_OK);
+        assert_int_equal(res.num_connects, i == 0 ? 1 : 0);
+        dc_http_result_cleanup(&res);
+    }
+}
+
+static void test_new_anchors_new_connection(void **state)
+{
+    struct fixture *f = *state;
+    struct dc_http_result res = {0};
+    char both[8192];
+
+    snprintf(both, sizeof(both), "%s%s", f->other_ca.cert, f->ca.cert);
+    assert_int_equal(post_echo(f, f->ca.cert, 10, &res), DC_OK);
+    assert_int_equal(res.num_connects, 1);
+    dc_http_result_cleanup(&res);
+    /* A root rotation's overlap bundle: same certificate, other CA bytes, new connection. */
+    assert_int_equal(post_echo(f, both, 10, &res), DC_OK);
+    assert_int_equal(res.num_connects, 1);
+    dc_http_result_cleanup(&res);
+    assert_int_equal(post_echo(f, both, 10, &res), DC_OK);
+    assert_int_equal(res.num_connects, 0);
+    dc_http_result_cleanup(&res);
+    /* Only the other root: the server's chain no longer verifies, nothing pooled is reused. */
+    assert_int_equal(post_echo(f, f->other_ca.cert, 10, &res), DC_ETLS);
+    dc_http_result_cleanup(&res);
+    /* No CA at all in the bundle: refused before connecting anything usable. */
+    assert_int_equal(post_echo(f, "not a certificate", 10, &res), DC_ETLS);
+    dc_http_result_cleanup(&res);
+}
+
+static void test_dead_pooled_connection_retried(void **state)
+{
+    struct fixture *f = *state;
+    struct dc_http_server_opts o = {0};
+    struct dc_http_result res = {0};
+    struct dc_errbuf eb = {0};
+    uint16_t port = dc_http_server_port(f->s);
+
+    assert_int_equal(post_echo(f, f->ca.cert, 100, &res), DC_OK);
+    assert_int_equal(res.num_connects, 1);
+    dc_http_result_cleanup(&res);
+    /* The server goes away (closing the pooled connection) and comes back on the same port. */
+    dc_http_server_free(f->s);
+    o.address = "127.0.0.1";
+    o.port = port;
+    o.tls_cert_pem = f->server.cert;
+    o.tls_key_pem = f->server.key;
+    o.tls_client_ca_pem = f->ca.cert;
+    assert_int_equal(dc_http_server_start(&f->s, &o, f->r, &eb), DC_OK);
+    assert_int_equal(post_echo(f, f->ca.cert, 100, &res), DC_OK);
+    assert_int_equal(res.num_connects, 1);
+    dc_http_result_cleanup(&res);
+}
+
+/* A verify callback requiring the server's SPIFFE id to be the one on the context, as
+ * sidecar/mtls.c does. */
+static int want_idx = -1;
+
+static int verify_spiffe(int ok, X509_STORE_CTX *xs)
+{
+    SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+    const char *want = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), want_idx);
+    GENERAL_NAMES *names;
+    bool match = false;
+
+    if (!ok || X509_STORE_CTX_get_error_depth(xs) != 0)
+        return ok;
+    names = X509_get_ext_d2i(X509_STORE_CTX_get_current_cert(xs), NID_subject_alt_name, NULL, NULL);
+    for (int i = 0; names != NULL && i < sk_GENERAL_NAME_num(names); i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+
+        if (g->type == GEN_URI &&
+            strcmp((const char *)ASN1_STRING_get0_data(g->d.uniformResourceIdentifier), want) == 0)
+            match = true;
+    }
+    GENERAL_NAMES_free(names);
+    if (!match)
+        X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
+    return match;
+}
+
+static int want_ctx(void *ssl_ctx, void *ud)
+{
+    if (want_idx < 0)
+        want_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    SSL_CTX_set_ex_data(ssl_ctx, want_idx, ud);
+    SSL_CTX_set_verify(ssl_ctx, SSL_VERIFY_PEER, verify_spiffe);
+    return 0;
+}
+
+static void test_peer_id_checked(void **state)
+{
+    struct fixture *f = *state;
+    struct dc_http_result res = {0};
+    struct dc_http_call call = {0};
+    struct dc_errbuf eb = {0};
+
+    call.url = f->url;
+    call.tls_cert_pem = f->client.cert;
+    call.tls_key_pem = f->client.key;
+    call.tls_ca_pem = f->ca.cert;
+    call.tls_ctx_fn = want_ctx;
+    call.tls_ud = (void *)"spiffe://public/ns/default/other";
+    assert_int_equal(dc_http_client_do(f->c, &call, &res, &eb), DC_ETLS);
+    assert_non_null(strstr(eb.msg, "application verification failure"));
+    dc_http_result_cleanup(&res);
+    call.tls_ud = (void *)"spiffe://public/ns/default/test";
+    assert_int_equal(dc_http_client_do(f->c, &call, &res, &eb), DC_OK);
+    assert_int_equal(res.status, 200);
+    assert_int_equal(res.num_connects, 1);
+    dc_http_result_cleanup(&res);
+    assert_int_equal(dc_http_client_do(f->c, &call, &res, &eb), DC_OK);
+    assert_int_equal(res.num_connects, 0);
+    dc_http_result_cleanup(&res);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -301,6 +467,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_client_verifies_server, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ctx_hook, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_tls_keeps_client_ca_and_retires, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pooled_reuse_bodies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_anchors_new_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dead_pooled_connection_retried, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_peer_id_checked, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

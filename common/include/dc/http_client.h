@@ -1,8 +1,9 @@
 #ifndef DC_HTTP_CLIENT_H
 #define DC_HTTP_CLIENT_H
 
-/* HTTP client on libcurl for the sidecar->app channel, HTTPEndpoint targets and the control
- * plane.
+/* HTTP client for the sidecar->app channel, sidecar-to-sidecar calls, HTTPEndpoint targets and
+ * the control plane. http:// and https:// with the call's own CAs (tls_ca_pem, OpenSSL) use a
+ * built-in HTTP/1.1 client with a pool of keep-alive connections; other URLs use libcurl.
  *
  * One dc_http_client is shared by every thread: calls borrow a curl easy handle from a
  * mutex-guarded pool, and all handles share one connection cache and DNS cache (CURLSH), so
@@ -66,11 +67,14 @@ struct dc_http_call {
      *  - tls_cert_pem / tls_key_pem: the chain (leaf first) and key presented to the server;
      *  - tls_ca_pem: the only CAs the server's chain may verify to (instead of the system
      *    bundle); host name verification is then off: check the peer's identity in tls_ctx_fn;
-     *  - tls_ctx_fn: run with each new connection's OpenSSL SSL_CTX (as void *) and tls_ud
-     *    before its handshake (e.g. to install a verify callback); non-zero refuses the
-     *    connection (DC_ETLS).
-     * A keep-alive connection is reused only by calls with the same certificate and CA bytes,
-     * so a rotated certificate takes effect on new connections. */
+     *  - tls_ctx_fn: run with each new connection's OpenSSL SSL_CTX (as void *, one per
+     *    connection, SSL_VERIFY_PEER already set) and tls_ud before its handshake (e.g. to
+     *    install a verify callback); non-zero refuses the connection (DC_ETLS).
+     * With tls_ca_pem (and without insecure_skip_verify) the call takes the built-in client:
+     * TLS 1.2 or 1.3, ALPN http/1.1, SNI unless the host is an IP address.
+     * A keep-alive connection is reused only by calls with the same certificate, key, CA bytes
+     * and tls_ctx_fn, so a rotated certificate or new anchors take effect on new connections
+     * (idle connections opened with other material are closed when such a call comes). */
     const char *tls_cert_pem;
     const char *tls_key_pem;
     const char *tls_ca_pem;

@@ -16,6 +16,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "dc/base64.h"
 #include "dc/mem.h"
 #include "internal.h"
 #include "sentry.h"
@@ -191,21 +192,6 @@ int snt_key_generate(enum snt_key_type type, EVP_PKEY **out, struct dc_errbuf *e
     return DC_OK;
 }
 
-static int b64url_val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
-}
-
 int snt__b64url_decode(const char *s, size_t len, size_t max, unsigned char **out, size_t *out_len)
 {
     unsigned char *buf;
@@ -220,7 +206,7 @@ int snt__b64url_decode(const char *s, size_t len, size_t max, unsigned char **ou
         return DC_ETOOBIG;
     buf = dc_xmalloc(len / 4 * 3 + 3);
     for (i = 0; i < len; i++) {
-        v = b64url_val((unsigned char)s[i]);
+        v = dc_base64_value((unsigned char)s[i], true);
         if (v < 0) {
             free(buf);
             return DC_EPARSE;

@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dc/base64.h"
 #include "dc/limits.h"
 #include "dc/mem.h"
 #include "dc/rand.h"
@@ -176,65 +177,6 @@ DC_TESTABLE long ls_unquote(const char *s, size_t n, unsigned char *out)
     return (long)o;
 }
 
-static int b64val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-/* Go's base64.StdEncoding.DecodeString: padded, '\r' and '\n' ignored. Decodes into `out`
- * (at least n bytes, not overlapping `s`); returns the length or -1 (`out` is then garbage). */
-DC_TESTABLE long ls_b64(const unsigned char *s, size_t n, unsigned char *out)
-{
-    unsigned char q[4];
-    size_t nq = 0, o = 0;
-    bool done = false;
-
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '\r' || s[i] == '\n')
-            continue;
-        if (done)
-            return -1;
-        q[nq++] = s[i];
-        if (nq < 4)
-            continue;
-        nq = 0;
-        int v[4];
-        for (int k = 0; k < 4; k++)
-            v[k] = b64val(q[k]);
-        if (v[0] < 0 || v[1] < 0)
-            return -1;
-        if (q[2] == '=') {
-            if (q[3] != '=')
-                return -1;
-            out[o++] = (unsigned char)((v[0] << 2) | (v[1] >> 4));
-            done = true;
-        } else if (q[3] == '=') {
-            if (v[2] < 0)
-                return -1;
-            out[o++] = (unsigned char)((v[0] << 2) | (v[1] >> 4));
-            out[o++] = (unsigned char)(((v[1] & 15) << 4) | (v[2] >> 2));
-            done = true;
-        } else {
-            if (v[2] < 0 || v[3] < 0)
-                return -1;
-            out[o++] = (unsigned char)((v[0] << 2) | (v[1] >> 4));
-            out[o++] = (unsigned char)(((v[1] & 15) << 4) | (v[2] >> 2));
-            out[o++] = (unsigned char)(((v[2] & 3) << 6) | v[3]);
-        }
-    }
-    return nq == 0 ? (long)o : -1;
-}
-
 /* ---- paths --------------------------------------------------------------------------------- */
 
 struct lpath {
@@ -356,9 +298,9 @@ static int op_create(struct ls *l, const char *name, const struct sdc_binding_re
 {
     struct lpath *p = dc_xmalloc(sizeof(*p));
     unsigned char *data = dc_xmalloc(req->data_len + 1);
-    unsigned char *dec = dc_xmalloc(req->data_len + 1);
+    struct dc_buf dec = {0};
     char abs[PATH_MAX + 256];
-    long n, b;
+    long n;
     int dfd = -1, fd = -1, rv;
 
     /* Data: a JSON string is unquoted; then base64 text is decoded (upstream's rules). */
@@ -367,10 +309,9 @@ static int op_create(struct ls *l, const char *name, const struct sdc_binding_re
         memcpy(data, req->data, req->data_len);
         n = (long)req->data_len;
     }
-    b = ls_b64(data, (size_t)n, dec);
-    if (b >= 0) {
-        memcpy(data, dec, (size_t)b);
-        n = b;
+    if (dc_base64_decode(&dec, (const char *)data, (size_t)n, NULL) == DC_OK) {
+        memcpy(data, dec.data != NULL ? dec.data : "", dec.len);
+        n = (long)dec.len;
     }
     rv = ls_clean(name, p, eb);
     if (rv == DC_OK && p->n == 0)
@@ -409,7 +350,7 @@ out:
     if (dfd >= 0)
         close(dfd);
     free(data);
-    free(dec);
+    dc_buf_cleanup(&dec);
     free(p);
     return rv;
 }

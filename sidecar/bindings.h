@@ -144,7 +144,6 @@ int sdc_cron_next(const struct sdc_cron *c, int64_t after, bool force_utc, int64
 #ifdef DC_TESTING
 /* Internals visible to the unit tests (DC_TESTABLE). */
 long ls_unquote(const char *s, size_t n, unsigned char *out);
-long ls_b64(const unsigned char *s, size_t n, unsigned char *out);
 void cron_go_time_string(int64_t ns, char *out, size_t cap);
 #endif
 

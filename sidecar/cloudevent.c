@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dc/base64.h"
 #include "dc/json.h"
 #include "dc/limits.h"
 #include "dc/mem.h"
@@ -19,70 +20,6 @@
 void sdc_uuid4(char out[37])
 {
     dc_uuid4(out);
-}
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-int sdc_base64_append(struct dc_buf *b, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    size_t need = (len + 2) / 3 * 4;
-    char *o;
-    int rv = dc_buf_reserve(b, need + 1);
-
-    if (rv != DC_OK)
-        return rv;
-    o = b->data + b->len;
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < len)
-            v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < len)
-            v |= p[i + 2];
-        *o++ = b64[(v >> 18) & 63];
-        *o++ = b64[(v >> 12) & 63];
-        *o++ = i + 1 < len ? b64[(v >> 6) & 63] : '=';
-        *o++ = i + 2 < len ? b64[v & 63] : '=';
-    }
-    b->len += need;
-    b->data[b->len] = '\0';
-    return DC_OK;
-}
-
-static int b64val(unsigned char c)
-{
-    const char *p = c != 0 ? strchr(b64, c) : NULL;
-
-    return p != NULL ? (int)(p - b64) : -1;
-}
-
-int sdc_base64_decode(const char *s, size_t n, struct dc_buf *out)
-{
-    if (n % 4 != 0)
-        return DC_EPARSE;
-    for (size_t i = 0; i < n; i += 4) {
-        int v[4];
-        unsigned char o[3];
-        size_t no = 3;
-
-        for (int k = 0; k < 4; k++) {
-            v[k] = b64val((unsigned char)s[i + (size_t)k]);
-            if (v[k] < 0) {
-                bool pad_ok = i + 4 == n && s[i + (size_t)k] == '=' &&
-                              (k == 3 || (k == 2 && s[i + 3] == '='));
-                if (!pad_ok)
-                    return DC_EPARSE;
-                v[k] = 0;
-                no = no < (size_t)k - 1 ? no : (size_t)k - 1;
-            }
-        }
-        o[0] = (unsigned char)(v[0] << 2 | v[1] >> 4);
-        o[1] = (unsigned char)((v[1] & 15) << 4 | v[2] >> 2);
-        o[2] = (unsigned char)((v[2] & 3) << 6 | v[3]);
-        if (dc_buf_append(out, o, no) != DC_OK)
-            return DC_ETOOBIG;
-    }
-    return DC_OK;
 }
 
 void sdc_media_type(const char *ct, char *out, size_t cap)
@@ -256,7 +193,7 @@ static int append_data(struct dc_buf *out, const char *mt, const struct sdc_ce_i
     if (is_binary(mt)) {
         rv = dc_buf_appends(out, "\"data_base64\":\"");
         if (rv == DC_OK)
-            rv = sdc_base64_append(out, in->data, in->len);
+            rv = dc_base64_append(out, in->data, in->len);
         if (rv == DC_OK)
             rv = dc_buf_appendc(out, '"');
         return rv;
@@ -398,7 +335,7 @@ int sdc_cloudevent_wrap_raw(const char *pubsub, const char *topic, const void *d
     sdc_uuid4(id);
     rv = dc_buf_appends(out, "{\"data_base64\":\"");
     if (rv == DC_OK)
-        rv = sdc_base64_append(out, data, len);
+        rv = dc_base64_append(out, data, len);
     if (rv == DC_OK)
         rv = dc_buf_appends(out, "\",\"datacontenttype\":\"application/octet-stream\"");
     if (rv == DC_OK)

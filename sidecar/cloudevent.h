@@ -65,11 +65,6 @@ bool sdc_cloudevent_expired(const cJSON *ev, int64_t now_ns);
 
 /* A new random UUIDv4 "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" into `out` (37 bytes). */
 void sdc_uuid4(char out[37]);
-/* Append standard base64 (with padding) of `len` bytes. */
-int sdc_base64_append(struct dc_buf *b, const void *data, size_t len) DC_MUST_CHECK;
-/* Decode standard base64 (padding required, as Go's StdEncoding) into `out` (appended).
- * Returns DC_OK or DC_EPARSE. */
-int sdc_base64_decode(const char *s, size_t n, struct dc_buf *out) DC_MUST_CHECK;
 /* The media type of a Content-Type value: lower-cased, parameters and blanks removed, into
  * `out` (cut to `cap`). */
 void sdc_media_type(const char *content_type, char *out, size_t cap);

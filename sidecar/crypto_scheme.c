@@ -15,6 +15,7 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
+#include "dc/base64.h"
 #include "dc/json.h"
 #include "dc/mem.h"
 #include "dc/str.h"
@@ -91,112 +92,6 @@ enum sdc_enc_cipher sdc_enc_cipher_parse(const char *name)
     if (dc_str_eq(name, "CHACHA20-POLY1305"))
         return SDC_ENC_CIPHER_CHACHA20_POLY1305;
     return SDC_ENC_CIPHER_NONE;
-}
-
-/* ---- base64 --------------------------------------------------------------------------------- */
-
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-int sdc_enc_b64_encode(struct dc_buf *b, const uint8_t *p, size_t n)
-{
-    int rv = dc_buf_reserve(b, (n + 2) / 3 * 4);
-
-    if (rv != DC_OK)
-        return rv;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        char q[4];
-
-        if (i + 1 < n)
-            v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < n)
-            v |= p[i + 2];
-        q[0] = b64_alphabet[(v >> 18) & 63];
-        q[1] = b64_alphabet[(v >> 12) & 63];
-        q[2] = i + 1 < n ? b64_alphabet[(v >> 6) & 63] : '=';
-        q[3] = i + 2 < n ? b64_alphabet[v & 63] : '=';
-        DC_ASSERT(dc_buf_append(b, q, 4) == DC_OK);
-    }
-    return DC_OK;
-}
-
-static int b64_val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-/* Go's base64.StdEncoding.Decode (not Strict): quanta of four symbols, '\r' and '\n' ignored
- * anywhere, '=' only as the padding of the last quantum, nothing but newlines after it. */
-int sdc_enc_b64_decode(struct dc_buf *b, const char *s, size_t n, size_t *bad_at)
-{
-    size_t orig = b->len, i = 0;
-    int q[4], nq = 0, pad = 0;
-
-    while (i < n) {
-        unsigned char c = (unsigned char)s[i];
-
-        if (c == '\r' || c == '\n') {
-            i++;
-            continue;
-        }
-        if (pad > 0 || (c == '=' && nq < 2)) /* data after padding, or '=' too early */
-            goto bad;
-        if (c == '=') {
-            /* "xx==" or "xxx=": the rest of the quantum must be padding too. */
-            pad = 4 - nq;
-            for (int k = 1; k < pad; k++) {
-                i++;
-                while (i < n && (s[i] == '\r' || s[i] == '\n'))
-                    i++;
-                if (i >= n || s[i] != '=')
-                    goto bad;
-            }
-            i++;
-            break;
-        }
-        q[nq] = b64_val(c);
-        if (q[nq] < 0)
-            goto bad;
-        if (++nq == 4) {
-            uint8_t o[3] = {(uint8_t)(q[0] << 2 | q[1] >> 4), (uint8_t)(q[1] << 4 | q[2] >> 2),
-                            (uint8_t)(q[2] << 6 | q[3])};
-            if (dc_buf_append(b, o, 3) != DC_OK)
-                goto toobig;
-            nq = 0;
-        }
-        i++;
-    }
-    while (i < n && (s[i] == '\r' || s[i] == '\n'))
-        i++;
-    if (i < n)
-        goto bad;
-    if (pad == 0 && nq != 0) /* an unpadded partial quantum */
-        goto bad;
-    if (pad > 0) {
-        uint8_t o[2] = {(uint8_t)(q[0] << 2 | q[1] >> 4), (uint8_t)(q[1] << 4 | q[2] >> 2)};
-        if (dc_buf_append(b, o, nq == 2 ? 1 : 2) != DC_OK)
-            goto toobig;
-    }
-    return DC_OK;
-bad:
-    if (bad_at != NULL)
-        *bad_at = i;
-    b->len = orig;
-    return DC_EPARSE;
-toobig:
-    b->len = orig;
-    return DC_ETOOBIG;
 }
 
 /* ---- primitives ----------------------------------------------------------------------------- */
@@ -386,17 +281,17 @@ static int write_header(struct dc_buf *dst, const char *key_name, enum sdc_enc_k
     if (rv == DC_OK)
         rv = dc_buf_appendf(&h, "\"kw\":%d,\"wfk\":\"", (int)kw);
     if (rv == DC_OK)
-        rv = sdc_enc_b64_encode(&h, wfk, wfk_len);
+        rv = dc_base64_append(&h, wfk, wfk_len);
     if (rv == DC_OK)
         rv = dc_buf_appendf(&h, "\",\"cph\":%d,\"np\":\"", (int)cph);
     if (rv == DC_OK)
-        rv = sdc_enc_b64_encode(&h, np, SDC_ENC_NONCE_PREFIX_SIZE);
+        rv = dc_base64_append(&h, np, SDC_ENC_NONCE_PREFIX_SIZE);
     if (rv == DC_OK)
         rv = dc_buf_appends(&h, "\"}\n");
     if (rv == DC_OK)
         rv = header_mac(mac, fk, SDC_ENC_FILE_KEY_SIZE, h.data, h.len);
     if (rv == DC_OK)
-        rv = sdc_enc_b64_encode(&h, mac, MAC_LEN);
+        rv = dc_base64_append(&h, mac, MAC_LEN);
     if (rv == DC_OK)
         rv = dc_buf_appendc(&h, '\n');
     if (rv == DC_ETOOBIG) {
@@ -536,7 +431,7 @@ static int manifest_bytes(const cJSON *v, struct dc_buf *b)
         return DC_OK;
     if (!cJSON_IsString(v))
         return DC_EPARSE;
-    return sdc_enc_b64_decode(b, v->valuestring, strlen(v->valuestring), NULL);
+    return dc_base64_decode(b, v->valuestring, strlen(v->valuestring), NULL);
 }
 
 /* Parse and validate the manifest (json.Unmarshal then Manifest.Validate). Keys match
@@ -621,7 +516,7 @@ static int header_accept(struct sdc_enc_stream *s, struct dc_errbuf *eb)
         dc_buf_reset(&fk);
         DC_ASSERT(dc_buf_append(&fk, zero, sizeof(zero)) == DC_OK);
     }
-    if (sdc_enc_b64_decode(&mac, mac_b64, mac_len, &bad) != DC_OK) {
+    if (dc_base64_decode(&mac, mac_b64, mac_len, &bad) != DC_OK) {
         rv = dc_err_set(eb, DC_EPARSE,
                         "failed to decode header's signature: illegal base64 data at input "
                         "byte %zu",

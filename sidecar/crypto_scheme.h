@@ -134,10 +134,4 @@ int sdc_enc_encrypt(const struct sdc_enc_encrypt_opts *o, const void *in, size_t
 int sdc_enc_decrypt(const struct sdc_enc_decrypt_opts *o, const void *in, size_t len,
                     struct dc_buf *dst, bool *header_ok, struct dc_errbuf *eb) DC_MUST_CHECK;
 
-/* Standard base64 (RFC 4648 §4, padded), as Go's base64.StdEncoding. Encoding appends to `b`.
- * Decoding appends to `b` and, like Go, skips '\r' and '\n' but requires correct padding;
- * it returns DC_EPARSE with `*bad_at` (may be NULL) at the offending input byte. */
-int sdc_enc_b64_encode(struct dc_buf *b, const uint8_t *p, size_t n) DC_MUST_CHECK;
-int sdc_enc_b64_decode(struct dc_buf *b, const char *s, size_t n, size_t *bad_at) DC_MUST_CHECK;
-
 #endif /* SDC_CRYPTO_SCHEME_H */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dc/base64.h"
 #include "dc/str.h"
 
 #define MAX_ID_PART 253
@@ -100,21 +101,6 @@ static int check_bytes(struct dc_arena *a, const char *s, size_t n, struct dc_er
 
 /* ---- target ------------------------------------------------------------------------------- */
 
-static int b64val(int c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
 /* Strict standard base64 with padding (Go's StdEncoding, minus its CR/LF skipping). */
 static char *b64_decode(struct dc_arena *a, const char *s, size_t *out_len)
 {
@@ -135,7 +121,7 @@ static char *b64_decode(struct dc_arena *a, const char *s, size_t *out_len)
             }
             if (pad > 0)
                 return NULL; /* data after '=' */
-            v[j] = b64val((unsigned char)s[i + j]);
+            v[j] = dc_base64_value((unsigned char)s[i + j], false);
             if (v[j] < 0)
                 return NULL;
         }

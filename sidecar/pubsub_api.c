@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dc/base64.h"
 #include "dc/json.h"
 #include "dc/limits.h"
 #include "dc/log.h"
@@ -469,7 +470,7 @@ static int entry_bytes(const cJSON *ev, const char *ct, struct dc_buf *out, char
     sdc_media_type(ct, mt, sizeof(mt));
     if (strcmp(mt, "application/octet-stream") == 0) {
         if (!cJSON_IsString(ev) ||
-            sdc_base64_decode(ev->valuestring, strlen(ev->valuestring), out) != DC_OK) {
+            dc_base64_decode(out, ev->valuestring, strlen(ev->valuestring), NULL) != DC_OK) {
             snprintf(why, cap, "event must be a base64 string for content type %s", ct);
             return DC_EINVAL;
         }

@@ -28,6 +28,7 @@
 
 #include <libpq-fe.h>
 
+#include "dc/base64.h"
 #include "dc/json.h"
 #include "dc/limits.h"
 #include "dc/log.h"
@@ -405,30 +406,6 @@ static int pg_cmd(PGconn *c, const char *sql, int n, const char *const *vals, co
 
 /* ---- values ---- */
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static void b64_encode(struct dc_buf *out, const unsigned char *p, size_t n)
-{
-    DC_ASSERT(dc_buf_reserve(out, (n + 2) / 3 * 4 + 3) == DC_OK);
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)p[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned)p[i + 1] << 8;
-        if (i + 2 < n)
-            v |= p[i + 2];
-        char q[4] = {b64[(v >> 18) & 63], b64[(v >> 12) & 63], i + 1 < n ? b64[(v >> 6) & 63] : '=',
-                     i + 2 < n ? b64[v & 63] : '='};
-        DC_ASSERT(dc_buf_append(out, q, 4) == DC_OK);
-    }
-}
-
-static int b64_val(char c)
-{
-    const char *p = c != '\0' ? strchr(b64, c) : NULL;
-
-    return p != NULL ? (int)(p - b64) : -1;
-}
-
 static int b64_decode(const char *s, size_t n, struct dc_buf *out)
 {
     unsigned acc = 0;
@@ -437,7 +414,7 @@ static int b64_decode(const char *s, size_t n, struct dc_buf *out)
     while (n > 0 && s[n - 1] == '=')
         n--;
     for (size_t i = 0; i < n; i++) {
-        int v = b64_val(s[i]);
+        int v = dc_base64_value((unsigned char)s[i], false);
         if (v < 0)
             return DC_EPARSE;
         acc = (acc << 6) | (unsigned)v;
@@ -464,7 +441,7 @@ static void encode_value(const void *v, size_t n, struct dc_buf *out, bool *bina
         return;
     }
     DC_ASSERT(dc_buf_appendc(out, '"') == DC_OK);
-    b64_encode(out, v, n);
+    DC_ASSERT(dc_base64_append(out, v, n) == DC_OK);
     DC_ASSERT(dc_buf_appendc(out, '"') == DC_OK);
     *binary = true;
 }

@@ -21,6 +21,7 @@
 
 #include <sqlite3.h>
 
+#include "dc/base64.h"
 #include "dc/log.h"
 #include "dc/mem.h"
 #include "dc/rand.h"
@@ -101,21 +102,6 @@ static int run(struct sq *s, sqlite3_stmt *st, struct dc_errbuf *eb)
     return rv;
 }
 
-static int b64_val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
 /* Standard base64 with padding into `out`. */
 static int b64_decode(const unsigned char *in, size_t n, struct dc_buf *out, struct dc_errbuf *eb)
 {
@@ -125,7 +111,7 @@ static int b64_decode(const unsigned char *in, size_t n, struct dc_buf *out, str
     while (n > 0 && in[n - 1] == '=')
         n--;
     for (size_t i = 0; i < n; i++) {
-        int v = b64_val(in[i]);
+        int v = dc_base64_value(in[i], false);
         if (v < 0)
             return dc_err_set(eb, DC_EIO, "failed to decode binary data: illegal base64 data");
         acc = (acc << 6) | (uint32_t)v;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dc/base64.h"
 #include "dc/grpc.h"
 #include "dc/mem.h"
 #include "dc/str.h"
@@ -375,12 +376,6 @@ char *dc_grpc_b64_encode(const void *p, size_t len, size_t *out_len)
     return out;
 }
 
-static int b64val(char c)
-{
-    const char *p = c ? strchr(b64, c) : NULL;
-    return p ? (int)(p - b64) : -1;
-}
-
 uint8_t *dc_grpc_b64_decode(const char *s, size_t len, size_t *out_len)
 {
     uint8_t *out;
@@ -393,7 +388,7 @@ uint8_t *dc_grpc_b64_decode(const char *s, size_t len, size_t *out_len)
         return NULL;
     out = dc_xmalloc(len / 4 * 3 + 3);
     for (size_t i = 0; i < len; i++) {
-        int v = b64val(s[i]);
+        int v = dc_base64_value((unsigned char)s[i], false);
         if (v < 0) {
             free(out);
             return NULL;

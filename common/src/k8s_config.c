@@ -17,6 +17,7 @@
 
 #include <yaml.h>
 
+#include "dc/base64.h"
 #include "dc/limits.h"
 #include "dc/mem.h"
 #include "dc/str.h"
@@ -77,21 +78,6 @@ out:
     return rv;
 }
 
-static int b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
 int k8s_base64_decode(const char *in, size_t n, char **out, size_t *out_len)
 {
     char *buf = dc_xmalloc(n / 4 * 3 + 4);
@@ -108,7 +94,7 @@ int k8s_base64_decode(const char *in, size_t n, char **out, size_t *out_len)
             pad++;
             continue;
         }
-        v = b64_value(c);
+        v = dc_base64_value(c, false);
         if (v < 0 || pad > 0)
             goto bad;
         acc = (acc << 6) | (uint32_t)v;

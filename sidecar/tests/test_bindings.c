@@ -16,6 +16,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "dc/base64.h"
 #include "dc/json.h"
 #include "dc/resources.h"
 
@@ -246,6 +247,21 @@ static void test_ls_init(void **state)
     sdc_md_cleanup(&md);
 }
 
+/* bindings.localstorage decodes base64 data with dc_base64_decode (Go's StdEncoding): the
+ * decoded length into `out`, or -1. */
+static long b64(const char *s, size_t n, unsigned char *out)
+{
+    struct dc_buf b = {0};
+    long r = -1;
+
+    if (dc_base64_decode(&b, s, n, NULL) == DC_OK) {
+        memcpy(out, b.data != NULL ? b.data : "", b.len);
+        r = (long)b.len;
+    }
+    dc_buf_cleanup(&b);
+    return r;
+}
+
 static void test_unquote_b64(void **state)
 {
     unsigned char out[64];
@@ -266,14 +282,14 @@ static void test_unquote_b64(void **state)
     assert_int_equal(ls_unquote("\"\\ud800\"", 8, out), -1);
     assert_int_equal(ls_unquote("\"\\q\"", 4, out), -1);
     assert_int_equal(ls_unquote("{}", 2, out), -1);
-    assert_int_equal(ls_b64((const unsigned char *)"aGk=", 4, out), 2);
+    assert_int_equal(b64("aGk=", 4, out), 2);
     assert_memory_equal(out, "hi", 2);
-    assert_int_equal(ls_b64((const unsigned char *)"aGVs\nbG8=", 9, out), 5);
-    assert_int_equal(ls_b64((const unsigned char *)"", 0, out), 0);
-    assert_int_equal(ls_b64((const unsigned char *)"aGk", 3, out), -1);
-    assert_int_equal(ls_b64((const unsigned char *)"hello", 5, out), -1);
-    assert_int_equal(ls_b64((const unsigned char *)"aG=k", 4, out), -1);
-    assert_int_equal(ls_b64((const unsigned char *)"aGk=aGk=", 8, out), -1);
+    assert_int_equal(b64("aGVs\nbG8=", 9, out), 5);
+    assert_int_equal(b64("", 0, out), 0);
+    assert_int_equal(b64("aGk", 3, out), -1);
+    assert_int_equal(b64("hello", 5, out), -1);
+    assert_int_equal(b64("aG=k", 4, out), -1);
+    assert_int_equal(b64("aGk=aGk=", 8, out), -1);
 }
 
 static void expect_marshal(const char *in, const char *want)

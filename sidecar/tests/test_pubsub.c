@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "dc/base64.h"
 #include "dc/json.h"
 #include "dc/str.h"
 #include "dc/time.h"
@@ -190,15 +191,15 @@ static void test_base64(void **state)
     struct dc_buf b = {0};
 
     (void)state;
-    assert_int_equal(sdc_base64_decode("aGVsbG8=", 8, &b), DC_OK);
+    assert_int_equal(dc_base64_decode(&b, "aGVsbG8=", 8, NULL), DC_OK);
     assert_int_equal(b.len, 5);
     assert_memory_equal(b.data, "hello", 5);
     dc_buf_reset(&b);
-    assert_int_equal(sdc_base64_decode("aGVsbA==", 8, &b), DC_OK);
+    assert_int_equal(dc_base64_decode(&b, "aGVsbA==", 8, NULL), DC_OK);
     assert_int_equal(b.len, 4);
-    assert_int_equal(sdc_base64_decode("aGVsbA=", 7, &b), DC_EPARSE);
-    assert_int_equal(sdc_base64_decode("a=Vs", 4, &b), DC_EPARSE);
-    assert_int_equal(sdc_base64_decode("aG=sbA==", 8, &b), DC_EPARSE);
+    assert_int_equal(dc_base64_decode(&b, "aGVsbA=", 7, NULL), DC_EPARSE);
+    assert_int_equal(dc_base64_decode(&b, "a=Vs", 4, NULL), DC_EPARSE);
+    assert_int_equal(dc_base64_decode(&b, "aG=sbA==", 8, NULL), DC_EPARSE);
     dc_buf_cleanup(&b);
 }
 

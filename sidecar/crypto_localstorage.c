@@ -32,6 +32,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include "dc/base64.h"
 #include "dc/json.h"
 #include "dc/limits.h"
 #include "dc/mem.h"
@@ -76,21 +77,6 @@ static void key_cleanup(struct ls_key *k)
 
 /* ---- base64 as jwx and Go decode it --------------------------------------------------------- */
 
-static int b64_sym(unsigned char c, bool url)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == (url ? '-' : '+'))
-        return 62;
-    if (c == (url ? '_' : '/'))
-        return 63;
-    return -1;
-}
-
 /* Unpadded base64 of the given alphabet (Go's RawStdEncoding/RawURLEncoding): '\r' and '\n'
  * are skipped, '=' is invalid, a lone trailing symbol is invalid. Appends to `b`. */
 static int b64_raw_decode(struct dc_buf *b, const char *s, size_t n, bool url)
@@ -103,7 +89,7 @@ static int b64_raw_decode(struct dc_buf *b, const char *s, size_t n, bool url)
         int v;
         if (s[i] == '\r' || s[i] == '\n')
             continue;
-        v = b64_sym((unsigned char)s[i], url);
+        v = dc_base64_value((unsigned char)s[i], url);
         if (v < 0)
             goto bad;
         acc = acc << 6 | (uint32_t)v;

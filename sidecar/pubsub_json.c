@@ -1,7 +1,8 @@
-/* Fast paths of the pub/sub message path (pubsub_json.h): one recursive-descent walk of a JSON
- * text that either validates it (collecting a few top-level members) or writes it in the form
- * cJSON prints after sdc_json_sort_keys. The walk is strict RFC 8259 and declines whatever it
- * is not sure about, so its "yes" is always a "yes" of dc_json_parse too. */
+/* Fast JSON paths of the sidecar (pubsub_json.h): one recursive-descent walk of a JSON text
+ * that either validates it (collecting a few top-level members), checks that cJSON prints it
+ * back as it is written, or writes it in the form cJSON prints (after sdc_json_sort_keys, or
+ * in member order). The walk is strict RFC 8259 and declines whatever it is not sure about, so
+ * its "yes" is always a "yes" of dc_json_parse too. */
 #include "pubsub_json.h"
 
 #include <ctype.h>
@@ -27,7 +28,10 @@ struct mrec {
 
 struct jw {
     const unsigned char *p, *end;
-    struct dc_buf *out; /* canonical output; NULL: validate only */
+    struct dc_buf *out; /* output (canonical mode); NULL: none */
+    bool canon;         /* canonical mode: accept only what cJSON prints back as written */
+    bool sort;          /* canonical mode with `out`: objects written in key order */
+    bool had_ws;        /* whitespace was skipped inside the value */
     unsigned depth;
     int rv; /* why the walk stopped: DC_EAGAIN (declined) or the output's error */
     /* canonical mode: members of the open objects, innermost last; reorder scratch */
@@ -68,8 +72,11 @@ static bool emit(struct jw *j, const void *p, size_t n)
 
 static void ws(struct jw *j)
 {
+    const unsigned char *p = j->p;
+
     while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
         j->p++;
+    j->had_ws |= j->p != p;
 }
 
 /* Whether the next PLAIN_RUN bytes at `s` are all printable ASCII other than '"' and '\\' (no
@@ -129,9 +136,9 @@ static bool string(struct jw *j, const unsigned char **vs, size_t *vn, bool *esc
             c = s[1];
             if (c == '"' || c == '\\' || c == 'b' || c == 'f' || c == 'n' || c == 'r' || c == 't') {
                 s += 2;
-            } else if (c == '/' && j->out == NULL) {
+            } else if (c == '/' && !j->canon) {
                 s += 2;
-            } else if (c == 'u' && j->out == NULL) {
+            } else if (c == 'u' && !j->canon) {
                 int v = 0;
                 if (e - s < 6)
                     return decline(j);
@@ -188,7 +195,7 @@ static bool number(struct jw *j)
     if (*s == '0') {
         s++;
         digits = 1;
-        if (j->out != NULL && *j->p == '-')
+        if (j->canon && *j->p == '-')
             return decline(j);
     } else {
         while (s < e && is_digit(*s)) {
@@ -196,7 +203,7 @@ static bool number(struct jw *j)
             digits++;
         }
     }
-    if (j->out != NULL) {
+    if (j->canon) {
         if (digits > 9 || (s < e && (*s == '.' || *s == 'e' || *s == 'E' || is_digit(*s))))
             return decline(j);
     } else {
@@ -310,7 +317,7 @@ static bool member(struct jw *j)
         return decline(j);
     if (!string(j, &ks, &kn, &kesc))
         return false;
-    if (kesc && (j->out != NULL || (j->f != NULL && j->depth == 1)))
+    if (kesc && (j->canon || (j->f != NULL && j->depth == 1)))
         return decline(j);
     rec.key = rec.start + 1;
     rec.klen = kn;
@@ -335,7 +342,7 @@ static bool member(struct jw *j)
     }
     if (field >= 0)
         j->seen[field] = true;
-    if (j->out != NULL) {
+    if (j->sort) {
         rec.end = j->out->len;
         if (j->nrecs == j->caprecs) {
             j->caprecs = j->caprecs ? j->caprecs * 2 : 16;
@@ -378,7 +385,7 @@ static bool container(struct jw *j)
         ws(j);
     }
     j->p++;
-    if (obj && j->out != NULL) {
+    if (obj && j->sort) {
         sort_members(j, base);
         j->nrecs = base;
     }
@@ -426,11 +433,15 @@ static bool document(struct jw *j)
     return j->p == j->end ? true : decline(j);
 }
 
-int sdc__ps_json_canon(const char *data, size_t len, struct dc_buf *out)
+/* Canonical mode over a whole document: append cJSON's compact text to `out`, objects in key
+ * order when `sort`. */
+static int canon_walk(const char *data, size_t len, struct dc_buf *out, bool sort)
 {
     struct jw j = {.p = (const unsigned char *)data,
                    .end = (const unsigned char *)data + len,
                    .out = out,
+                   .canon = true,
+                   .sort = sort,
                    .rv = DC_OK};
     size_t mark = out->len;
     bool ok = len > 0 && document(&j);
@@ -443,6 +454,45 @@ int sdc__ps_json_canon(const char *data, size_t len, struct dc_buf *out)
     if (out->data != NULL)
         out->data[mark] = '\0';
     return j.rv != DC_OK ? j.rv : DC_EAGAIN;
+}
+
+int sdc__ps_json_canon(const char *data, size_t len, struct dc_buf *out)
+{
+    return canon_walk(data, len, out, true);
+}
+
+int sdc__json_compact(const char *data, size_t len, struct dc_buf *out)
+{
+    return canon_walk(data, len, out, false);
+}
+
+bool sdc__json_step(const char **p, const char *end, unsigned depth, bool prints_back, bool *had_ws)
+{
+    struct jw j = {.p = (const unsigned char *)*p,
+                   .end = (const unsigned char *)end,
+                   .canon = prints_back,
+                   .depth = depth,
+                   .rv = DC_OK};
+
+    *had_ws = false;
+    if (!value(&j))
+        return false;
+    *had_ws = j.had_ws;
+    *p = (const char *)j.p;
+    return true;
+}
+
+bool sdc__json_plain_string(const char **p, const char *end, const char **s, size_t *n)
+{
+    struct jw j = {.p = (const unsigned char *)*p, .end = (const unsigned char *)end, .rv = DC_OK};
+    const unsigned char *vs;
+    bool esc;
+
+    if (j.p >= j.end || *j.p != '"' || !string(&j, &vs, n, &esc) || esc)
+        return false;
+    *s = (const char *)vs;
+    *p = (const char *)j.p;
+    return true;
 }
 
 bool sdc__ps_ce_scan(const char *data, size_t len, struct sdc__ps_span f[SDC__PS_CE_NFIELDS])

@@ -1,8 +1,9 @@
 #ifndef SDC_PUBSUB_JSON_H
 #define SDC_PUBSUB_JSON_H
 
-/* Fast paths of the pub/sub message path that avoid building a cJSON tree per message
- * (docs/internals/pubsub.md, "Fast paths"). Each function either gives exactly the result of
+/* Fast JSON paths of the sidecar that avoid building a cJSON tree per message or request:
+ * pub/sub's message path (docs/internals/pubsub.md, "Fast paths") and the state API's save
+ * body (docs/internals/state.md). Each function either gives exactly the result of
  * the slow path it replaces, or declines (DC_EAGAIN / false) and leaves the caller to take
  * that slow path: a fast path never decides anything the slow path would decide differently.
  * Both walk the input once, without allocating per value; all are thread-safe. */
@@ -20,6 +21,26 @@
  * DC_MAX_DOC_DEPTH, keys without escapes); anything else (and anything that is not valid JSON)
  * returns DC_EAGAIN with `out` unchanged. DC_ETOOBIG when `out` reaches its limit (unchanged). */
 int sdc__ps_json_canon(const char *data, size_t len, struct dc_buf *out) DC_MUST_CHECK;
+
+/* As sdc__ps_json_canon without sorting: the text cJSON_PrintUnformatted gives for the parsed
+ * document (members in document order), for the same shapes. DC_EAGAIN: take the slow path. */
+int sdc__json_compact(const char *data, size_t len, struct dc_buf *out) DC_MUST_CHECK;
+
+/* Step over the JSON value at `*p` (its first byte; nothing at or past `end` is read), which
+ * sits inside `depth` open containers of its document: true with `*p` just past it when it is
+ * certainly valid JSON (as dc_json_parse would judge it within a valid document, the
+ * DC_MAX_DOC_DEPTH limit included). With `prints_back`, only values of the shapes of
+ * sdc__json_compact are accepted, so that cJSON_PrintUnformatted of the parsed value gives the
+ * value's bytes with the whitespace between its tokens removed; `*had_ws` says whether there
+ * was any (then sdc__json_compact gives the text). False: unsure, `*p` unchanged. */
+bool sdc__json_step(const char **p, const char *end, unsigned depth, bool prints_back,
+                    bool *had_ws) DC_MUST_CHECK;
+
+/* A JSON string at `*p` without escapes and with valid UTF-8: true with `*s`/`*n` its bytes
+ * between the quotes (which are also cJSON's valuestring) and `*p` past the closing quote.
+ * False otherwise (unsure or invalid), `*p` unchanged. */
+bool sdc__json_plain_string(const char **p, const char *end, const char **s,
+                            size_t *n) DC_MUST_CHECK;
 
 /* Top-level string members of a CloudEvent that delivery reads. */
 enum sdc__ps_ce_field {

@@ -17,6 +17,7 @@
 #include "dc/str.h"
 #include "dc/time.h"
 
+#include "pubsub_json.h"
 #include "state_store.h"
 
 #define SEP "||"
@@ -177,6 +178,19 @@ int sdc_state_check_component(const struct sdc_md *md, struct dc_errbuf *eb)
     return DC_OK;
 }
 
+/* "<prefix>||<key>" in `a` (the hot case: no format parsing per request). */
+static const char *join_key(struct dc_arena *a, const char *prefix, const char *key, size_t len)
+{
+    size_t pn = strlen(prefix);
+    char *s = dc_arena_alloc(a, pn + 2 + len + 1);
+
+    memcpy(s, prefix, pn);
+    memcpy(s + pn, SEP, 2);
+    memcpy(s + pn + 2, key, len);
+    s[pn + 2 + len] = '\0';
+    return s;
+}
+
 int sdc_state_key_modify(struct dc_arena *a, const struct sdc_md *md, const char *store_name,
                          const char *app_id, const char *ns, const char *key, size_t len,
                          const char **out, struct dc_errbuf *eb)
@@ -194,14 +208,14 @@ int sdc_state_key_modify(struct dc_arena *a, const struct sdc_md *md, const char
     if (dc_str_eq_ci(strategy, "none")) {
         *out = key;
     } else if (dc_str_eq_ci(strategy, "name")) {
-        *out = dc_arena_sprintf(a, "%s" SEP "%s", store_name, key);
+        *out = join_key(a, store_name, key, len);
     } else if (dc_str_eq_ci(strategy, "appid")) {
-        *out = dc_str_empty(app_id) ? key : dc_arena_sprintf(a, "%s" SEP "%s", app_id, key);
+        *out = dc_str_empty(app_id) ? key : join_key(a, app_id, key, len);
     } else if (dc_str_eq_ci(strategy, "namespace")) {
         if (dc_str_empty(app_id))
             *out = key;
         else if (dc_str_empty(ns))
-            *out = dc_arena_sprintf(a, "%s" SEP "%s", app_id, key);
+            *out = join_key(a, app_id, key, len);
         else
             *out = dc_arena_sprintf(a, "%s.%s" SEP "%s", ns, app_id, key);
     } else {
@@ -210,7 +224,7 @@ int sdc_state_key_modify(struct dc_arena *a, const struct sdc_md *md, const char
         for (char *p = lower; *p != '\0'; p++)
             if (*p >= 'A' && *p <= 'Z')
                 *p = (char)(*p - 'A' + 'a');
-        *out = dc_arena_sprintf(a, "%s" SEP "%s", lower, key);
+        *out = join_key(a, lower, key, len);
     }
     return DC_OK;
 }
@@ -574,20 +588,58 @@ static void on_delete(struct dc_http_request *req, struct dc_http_response *resp
 struct op {
     const char *client_key;
     struct sdc_state_op op;
-    const cJSON *value; /* UPSERT: the JSON value (NULL: null) */
-    const char *conc;   /* raw option strings, checked when the op runs */
+    const cJSON *value; /* UPSERT: the JSON value (NULL: null, unless `text` is set) */
+    const char *text;   /* UPSERT: the value's JSON text when already known (arena), or NULL */
+    size_t text_len;
+    const char *conc; /* raw option strings, checked when the op runs */
     const char *cons;
 };
+
+/* The common part of decoding a SetRequest or DeleteRequest once its members are read: the
+ * metadata (`md` a JSON object, or NULL: none), the stored key, the op. Returns as decode_op. */
+static int decode_fill(struct ctx *c, const cJSON *md, bool upsert, const char *gostruct,
+                       const char *key, const char *etag, const char *ctype, struct op *out,
+                       char *why, size_t whylen)
+{
+    struct sdc_md *m = dc_arena_calloc(c->req->arena, sizeof(*m));
+    struct dc_errbuf eb = {0};
+    const char *stored;
+
+    if (decode_md(c, md, gostruct, m, why, whylen) != DC_OK)
+        return DC_EPARSE;
+    if (key == NULL)
+        key = "";
+    out->client_key = key;
+    if (sdc_state_key_modify(c->req->arena, &c->sc->md, c->store_name, c->rt->cfg->app_id,
+                             c->rt->cfg->namespace, key, strlen(key), &stored, &eb) != DC_OK) {
+        err_illegal_key(c->resp, c->store_name, key, eb.msg);
+        return DC_EINVAL;
+    }
+    if (etag != NULL && etag[0] == '\0')
+        etag = NULL;
+    if (upsert) {
+        out->op.kind = SDC_STATE_OP_UPSERT;
+        out->op.set.key = stored;
+        out->op.set.etag = etag;
+        out->op.set.metadata = m;
+        out->op.set.content_type = ctype != NULL ? ctype : sdc_md_get(m, "contentType");
+    } else {
+        out->op.kind = SDC_STATE_OP_DELETE;
+        out->op.del.key = stored;
+        out->op.del.etag = etag;
+        out->op.del.metadata = m;
+    }
+    return DC_OK;
+}
 
 /* Decode one SetRequest (upsert) or DeleteRequest object. On a decode error `why` is set and
  * DC_EPARSE returned; on an illegal key the kit error is answered and DC_EINVAL returned. */
 static int decode_op(struct ctx *c, const cJSON *o, bool upsert, const char *gostruct,
                      struct op *out, char *why, size_t whylen)
 {
-    const cJSON *opts, *md;
-    struct sdc_md *m;
-    struct dc_errbuf eb = {0};
-    const char *key, *etag, *ctype = NULL, *stored;
+    const cJSON *opts, *v;
+    const char *key, *etag, *ctype = NULL;
+    int rv;
 
     memset(out, 0, sizeof(*out));
     if (decode_str(o, "key", gostruct, &key, why, whylen) != DC_OK ||
@@ -607,35 +659,13 @@ static int decode_op(struct ctx *c, const cJSON *o, bool upsert, const char *gos
             decode_str(opts, "consistency", gostruct, &out->cons, why, whylen) != DC_OK)
             return DC_EPARSE;
     }
-    md = cJSON_GetObjectItem(o, "metadata");
-    m = dc_arena_calloc(c->req->arena, sizeof(*m));
-    if (decode_md(c, md, gostruct, m, why, whylen) != DC_OK)
-        return DC_EPARSE;
-    if (key == NULL)
-        key = "";
-    out->client_key = key;
-    if (sdc_state_key_modify(c->req->arena, &c->sc->md, c->store_name, c->rt->cfg->app_id,
-                             c->rt->cfg->namespace, key, strlen(key), &stored, &eb) != DC_OK) {
-        err_illegal_key(c->resp, c->store_name, key, eb.msg);
-        return DC_EINVAL;
-    }
-    if (etag != NULL && etag[0] == '\0')
-        etag = NULL;
-    if (upsert) {
-        const cJSON *v = cJSON_GetObjectItem(o, "value");
-        out->op.kind = SDC_STATE_OP_UPSERT;
-        out->op.set.key = stored;
-        out->op.set.etag = etag;
-        out->op.set.metadata = m;
-        out->op.set.content_type = ctype != NULL ? ctype : sdc_md_get(m, "contentType");
+    rv = decode_fill(c, cJSON_GetObjectItem(o, "metadata"), upsert, gostruct, key, etag, ctype, out,
+                     why, whylen);
+    if (rv == DC_OK && upsert) {
+        v = cJSON_GetObjectItem(o, "value");
         out->value = (v != NULL && !cJSON_IsNull(v)) ? v : NULL;
-    } else {
-        out->op.kind = SDC_STATE_OP_DELETE;
-        out->op.del.key = stored;
-        out->op.del.etag = etag;
-        out->op.del.metadata = m;
     }
-    return DC_OK;
+    return rv;
 }
 
 /* Options and TTL of a decoded op, checked as the component would (a 500 upstream). For an
@@ -653,6 +683,11 @@ static int prepare_op(struct ctx *c, struct op *o, struct dc_errbuf *eb)
         rv = parse_ttl(s->metadata, &s->has_ttl, &s->ttl_s, eb);
     if (rv != DC_OK)
         return rv;
+    if (o->text != NULL) {
+        s->value = o->text;
+        s->value_len = o->text_len;
+        return DC_OK;
+    }
     if (o->value == NULL) {
         s->value = "null";
         s->value_len = 4;
@@ -667,64 +702,268 @@ static int prepare_op(struct ctx *c, struct op *o, struct dc_errbuf *eb)
     return DC_OK;
 }
 
-/* POST/PUT /v1.0/state/{storeName} */
-static void on_save(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
-{
-    struct ctx c;
-    int64_t t0;
-    cJSON *root, *it;
-    struct op *ops;
-    size_t n, i = 0;
-    char why[DC_ERRBUF_LEN], text[DC_ERRBUF_LEN * 2], msg[DC_ERRBUF_LEN * 3];
-    int status = 0;
+/* ---- save: the body without a cJSON tree ----
+ *
+ * The usual save body (an array of SetRequest objects with a plain string key, a value, maybe
+ * an etag and a contentType) is read in one pass by the walk of pubsub_json.h, the value kept
+ * as its JSON text when cJSON would print it back as written. Anything else (options or
+ * metadata members, escapes in the strings read, values cJSON would rewrite, errors of any
+ * kind) is declined before anything is answered and takes the cJSON path, so both give the
+ * same ops, the same responses and the same bytes to the store. */
 
-    if (!ctx_open(&c, ud, req, resp))
-        return;
-    root = parse_body(&c, false);
-    if (root == NULL)
-        return;
-    if (!cJSON_IsArray(root)) {
+/* The SetRequest members the fast path reads; matched as cJSON_GetObjectItem does (first
+ * member whose name equals case-insensitively). */
+enum fast_member { FM_KEY = 0, FM_VALUE, FM_ETAG, FM_CTYPE, FM_OPTIONS, FM_METADATA, FM_N };
+
+static const char *const fm_names[FM_N] = {"key",         "value",   "etag",
+                                           "contentType", "options", "metadata"};
+
+bool sdc__state_save_fast = true;
+
+/* One SetRequest as read: spans into the body (p NULL: absent). */
+struct fast_set {
+    struct {
+        const char *p;
+        size_t n;
+    } m[FM_N];
+    bool value_ws; /* the value has whitespace between its tokens */
+};
+
+static const char *skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+static int fast_member_of(const char *k, size_t n)
+{
+    for (int i = 0; i < FM_N; i++)
+        if (strlen(fm_names[i]) == n && strncasecmp(fm_names[i], k, n) == 0)
+            return i;
+    return -1;
+}
+
+/* One SetRequest object at `*pp` (its '{'). False: decline. */
+static bool fast_read_set(const char **pp, const char *end, struct fast_set *f)
+{
+    const char *p = skip_ws(*pp + 1, end);
+
+    memset(f, 0, sizeof(*f));
+    for (;;) {
+        const char *k, *v;
+        size_t kn;
+        bool ws;
+        int m;
+
+        if (!sdc__json_plain_string(&p, end, &k, &kn))
+            return false;
+        p = skip_ws(p, end);
+        if (p >= end || *p != ':')
+            return false;
+        p = skip_ws(p + 1, end);
+        v = p;
+        m = fast_member_of(k, kn);
+        if (m >= 0 && f->m[m].p != NULL)
+            m = -1; /* a later duplicate: cJSON_GetObjectItem finds the first */
+        if (m == FM_KEY || m == FM_ETAG || m == FM_CTYPE) {
+            const char *s;
+            size_t sn;
+            if (!sdc__json_plain_string(&p, end, &s, &sn))
+                return false;
+            f->m[m].p = s;
+            f->m[m].n = sn;
+        } else if (m == FM_OPTIONS || m == FM_METADATA) {
+            if (end - p < 4 || memcmp(p, "null", 4) != 0)
+                return false;
+            p += 4;
+            f->m[m].p = v;
+        } else {
+            if (!sdc__json_step(&p, end, 2, m == FM_VALUE, &ws))
+                return false;
+            if (m == FM_VALUE) {
+                f->m[m].p = v;
+                f->m[m].n = (size_t)(p - v);
+                f->value_ws = ws;
+            }
+        }
+        p = skip_ws(p, end);
+        if (p < end && *p == '}')
+            break;
+        if (p >= end || *p != ',')
+            return false;
+        p = skip_ws(p + 1, end);
+    }
+    /* Keys are required (the slow path answers their absence). */
+    if (f->m[FM_KEY].p == NULL || f->m[FM_KEY].n == 0)
+        return false;
+    *pp = p + 1;
+    return true;
+}
+
+/* The whole save body as SetRequests into `*out` (arena, `*n` of them). False: decline, with
+ * nothing answered. */
+static bool fast_read_body(struct ctx *c, struct fast_set **out, size_t *n)
+{
+    const char *p = c->req->body, *end = p + c->req->body_len;
+    struct fast_set *sets = NULL;
+    size_t cap = 0;
+
+    *n = 0;
+    if (!sdc__state_save_fast || c->req->body_too_large || c->req->body_len == 0 ||
+        c->req->body_len > DC_MAX_JSON_BODY)
+        return false;
+    p = skip_ws(p, end);
+    if (p >= end || *p != '[')
+        return false;
+    p = skip_ws(p + 1, end);
+    for (;;) {
+        if (p >= end || *p != '{')
+            return false; /* `[]` and non-objects included */
+        if (*n == cap) {
+            struct fast_set *grown;
+            cap = cap == 0 ? 4 : cap * 2;
+            grown = dc_arena_alloc(c->req->arena, cap * sizeof(*grown));
+            if (*n > 0)
+                memcpy(grown, sets, *n * sizeof(*grown));
+            sets = grown;
+        }
+        if (!fast_read_set(&p, end, &sets[*n]))
+            return false;
+        (*n)++;
+        p = skip_ws(p, end);
+        if (p < end && *p == ']')
+            break;
+        if (p >= end || *p != ',')
+            return false;
+        p = skip_ws(p + 1, end);
+    }
+    if (skip_ws(p + 1, end) != end)
+        return false;
+    *out = sets;
+    return true;
+}
+
+static const char *arena_span(struct ctx *c, const char *p, size_t n)
+{
+    return p != NULL ? dc_arena_strndup(c->req->arena, p, n) : NULL;
+}
+
+/* The ops of a body fast_read_body accepted, as decode_op would give them. DC_OK, or the
+ * error already answered. */
+static int fast_ops(struct ctx *c, const struct fast_set *sets, size_t n, struct op *ops)
+{
+    char why[DC_ERRBUF_LEN];
+
+    ctx_query_metadata(c);
+    for (size_t i = 0; i < n; i++) {
+        const struct fast_set *f = &sets[i];
+        struct op *o = &ops[i];
+        int rv =
+            decode_fill(c, NULL, true, "SetRequest", arena_span(c, f->m[FM_KEY].p, f->m[FM_KEY].n),
+                        arena_span(c, f->m[FM_ETAG].p, f->m[FM_ETAG].n),
+                        arena_span(c, f->m[FM_CTYPE].p, f->m[FM_CTYPE].n), o, why, sizeof(why));
+
+        if (rv == DC_EPARSE)
+            err_malformed(c->resp, why);
+        if (rv != DC_OK)
+            return rv;
+        if (f->m[FM_VALUE].p == NULL) {
+            o->text = "null";
+            o->text_len = 4;
+        } else if (!f->value_ws) {
+            o->text = arena_span(c, f->m[FM_VALUE].p, f->m[FM_VALUE].n);
+            o->text_len = f->m[FM_VALUE].n;
+        } else {
+            struct dc_buf b = {0};
+            DC_ASSERT(sdc__json_compact(f->m[FM_VALUE].p, f->m[FM_VALUE].n, &b) == DC_OK);
+            o->text = arena_span(c, b.data, b.len);
+            o->text_len = b.len;
+            dc_buf_cleanup(&b);
+        }
+    }
+    return DC_OK;
+}
+
+/* The ops of a save body through cJSON. DC_OK with `*root` to free, or the error answered. */
+static int slow_ops(struct ctx *c, cJSON **root, struct op **ops, size_t *n)
+{
+    char why[DC_ERRBUF_LEN];
+    cJSON *it;
+    size_t i = 0;
+
+    *root = parse_body(c, false);
+    if (*root == NULL)
+        return DC_EPARSE;
+    if (!cJSON_IsArray(*root)) {
         snprintf(why, sizeof(why),
                  "json: cannot unmarshal %s into Go value of type []state.SetRequest",
-                 json_kind(root));
-        err_malformed(resp, why);
-        goto out;
+                 json_kind(*root));
+        err_malformed(c->resp, why);
+        return DC_EPARSE;
     }
-    n = (size_t)cJSON_GetArraySize(root);
-    if (n == 0) {
-        resp->status = 204;
-        goto out;
-    }
-    ctx_query_metadata(&c);
-    ops = dc_arena_calloc(req->arena, n * sizeof(*ops));
-    cJSON_ArrayForEach(it, root)
+    *n = (size_t)cJSON_GetArraySize(*root);
+    if (*n == 0)
+        return DC_OK;
+    ctx_query_metadata(c);
+    *ops = dc_arena_calloc(c->req->arena, *n * sizeof(**ops));
+    cJSON_ArrayForEach(it, *root)
     {
         int rv;
         if (!cJSON_IsObject(it)) {
             snprintf(why, sizeof(why),
                      "json: cannot unmarshal %s into Go value of type state.SetRequest",
                      json_kind(it));
-            err_malformed(resp, why);
-            goto out;
+            err_malformed(c->resp, why);
+            return DC_EPARSE;
         }
-        rv = decode_op(&c, it, true, "SetRequest", &ops[i], why, sizeof(why));
+        rv = decode_op(c, it, true, "SetRequest", &(*ops)[i], why, sizeof(why));
         if (rv == DC_EPARSE)
-            err_malformed(resp, why);
+            err_malformed(c->resp, why);
         if (rv != DC_OK)
-            goto out;
-        if (ops[i].client_key[0] == '\0') {
-            err_malformed(resp, "\"key\" is a required field");
-            goto out;
+            return rv;
+        if ((*ops)[i].client_key[0] == '\0') {
+            err_malformed(c->resp, "\"key\" is a required field");
+            return DC_EPARSE;
         }
         i++;
     }
+    return DC_OK;
+}
+
+/* POST/PUT /v1.0/state/{storeName} */
+static void on_save(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
+{
+    struct ctx c;
+    int64_t t0;
+    cJSON *root = NULL;
+    struct fast_set *sets;
+    struct op *ops = NULL;
+    size_t n = 0;
+    char text[DC_ERRBUF_LEN * 2], msg[DC_ERRBUF_LEN * 3];
+    int status = 0, rv;
+
+    if (!ctx_open(&c, ud, req, resp))
+        return;
+    if (fast_read_body(&c, &sets, &n)) {
+        ops = dc_arena_calloc(req->arena, n * sizeof(*ops));
+        rv = fast_ops(&c, sets, n, ops);
+    } else {
+        rv = slow_ops(&c, &root, &ops, &n);
+    }
+    if (rv != DC_OK)
+        goto out;
+    if (n == 0) {
+        resp->status = 204;
+        goto out;
+    }
     /* Not atomic: every item is tried, the first failure is reported (upstream's bulk set). */
     t0 = dc_mono_ns();
-    for (i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         struct dc_errbuf eb = {0};
-        int rv = prepare_op(&c, &ops[i], &eb);
         int st;
 
+        rv = prepare_op(&c, &ops[i], &eb);
         if (rv == DC_OK)
             rv = c.ops->set(c.sc->self, &ops[i].op.set, &eb);
         else

@@ -37,6 +37,11 @@ int sdc_state_key_modify(struct dc_arena *a, const struct sdc_md *md, const char
                          const char *app_id, const char *ns, const char *key, size_t len,
                          const char **out, struct dc_errbuf *eb) DC_MUST_CHECK;
 
+/* The save handler reads the usual bodies without a cJSON tree and gives every other body to
+ * its cJSON path, with the same result either way. Tests and fuzzers set this to false to
+ * force the cJSON path and compare; nothing else changes it (it is read without a lock). */
+extern bool sdc__state_save_fast;
+
 /* The client key of a stored key: the part after the first "||", or the key itself. */
 const char *sdc_state_key_original(const char *stored);
 

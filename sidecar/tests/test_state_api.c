@@ -99,6 +99,37 @@ static const struct sdc_state_ops fake_tx_ops = {
     .multi = fake_multi,
     .multi_max_size = 2,
 };
+/* A store recording every set it is given as text, to compare the save paths. */
+static struct dc_buf rec_log;
+
+static int rec_set(void *self, const struct sdc_state_set *r, struct dc_errbuf *eb)
+{
+    (void)self;
+    assert_int_equal(dc_buf_appendf(&rec_log,
+                                    "set key=%s etag=%s ct=%s conc=%d cons=%d ttl=%d/%lld", r->key,
+                                    r->etag ? r->etag : "-",
+                                    r->content_type ? r->content_type : "-", (int)r->concurrency,
+                                    (int)r->consistency, (int)r->has_ttl, (long long)r->ttl_s),
+                     DC_OK);
+    for (size_t i = 0; r->metadata != NULL && i < r->metadata->n; i++)
+        assert_int_equal(
+            dc_buf_appendf(&rec_log, " md[%s]=%s", r->metadata->names[i], r->metadata->values[i]),
+            DC_OK);
+    assert_int_equal(dc_buf_appendf(&rec_log, " len=%zu value=", r->value_len), DC_OK);
+    assert_int_equal(dc_buf_append(&rec_log, r->value, r->value_len), DC_OK);
+    assert_int_equal(dc_buf_appendc(&rec_log, '\n'), DC_OK);
+    if (strstr(r->key, "fail") != NULL)
+        return dc_err_set(eb, DC_ECONFLICT, "etag mismatch for key %s", r->key);
+    return DC_OK;
+}
+
+static const struct sdc_state_ops rec_ops = {
+    .base = {.init = fake_init},
+    .get = fake_get,
+    .set = rec_set,
+    .del = fake_del,
+};
+static const struct sdc_component_type rec_type = {"state.rec", "v1", SDC_CAT_STATE, &rec_ops.base};
 static const struct sdc_component_type fake_q = {"state.fakeq", "v1", SDC_CAT_STATE,
                                                  &fake_q_ops.base};
 static const struct sdc_component_type fake_tx = {"state.faketx", "v1", SDC_CAT_STATE,
@@ -158,6 +189,7 @@ static int setup_common(void **state, bool stores)
                   "namespace");
         add_store(f, "fakeq", &fake_q, NULL, NULL);
         add_store(f, "faketx", &fake_tx, NULL, NULL);
+        add_store(f, "rec", &rec_type, NULL, NULL);
     }
     /* The state routes alone: http_api.c keeps a fixed table of its own routes. */
     f->r = dc_http_router_new();
@@ -776,6 +808,80 @@ static void test_bad_input(void **state)
     }
 }
 
+/* The save handler's fast path (bodies read without cJSON) against its cJSON path: the same
+ * status, response body and ops given to the store, on bodies it takes and bodies it declines. */
+static void test_save_fast_path(void **state)
+{
+    static const char *const bodies[] = {
+        "[{\"key\":\"k\",\"value\":\"v\"}]",
+        "[{\"key\":\"k\",\"value\":{\"a\":[1,2,\"x\"],\"b\":{}}}]",
+        " [ { \"key\" : \"k\" , \"value\" : { \"b\" : [ 1 , { } ] , \"a\" : true } } ] \n",
+        "[{\"key\":\"k\",\"value\":{\"z\":1,\"a\":2,\"z\":3}}]",
+        "[{\"key\":\"k\",\"value\":\"q\\\"b\\\\n\\n\\t\\r\\b\\f\"}]",
+        "[{\"key\":\"k\",\"value\":\"\\/\\u00e9\"}]",
+        "[{\"key\":\"k\",\"value\":\"\xc3\xa9\xe2\x80\xa8\"}]",
+        "[{\"key\":\"k\",\"value\":[0,-1,123456789,1234567890,1.5,-0,1e2,1E+2,0.0]}]",
+        "[{\"key\":\"k\",\"value\":-0}]",
+        "[{\"key\":\"k\",\"value\":null},{\"key\":\"k2\"}]",
+        "[{\"value\":1,\"KEY\":\"upper\",\"key\":\"second\"}]",
+        "[{\"key\":\"k\",\"Value\":1,\"value\":2}]",
+        "[{\"key\":\"k\",\"value\":1,\"etag\":\"7\",\"contentType\":\"text/plain\"}]",
+        "[{\"key\":\"k\",\"value\":1,\"etag\":\"\",\"ContentType\":\"a/b\"}]",
+        "[{\"key\":\"k\",\"value\":1,\"metadata\":null,\"options\":null}]",
+        "[{\"key\":\"k\",\"value\":1,\"metadata\":{\"ttlInSeconds\":\"5\"}}]",
+        "[{\"key\":\"k\",\"value\":1,\"options\":{\"concurrency\":\"first-write\"}}]",
+        "[{\"key\":\"k\",\"value\":1,\"extra\":[{\"x\":\"\\u0041\"}],\"n\":1e300}]",
+        "[{\"key\":\"a\\u0062\",\"value\":1}]",
+        "[{\"key\":\"fail1\",\"value\":1},{\"key\":\"ok\",\"value\":2}]",
+        "[{\"key\":\"a||b\",\"value\":1}]",
+        "[{\"key\":\"ok\",\"value\":1},{\"key\":\"\",\"value\":1}]",
+        "[{\"key\":\"k\",\"value\":1},7]",
+        "[{\"key\":\"k\",\"value\":1}]x",
+        "[{\"key\":\"k\",\"value\":1,}]",
+        "[{\"key\":\"k\",\"value\":01}]",
+        "[{\"key\":\"k\",\"value\":\"\xff\"}]",
+        "[{\"key\":\"k\",\"value\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+        "[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}]",
+        "[{\"key\":\"k\",\"value\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+        "[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}]",
+        "[]",
+        "{\"key\":\"k\"}",
+    };
+    static const char *const urls[] = {"/v1.0/state/rec", "/v1.0/state/rec?metadata.a=1"};
+    struct fx *f = *state;
+
+    for (size_t u = 0; u < 2; u++) {
+        for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+            char *want_log, *want_body;
+            int want_status;
+            struct call *c;
+
+            sdc__state_save_fast = false;
+            dc_buf_reset(&rec_log);
+            c = do_call(f, "POST", urls[u], bodies[i]);
+            want_status = c->resp.status;
+            want_body = dc_xstrdup(body_of(c));
+            want_log = dc_xstrdup(dc_buf_cstr(&rec_log));
+            done(c);
+            sdc__state_save_fast = true;
+            dc_buf_reset(&rec_log);
+            c = do_call(f, "POST", urls[u], bodies[i]);
+            if (c->resp.status != want_status || strcmp(body_of(c), want_body) != 0 ||
+                strcmp(dc_buf_cstr(&rec_log), want_log) != 0)
+                fail_msg("%s: fast %d %s\n%s\ncJSON %d %s\n%s", bodies[i], c->resp.status,
+                         body_of(c), dc_buf_cstr(&rec_log), want_status, want_body, want_log);
+            done(c);
+            free(want_body);
+            free(want_log);
+        }
+    }
+    /* The fast path did run: a stored value keeps the body's bytes (compacted). */
+    dc_buf_reset(&rec_log);
+    expect(f, "POST", "/v1.0/state/rec", "[{\"key\":\"k\",\"value\": { \"a\" : 1 } }]", 204, NULL);
+    assert_non_null(strstr(dc_buf_cstr(&rec_log), "len=7 value={\"a\":1}\n"));
+    dc_buf_cleanup(&rec_log);
+}
+
 static void test_query(void **state)
 {
     struct fx *f = *state;
@@ -848,6 +954,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bulk_get, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_prefix, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_save_fast_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_persists, setup, teardown),
     };

@@ -9,7 +9,10 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <hiredis/sds.h>
 
 #include "dc/buf.h"
 #include "dc/mem.h"
@@ -318,37 +321,85 @@ static void sleep_ms(int64_t ms)
     }
 }
 
-/* Append "<prefix><n>\r\n" (RESP array or bulk string header) to `b`. */
-static int resp_header(struct dc_buf *b, char prefix, size_t n)
+/* Write "<prefix><n>\r\n" (RESP array or bulk string header) at `w`; returns its end. */
+static char *resp_header(char *w, char prefix, size_t n)
 {
     char t[24];
     size_t i = sizeof(t);
 
-    t[--i] = '\n';
-    t[--i] = '\r';
     do {
         t[--i] = (char)('0' + n % 10);
         n /= 10;
     } while (n > 0);
-    t[--i] = prefix;
-    return dc_buf_append(b, t + i, sizeof(t) - i);
+    *w++ = prefix;
+    memcpy(w, t + i, sizeof(t) - i);
+    w += sizeof(t) - i;
+    *w++ = '\r';
+    *w++ = '\n';
+    return w;
 }
 
-/* Append `cmd` as RESP (an array of bulk strings) to `b`: what redisAppendCommandArgv writes,
- * without hiredis' sds formatting per argument. */
-static int resp_append(struct dc_buf *b, const struct sdc_redis_cmd *cmd)
+static size_t arg_len(const struct sdc_redis_cmd *cmd, int i)
 {
-    int rv = resp_header(b, '*', (size_t)cmd->argc);
+    return cmd->lens != NULL ? cmd->lens[i] : strlen(cmd->argv[i]);
+}
 
-    for (int i = 0; i < cmd->argc && rv == DC_OK; i++) {
-        size_t len = cmd->lens != NULL ? cmd->lens[i] : strlen(cmd->argv[i]);
-        rv = resp_header(b, '$', len);
-        if (rv == DC_OK)
-            rv = dc_buf_append(b, cmd->argv[i], len);
-        if (rv == DC_OK)
-            rv = dc_buf_append(b, "\r\n", 2);
+/* Bytes of `cmd` as RESP: at most 23 per header (a size_t in decimal, prefix, CRLF). */
+static size_t resp_bound(const struct sdc_redis_cmd *cmd)
+{
+    size_t n = 23;
+
+    for (int i = 0; i < cmd->argc; i++)
+        n += 23 + arg_len(cmd, i) + 2;
+    return n;
+}
+
+/* Append `cmd` as RESP (an array of bulk strings) to `b`, which has room for resp_bound bytes:
+ * what redisAppendCommandArgv writes, without hiredis' sds formatting per argument. */
+static void resp_append(struct dc_buf *b, const struct sdc_redis_cmd *cmd)
+{
+    char *w = resp_header(b->data + b->len, '*', (size_t)cmd->argc);
+
+    for (int i = 0; i < cmd->argc; i++) {
+        size_t len = arg_len(cmd, i);
+        w = resp_header(w, '$', len);
+        memcpy(w, cmd->argv[i], len);
+        w += len;
+        *w++ = '\r';
+        *w++ = '\n';
     }
-    return rv;
+    b->len = (size_t)(w - b->data);
+    b->data[b->len] = '\0';
+}
+
+/* Send `n` bytes of commands on `c`: straight to its socket (blocking, within the socket
+ * timeout set at connect) when hiredis has nothing queued, which saves copying the batch into
+ * hiredis' output buffer; redisGetReply then only reads. DC_EUNAVAIL: `c` is broken. */
+static int conn_write(redisContext *c, const char *p, size_t n, struct dc_errbuf *eb)
+{
+    char why[96];
+
+    if (c->obuf != NULL && sdslen(c->obuf) != 0) {
+        if (redisAppendFormattedCommand(c, p, n) != REDIS_OK)
+            return dc_err_set(eb, DC_EUNAVAIL, "redis: %s", c->errstr);
+        return DC_OK;
+    }
+    while (n > 0) {
+        ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+        if (w >= 0) {
+            p += w;
+            n -= (size_t)w;
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return dc_err_set(eb, DC_EUNAVAIL, "redis: i/o timeout");
+        if (strerror_r(errno, why, sizeof(why)) != 0)
+            dc_strlcpy(why, "write failed", sizeof(why));
+        return dc_err_set(eb, DC_EUNAVAIL, "redis: %s", why);
+    }
+    return DC_OK;
 }
 
 /* Run one batch of `n` calls on one pooled connection: every command written at once, then the
@@ -368,13 +419,20 @@ static void run_batch(struct sdc_redis *r, struct rd_call **calls, size_t n)
             calls[k]->rv = dc_err_set(calls[k]->eb, rv, "%s", e.msg);
         return;
     }
+    {
+        size_t need = 0;
+        for (size_t k = 0; k < n; k++)
+            for (size_t j = 0; j < calls[k]->n; j++)
+                need += resp_bound(&calls[k]->cmds[j]);
+        rv = dc_buf_reserve(&out, need);
+    }
     for (size_t k = 0; k < n && rv == DC_OK; k++)
-        for (size_t j = 0; j < calls[k]->n && rv == DC_OK; j++)
-            rv = resp_append(&out, &calls[k]->cmds[j]);
+        for (size_t j = 0; j < calls[k]->n; j++)
+            resp_append(&out, &calls[k]->cmds[j]);
     if (rv != DC_OK)
         rv = dc_err_set(&e, DC_EUNAVAIL, "redis: commands too large");
-    else if (out.len > 0 && redisAppendFormattedCommand(c, out.data, out.len) != REDIS_OK)
-        rv = dc_err_set(&e, DC_EUNAVAIL, "redis: %s", ((redisContext *)c)->errstr);
+    else if (out.len > 0)
+        rv = conn_write(c, out.data, out.len, &e);
     dc_buf_cleanup(&out);
     for (; i < n && rv == DC_OK; i++) {
         rv = sdc_redis_replies(c, calls[i]->n, calls[i]->rep, &broken, &e);

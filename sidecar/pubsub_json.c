@@ -10,10 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
-
+#include "dc/json.h"
 #include "dc/limits.h"
 #include "dc/mem.h"
 #include "dc/str.h"
@@ -79,35 +76,6 @@ static void ws(struct jw *j)
     j->had_ws |= j->p != p;
 }
 
-/* Whether the next PLAIN_RUN bytes at `s` are all printable ASCII other than '"' and '\\' (no
- * byte that the string scanner must look at): SSE2 compares where there are, else the usual
- * SWAR zero-byte and less-than tests on 8 bytes. */
-#ifdef __SSE2__
-#define PLAIN_RUN 16
-static bool plain_run(const unsigned char *s)
-{
-    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
-    /* Signed compare: bytes >= 0x80 are negative, so "< 0x20" flags them too. */
-    __m128i m = _mm_or_si128(
-        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
-        _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)));
-
-    return _mm_movemask_epi8(m) == 0;
-}
-#else
-#define PLAIN_RUN 8
-static bool plain_run(const unsigned char *s)
-{
-    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-    uint64_t x, q, b;
-
-    memcpy(&x, s, 8);
-    q = x ^ (ones * '"');
-    b = x ^ (ones * '\\');
-    return ((((q - ones) & ~q) | ((b - ones) & ~b) | ((x - ones * 0x20) & ~x) | x) & highs) == 0;
-}
-#endif
-
 /* A string at j->p (its opening quote). `*vs`/`*vn` receive the bytes between the quotes and
  * `*esc` whether they hold an escape. Canonical mode accepts only the escapes cJSON prints
  * back identically and copies the string verbatim. */
@@ -118,8 +86,7 @@ static bool string(struct jw *j, const unsigned char **vs, size_t *vn, bool *esc
     *esc = false;
     for (;;) {
         unsigned char c;
-        while (e - s >= PLAIN_RUN && plain_run(s))
-            s += PLAIN_RUN;
+        s += dc_json_plain_span((const char *)s, (size_t)(e - s));
         if (s >= e)
             return decline(j);
         c = *s;

@@ -2,8 +2,13 @@
  * error offsets and closes cJSON's leniencies; cJSON then builds the tree. */
 #include "dc/json.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "dc/limits.h"
 #include "dc/mem.h"
@@ -410,22 +415,68 @@ static size_t escape_byte(unsigned char c, char esc[8])
     return 6;
 }
 
+/* Whether the next PLAIN_RUN bytes at `s` are all printable ASCII other than '"' and '\\' (bytes a
+ * JSON string holds as they are): SSE2 compares where there are, else the usual
+ * SWAR zero-byte and less-than tests on 8 bytes. */
+#ifdef __SSE2__
+#define PLAIN_RUN 16
+static bool plain_run(const unsigned char *s)
+{
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
+    /* Signed compare: bytes >= 0x80 are negative, so "< 0x20" flags them too. */
+    __m128i m = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+        _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)));
+
+    return _mm_movemask_epi8(m) == 0;
+}
+#else
+#define PLAIN_RUN 8
+static bool plain_run(const unsigned char *s)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t x, q, b;
+
+    memcpy(&x, s, 8);
+    q = x ^ (ones * '"');
+    b = x ^ (ones * '\\');
+    return ((((q - ones) & ~q) | ((b - ones) & ~b) | ((x - ones * 0x20) & ~x) | x) & highs) == 0;
+}
+#endif
+
+size_t dc_json_plain_span(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+
+    while (n - i >= PLAIN_RUN && plain_run(s + i))
+        i += PLAIN_RUN;
+    while (i < n && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
+        i++;
+    return i;
+}
+
 static int append_literal(struct dc_buf *b, const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0, run = 0;
-    int rv;
+    /* Room for the literal when nothing needs escaping (the usual case, and never more than
+     * the result): one check instead of one per piece. */
+    int rv = dc_buf_reserve(b, n + 2);
 
-    rv = dc_buf_appendc(b, '"');
+    if (rv != DC_OK)
+        return rv;
+    b->data[b->len++] = '"';
+    b->data[b->len] = '\0';
     while (rv == DC_OK && i < n) {
-        unsigned char c = s[i];
+        unsigned char c;
         char esc[8];
         size_t elen, used = 1;
 
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-            i++;
-            continue;
-        }
+        i += dc_json_plain_span(str + i, n - i);
+        if (i == n)
+            break;
+        c = s[i];
         if (c >= 0x80) {
             used = utf8_seq(s + i, n - i);
             /* U+2028 and U+2029 break JavaScript string literals; Go escapes them too. */

@@ -331,6 +331,27 @@ static void test_append_string(void **state)
     dc_buf_cleanup(&b);
 }
 
+/* dc_json_plain_span stops at the first byte a string literal must look at, wherever it sits
+ * relative to the 8- or 16-byte blocks. */
+static void test_plain_span(void **state)
+{
+    static const unsigned char stops[] = {'"', '\\', 0x00, 0x1f, 0x80, 0xff, '\n'};
+    char s[41];
+    (void)state;
+    memset(s, 'a', sizeof(s));
+    s[40] = '~';
+    assert_int_equal(dc_json_plain_span(s, 41), 41);
+    assert_int_equal(dc_json_plain_span(s, 0), 0);
+    for (size_t k = 0; k < sizeof(stops); k++) {
+        for (size_t at = 0; at < 41; at++) {
+            s[at] = (char)stops[k];
+            assert_int_equal(dc_json_plain_span(s, 41), at);
+            assert_int_equal(dc_json_plain_span(s, at), at);
+            s[at] = 'a';
+        }
+    }
+}
+
 static void test_append_kv(void **state)
 {
     struct dc_buf b = {0};
@@ -398,6 +419,7 @@ int main(void)
         cmocka_unit_test(test_parse_not_terminated),
         cmocka_unit_test(test_getters),
         cmocka_unit_test(test_append_string),
+        cmocka_unit_test(test_plain_span),
         cmocka_unit_test(test_append_kv),
         cmocka_unit_test(test_encode_parse_round_trip),
     };

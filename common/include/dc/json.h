@@ -65,6 +65,10 @@ int dc_json_get_array(const cJSON *obj, const char *key, bool required, const cJ
  * Returns DC_OK, or DC_ETOOBIG when `b` would pass its limit; `b` is then unchanged. */
 int dc_json_append_string(struct dc_buf *b, const char *s, size_t n) DC_MUST_CHECK;
 
+/* The length of the longest prefix of the `n` bytes at `s` made of printable ASCII other than
+ * '"' and '\\': the bytes a JSON string literal holds as they are (16 or 8 at a time). */
+size_t dc_json_plain_span(const char *s, size_t n);
+
 /* Append `"key":"val"` (preceded by ',' when `comma`) to `b`; a NULL `val` is written as null.
  * Both strings are NUL-terminated and encoded as dc_json_append_string. Returns DC_OK or
  * DC_ETOOBIG (`b` unchanged). */

@@ -526,10 +526,36 @@ int dc_json_append_string(struct dc_buf *b, const char *s, size_t n)
     return rv;
 }
 
+/* Write the `n` bytes at `p` at `w` (room checked by the caller); returns the end. */
+static char *put_bytes(char *w, const char *p, size_t n)
+{
+    memcpy(w, p, n);
+    return w + n;
+}
+
 int dc_json_append_kv_string(struct dc_buf *b, const char *key, const char *val, bool comma)
 {
-    size_t start = b->len;
+    size_t start = b->len, kl = strlen(key), vl = val != NULL ? strlen(val) : 0;
     int rv = DC_OK;
+
+    /* The usual pair needs no escaping: one reserve for the exact size, written in place. */
+    if (val != NULL && dc_json_plain_span(key, kl) == kl && dc_json_plain_span(val, vl) == vl) {
+        char *w;
+        rv = dc_buf_reserve(b, kl + vl + 5 + (comma ? 1 : 0));
+        if (rv != DC_OK)
+            return rv;
+        w = b->data + b->len;
+        if (comma)
+            *w++ = ',';
+        *w++ = '"';
+        w = put_bytes(w, key, kl);
+        w = put_bytes(w, "\":\"", 3);
+        w = put_bytes(w, val, vl);
+        *w++ = '"';
+        *w = '\0';
+        b->len = (size_t)(w - b->data);
+        return DC_OK;
+    }
 
     if (comma)
         rv = dc_buf_appendc(b, ',');

@@ -36,7 +36,10 @@ endif
 
 OPT     ?= -O2 -g
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# Compiled against but not linked: loaded with dlopen on first use (dc/dl.h; docs/internals/build.md).
+LAZY_PKGS  := libcurl libpq libmosquitto
+PKG_LIBS   := $(shell pkg-config --libs $(filter-out $(LAZY_PKGS),$(PKGS)) 2>/dev/null)
+LAZY_LIBS  := $(shell pkg-config --libs $(LAZY_PKGS) 2>/dev/null)
 CFLAGS  := $(CSTD) $(OPT) $(WARN) $(HARDEN) -Icommon/include $(PKG_CFLAGS) \
            -DDC_VERSION='"$(VERSION)"' $(EXTRA_CFLAGS)
 LDFLAGS := $(LDHARDEN) $(EXTRA_LDFLAGS)

@@ -9,7 +9,7 @@ BINARIES += $(BUILD)/bin/loadgen
 
 $(BUILD)/bin/loadgen: $(BUILD)/obj/bench/loadgen.o $(LIBDC)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(LAZY_LIBS)
 
 BINARIES += $(BUILD)/bin/bench-sub
 

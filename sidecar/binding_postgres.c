@@ -25,7 +25,6 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
-#include <libpq-fe.h>
 #include <openssl/evp.h>
 
 #include "dc/json.h"
@@ -35,6 +34,7 @@
 #include "dc/time.h"
 
 #include "pg_conn.h"
+#include "pq_api.h"
 
 #define PG_MAX_PARAMS 1024
 #define PG_POOL_WAIT_MS 30000 /* pgxpool waits for the context; the request timeout bounds it */
@@ -373,6 +373,9 @@ static int pg_init(void **self, const struct sdc_md *md, const struct sdc_init_c
     int rv;
 
     (void)ctx;
+    rv = sdc__pq_load(eb);
+    if (rv != DC_OK)
+        return rv;
     if (dc_str_empty(cs))
         return dc_err_set(eb, DC_EINVAL, "missing connection string");
     if (!dc_str_empty(mc) && dc_str_to_i64(mc, 1, 1000, &n) != DC_OK)

@@ -19,8 +19,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <libpq-fe.h>
-
 #include "dc/json.h"
 #include "dc/log.h"
 #include "dc/mem.h"
@@ -28,6 +26,7 @@
 #include "dc/time.h"
 
 #include "pg_conn.h"
+#include "pq_api.h"
 
 #define PCFG_REDIAL_MS 500
 #define PCFG_POOL_SIZE 4              /* connections for get and the listeners' reads */
@@ -388,6 +387,11 @@ static int pcfg_init(void **self, const struct sdc_md *md, const struct sdc_init
 
     sdc_cfg_watchers_init(&s->watchers);
     s->timeout_ms = 20000;
+    rv = sdc__pq_load(eb);
+    if (rv != DC_OK) {
+        dc_err_wrapf(eb, "postgres configuration");
+        goto fail;
+    }
     if (dc_str_empty(cs)) {
         rv = dc_err_set(eb, DC_EINVAL, "postgres configuration: connectionString is required");
         goto fail;

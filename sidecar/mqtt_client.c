@@ -13,6 +13,8 @@
 #include "dc/time.h"
 #include "dc/str.h"
 
+#include "mosq_api.h"
+
 #define MQ_KEEPALIVE_S 30
 #define MQ_PUBLISH_WAIT_MS 10000
 #define MQ_SUBACK_WAIT_MS 3000
@@ -60,13 +62,6 @@ struct sdc_mqtt {
     struct mq_conn pub;
     struct mq_conn con;
 };
-
-static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
-
-static void lib_init(void)
-{
-    mosquitto_lib_init();
-}
 
 /* ---- metadata ---- */
 
@@ -590,12 +585,18 @@ void sdc_mqtt_close(struct sdc_mqtt *m)
 int sdc_mqtt_open(struct sdc_mqtt **out, struct sdc_mqtt_opts *o, int64_t init_timeout_ms,
                   const char *name, struct dc_errbuf *eb)
 {
-    struct sdc_mqtt *m = dc_xcalloc(1, sizeof(*m));
+    struct sdc_mqtt *m;
     pthread_condattr_t ca;
     struct timespec until;
     int rv;
 
-    pthread_once(&lib_once, lib_init);
+    rv = sdc__mosq_load(eb);
+    if (rv != DC_OK) {
+        dc_err_wrapf(eb, "%s", o->label);
+        sdc_mqtt_opts_cleanup(o);
+        return rv;
+    }
+    m = dc_xcalloc(1, sizeof(*m));
     m->o = *o;
     memset(o, 0, sizeof(*o));
     pthread_mutex_init(&m->mu, NULL);

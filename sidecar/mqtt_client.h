@@ -66,8 +66,10 @@ typedef bool sdc_mqtt_msg_fn(void *ud, struct sdc_mqtt_sub *s, const struct mosq
 
 /* Take `o` (moved: `o` is left empty) and start the publisher; wait for it up to
  * `init_timeout_ms` (<= 0: 5 s). A broker that is down is only logged (with `name`): publish
- * fails and the connections keep retrying. Returns DC_OK with `*out` owned by the caller
- * (sdc_mqtt_close), DC_ENOMEM or DC_EIO. */
+ * fails and the connections keep retrying. libmosquitto is loaded by the first call
+ * (mosq_api.h). Returns DC_OK with `*out` owned by the caller (sdc_mqtt_close), DC_ENOMEM,
+ * DC_EIO, or DC_ENOTFOUND "<label>: cannot load libmosquitto.so.1: ..."; `o` is left empty in
+ * every case. */
 int sdc_mqtt_open(struct sdc_mqtt **out, struct sdc_mqtt_opts *o, int64_t init_timeout_ms,
                   const char *name, struct dc_errbuf *eb) DC_MUST_CHECK;
 /* Stop both connections (the DISCONNECT is flushed) and free; every subscription is freed.

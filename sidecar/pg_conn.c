@@ -21,9 +21,14 @@ static int set_msg(struct dc_errbuf *eb, int code, const char *what, const char 
 int sdc_pg_connect(const char *const *kw, const char *const *val, bool expand,
                    const char *session_sql, const char *what, PGconn **out, struct dc_errbuf *eb)
 {
-    PGconn *c = PQconnectdbParams(kw, val, expand ? 1 : 0);
-    int rv = DC_OK;
+    PGconn *c;
+    int rv = sdc__pq_load(eb);
 
+    if (rv != DC_OK) {
+        dc_err_wrapf(eb, "%s", what);
+        return rv;
+    }
+    c = PQconnectdbParams(kw, val, expand ? 1 : 0);
     if (c == NULL)
         return dc_err_set(eb, DC_ENOMEM, "%s: cannot allocate a connection", what);
     if (PQstatus(c) != CONNECTION_OK) {

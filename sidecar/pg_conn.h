@@ -8,16 +8,18 @@
 
 #include <stdbool.h>
 
-#include <libpq-fe.h>
-
 #include "dc/err.h"
 #include "dc/pool.h"
 
+#include "pq_api.h"
+
 /* Open a blocking connection with PQconnectdbParams(kw, val, expand), silence libpq's notices
  * (they go to stderr otherwise), then run `session_sql` (NULL: none; e.g. SET statements).
+ * Loads libpq first if no one has (sdc__pq_load).
  * Returns DC_OK with `*out` owned by the caller (PQfinish); DC_ENOMEM; DC_EUNAVAIL when the
  * server cannot be reached, `eb` "<what>: <libpq's message>" without its trailing newline;
- * DC_EIO when `session_sql` fails, "<what>: <statement error>". */
+ * DC_EIO when `session_sql` fails, "<what>: <statement error>"; DC_ENOTFOUND or DC_EIO when
+ * libpq cannot be loaded, "<what>: cannot load libpq.so.5: ...". */
 int sdc_pg_connect(const char *const *kw, const char *const *val, bool expand,
                    const char *session_sql, const char *what, PGconn **out,
                    struct dc_errbuf *eb) DC_MUST_CHECK;

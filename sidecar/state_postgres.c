@@ -26,8 +26,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <libpq-fe.h>
-
 #include "dc/base64.h"
 #include "dc/json.h"
 #include "dc/limits.h"
@@ -38,6 +36,7 @@
 #include "dc/time.h"
 
 #include "pg_conn.h"
+#include "pq_api.h"
 
 #define PG_MAX_KEYWORDS 64
 #define PG_MIGRATION_LEVEL 2
@@ -1049,11 +1048,17 @@ static void pg_close(void *self)
 static int pg_init(void **self, const struct sdc_md *md, const struct sdc_init_ctx *ctx,
                    struct dc_errbuf *eb)
 {
-    struct pg_store *s = dc_xcalloc(1, sizeof(*s));
+    struct pg_store *s;
     pthread_condattr_t ca;
     int rv;
 
     (void)ctx;
+    rv = sdc__pq_load(eb);
+    if (rv != DC_OK) {
+        dc_err_wrapf(eb, "postgres state store");
+        return rv;
+    }
+    s = dc_xcalloc(1, sizeof(*s));
     pthread_mutex_init(&s->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -16,8 +16,9 @@
  * are pooled and reset before each call; the connection and DNS caches live in a CURLSH shared
  * by all handles, guarded by one mutex per shared data kind, so a connection opened by one
  * thread is reused by the next call on any thread. libcurl and the share are set up on the first
- * such call (curl_ready): curl_global_init initialises OpenSSL, libssh2 and GSS-API, which makes
- * ~4 MB of library pages resident in a sidecar that never calls out over TLS. */
+ * such call (curl_ready): libcurl.so.4 itself is loaded then (curl_api.h, dc/dl.h), so a process
+ * that never makes such a call neither maps libcurl and its dependencies nor runs
+ * curl_global_init (OpenSSL, libssh2, GSS-API: ~4 MB of library pages). */
 #include "dc/http_client.h"
 
 #include <arpa/inet.h>
@@ -39,7 +40,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -50,6 +50,8 @@
 #include "dc/mem.h"
 #include "dc/str.h"
 #include "dc/time.h"
+
+#include "curl_api.h"
 
 #define POOL_MAX 64
 /* Built-in client: initial read buffer of a connection, bound of a response head (status line,
@@ -103,14 +105,6 @@ struct call_state {
 
 static void fconn_close(struct fconn *fc);
 
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_rc;
-
-static void global_init(void)
-{
-    global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ud)
 {
     struct dc_http_client *c = ud;
@@ -128,15 +122,16 @@ static void share_unlock(CURL *h, curl_lock_data data, void *ud)
     pthread_mutex_unlock(&c->share_mu[data]);
 }
 
-/* Initialise libcurl once per process and this client's share once; DC_OK or DC_EIO. */
+/* Load and initialise libcurl once per process (dc__curl_load) and set up this client's share
+ * once; DC_OK, DC_ENOTFOUND (no libcurl.so.4) or DC_EIO. */
 static int curl_ready(struct dc_http_client *c, struct dc_errbuf *eb)
 {
     CURLSH *sh;
-    int rv = DC_OK;
+    int rv;
 
-    pthread_once(&global_once, global_init);
-    if (global_rc != CURLE_OK)
-        return dc_err_set(eb, DC_EIO, "curl_global_init: %s", curl_easy_strerror(global_rc));
+    rv = dc__curl_load(eb);
+    if (rv != DC_OK)
+        return rv;
     pthread_mutex_lock(&c->mu);
     if (c->share != NULL)
         goto out;

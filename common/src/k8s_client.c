@@ -1,5 +1,6 @@
 /* Kubernetes API client: transfers over libcurl, token rotation, Status -> DC_E* mapping, the
- * cancel token, and the CRUD helpers. Watches are in k8s_watch.c. */
+ * cancel token, and the CRUD helpers. Watches are in k8s_watch.c. libcurl is loaded by the first
+ * dc_k8s_client_new (curl_api.h). */
 #include "dc/k8s.h"
 
 #include <errno.h>
@@ -9,8 +10,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-
-#include <curl/curl.h>
 
 #include "dc/limits.h"
 #include "dc/mem.h"
@@ -224,12 +223,6 @@ static void share_unlock(CURL *h, curl_lock_data data, void *arg)
     pthread_mutex_unlock(&c->share_mu[data]);
 }
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void)
-{
-    curl_global_init(CURL_GLOBAL_ALL);
-}
-
 static char *strdup_or_null(const char *s)
 {
     return s != NULL ? dc_xstrdup(s) : NULL;
@@ -280,6 +273,7 @@ int dc_k8s_client_new(struct dc_k8s_client **out, const struct dc_k8s_config *cf
                       struct dc_errbuf *eb)
 {
     struct dc_k8s_client *c;
+    int rv;
 
     *out = NULL;
     if (cfg == NULL || dc_str_empty(cfg->server))
@@ -287,7 +281,11 @@ int dc_k8s_client_new(struct dc_k8s_client **out, const struct dc_k8s_config *cf
     if (!dc_str_has_prefix(cfg->server, "https://") && !dc_str_has_prefix(cfg->server, "http://"))
         return dc_err_set(eb, DC_EINVAL, "k8s client: server \"%s\" is not an http(s) URL",
                           cfg->server);
-    pthread_once(&curl_once, curl_init_once);
+    rv = dc__curl_load(eb);
+    if (rv != DC_OK) {
+        dc_err_wrapf(eb, "k8s client");
+        return rv;
+    }
     c = dc_xcalloc(1, sizeof(*c));
     c->cfg.server = dc_xstrdup(cfg->server);
     c->cfg.namespace = dc_xstrdup(!dc_str_empty(cfg->namespace) ? cfg->namespace : "default");
@@ -315,7 +313,7 @@ int dc_k8s_client_new(struct dc_k8s_client **out, const struct dc_k8s_config *cf
     } else if (c->cfg.token_file != NULL) {
         struct dc_errbuf tmp = {0};
         char *probe = NULL;
-        int rv = k8s_read_file(c->cfg.token_file, DC_MAX_K8S_CRED_FILE, &probe, NULL, &tmp);
+        rv = k8s_read_file(c->cfg.token_file, DC_MAX_K8S_CRED_FILE, &probe, NULL, &tmp);
         k8s_free_secret(probe);
         if (rv != DC_OK) {
             dc_k8s_client_free(c);

@@ -26,7 +26,7 @@ void k8s_free_secret(char *s);
 /* One HTTP exchange with the API server (k8s_client.c). */
 #include <stdbool.h>
 
-#include <curl/curl.h>
+#include "curl_api.h"
 
 #include "dc/buf.h"
 #include "dc/k8s.h"

@@ -18,12 +18,12 @@
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
-#include <libpq-fe.h>
 
 #include "dc/json.h"
 #include "dc/mem.h"
 #include "dc/time.h"
 
+#include "../pq_api.h"
 #include "../state_store.h"
 
 extern const struct sdc_component_type sdc_type_state_redis;
@@ -632,8 +632,10 @@ static int pg_setup(void **state)
 
 static PGconn *pg_direct(void)
 {
-    PGconn *c = PQconnectdb(getenv("DAPRC_PG_CONN"));
+    PGconn *c;
 
+    assert_int_equal(sdc__pq_load(NULL), DC_OK); /* libpq is not linked */
+    c = PQconnectdb(getenv("DAPRC_PG_CONN"));
     assert_int_equal(PQstatus(c), CONNECTION_OK);
     return c;
 }

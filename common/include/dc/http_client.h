@@ -34,9 +34,10 @@ struct dc_http_client_opts {
 struct dc_http_client;
 
 /* Create a client; `o` may be NULL for defaults. On success `*out` is owned by the caller.
- * Returns DC_OK. Thread-safe. libcurl (and through it OpenSSL) is initialised on the first call
- * that needs it (https://), not here: a process that only makes plain HTTP calls never maps
- * their pages in; that first call returns DC_EIO if libcurl cannot initialise. */
+ * Returns DC_OK. Thread-safe. libcurl is loaded (dc/dl.h) and initialised on the first call
+ * that needs it (an https:// URL without its own CAs), not here: a process that only makes
+ * plain HTTP or mTLS calls never maps it; that first call returns DC_ENOTFOUND if
+ * libcurl.so.4 is missing, DC_EIO if it cannot initialise. */
 int dc_http_client_new(struct dc_http_client **out, const struct dc_http_client_opts *o,
                        struct dc_errbuf *eb) DC_MUST_CHECK;
 /* Close every connection and free. NULL is a no-op. No call may be running. */

@@ -126,7 +126,8 @@ struct dc_k8s_resource {
     bool namespaced;
 };
 
-/* Create a client; `cfg` is copied. Errors: DC_EINVAL (no server), DC_EIO (token file). */
+/* Create a client; `cfg` is copied. Loads libcurl on first use (dc/dl.h). Errors: DC_EINVAL (no
+ * server), DC_EIO (token file, or libcurl unusable), DC_ENOTFOUND (libcurl.so.4 missing). */
 int dc_k8s_client_new(struct dc_k8s_client **out, const struct dc_k8s_config *cfg,
                       struct dc_errbuf *eb) DC_MUST_CHECK;
 /* NULL is a no-op. No call may be in flight. */

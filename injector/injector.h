@@ -4,9 +4,10 @@
 /* The sidecar injector's pure logic (control-plane.md §4): configuration from the environment,
  * pod annotations, the daprd container, the JSON Patch and the AdmissionReview exchange.
  *
- * Nothing here does network I/O, logs or keeps global state; every function may run on any
- * thread as long as each call gets its own output objects. The HTTPS service (main.c, later)
- * reads the request body, calls inj_admission_handle and writes the bytes it returns. */
+ * Nothing here does network I/O, logs or keeps global state (except cJSON's allocator hooks,
+ * set once by inj_json_memory_init); every function may run on any thread as long as each call
+ * gets its own output objects. The HTTPS service (service.c) hands the request body to
+ * inj_admission_respond, which writes the answer into the response body. */
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -284,19 +284,20 @@ static const char *parse_log_level(const cJSON *anns, struct inj_warnings *w)
     return "info";
 }
 
-static void parse_probe(const cJSON *anns, const char *kind, struct inj_probe *p,
+/* The four annotations of one probe kind, spelled out (no formatting per review). */
+#define PROBE_KEYS(kind)                                                                           \
+    {                                                                                              \
+        ANN "sidecar-" kind "-probe-delay-seconds", ANN "sidecar-" kind "-probe-timeout-seconds",  \
+            ANN "sidecar-" kind "-probe-period-seconds", ANN "sidecar-" kind "-probe-threshold"    \
+    }
+
+static void parse_probe(const cJSON *anns, const char *const key[4], struct inj_probe *p,
                         const struct inj_probe *def, struct inj_warnings *w)
 {
-    char key[96];
-
-    snprintf(key, sizeof(key), ANN "sidecar-%s-probe-delay-seconds", kind);
-    p->delay = ann_int(anns, key, def->delay, 0, INT32_MAX, NULL, w);
-    snprintf(key, sizeof(key), ANN "sidecar-%s-probe-timeout-seconds", kind);
-    p->timeout = ann_int(anns, key, def->timeout, 1, INT32_MAX, NULL, w);
-    snprintf(key, sizeof(key), ANN "sidecar-%s-probe-period-seconds", kind);
-    p->period = ann_int(anns, key, def->period, 1, INT32_MAX, NULL, w);
-    snprintf(key, sizeof(key), ANN "sidecar-%s-probe-threshold", kind);
-    p->threshold = ann_int(anns, key, def->threshold, 1, INT32_MAX, NULL, w);
+    p->delay = ann_int(anns, key[0], def->delay, 0, INT32_MAX, NULL, w);
+    p->timeout = ann_int(anns, key[1], def->timeout, 1, INT32_MAX, NULL, w);
+    p->period = ann_int(anns, key[2], def->period, 1, INT32_MAX, NULL, w);
+    p->threshold = ann_int(anns, key[3], def->threshold, 1, INT32_MAX, NULL, w);
 }
 
 static void parse_resources(struct inj_sidecar *sc, const cJSON *anns, struct inj_warnings *w)
@@ -393,6 +394,8 @@ static void parse_daprd(struct inj_sidecar *sc, const cJSON *anns, struct dc_are
                         struct inj_warnings *w)
 {
     static const struct inj_probe live = {180, 3, 10, 5}, ready = {1, 1, 1, 5};
+    static const char *const live_keys[4] = PROBE_KEYS("liveness");
+    static const char *const ready_keys[4] = PROBE_KEYS("readiness");
     const char *v;
 
     sc->log_level = parse_log_level(anns, w);
@@ -414,8 +417,8 @@ static void parse_daprd(struct inj_sidecar *sc, const cJSON *anns, struct dc_are
     sc->grpc_port = ann_port(anns, ANN "grpc-port", 50001, w);
     sc->internal_grpc_port = ann_port(anns, ANN "internal-grpc-port", 50002, w);
     sc->listen_addresses = ann_nonempty(anns, ANN "sidecar-listen-addresses", "[::1],127.0.0.1");
-    parse_probe(anns, "liveness", &sc->liveness, &live, w);
-    parse_probe(anns, "readiness", &sc->readiness, &ready, w);
+    parse_probe(anns, live_keys, &sc->liveness, &live, w);
+    parse_probe(anns, ready_keys, &sc->readiness, &ready, w);
     sc->http_max_request_size = ann_int(anns, ANN "http-max-request-size", 0, 0, INT32_MAX,
                                         &sc->has_http_max_request_size, w);
     sc->max_body_size = ann_quantity(anns, ANN "max-body-size", w, NULL);

@@ -4,9 +4,10 @@
 /* The sidecar injector's pure logic (control-plane.md §4): configuration from the environment,
  * pod annotations, the daprd container, the JSON Patch and the AdmissionReview exchange.
  *
- * Nothing here does network I/O, logs or keeps global state; every function may run on any
- * thread as long as each call gets its own output objects. The HTTPS service (main.c, later)
- * reads the request body, calls inj_admission_handle and writes the bytes it returns. */
+ * Nothing here does network I/O, logs or keeps global state (except cJSON's allocator hooks,
+ * set once by inj_json_memory_init); every function may run on any thread as long as each call
+ * gets its own output objects. The HTTPS service (service.c) hands the request body to
+ * inj_admission_respond, which writes the answer into the response body. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "dc/arena.h"
+#include "dc/buf.h"
 #include "dc/err.h"
 #include "dc/limits.h"
 
@@ -246,6 +248,17 @@ struct inj_outcome {
 int inj_admission_handle(const char *body, size_t len, const struct inj_config *cfg,
                          bool mtls_enabled, char **resp_out, size_t *resp_len,
                          struct inj_outcome *out);
+
+/* Point cJSON's allocator at the webhook's per-review arenas (other threads and calls outside
+ * inj_admission_respond keep the C heap). Call once at startup, before any thread uses cJSON
+ * and before anything is parsed; optional (without it reviews use the heap). */
+void inj_json_memory_init(void);
+
+/* inj_admission_handle appending the response to `resp` (the HTTP response body itself, so
+ * the text is written once). DC_OK, or DC_ETOOBIG when `resp` has a limit the response passes
+ * (then `resp` holds a partial text); `out` is filled in either case. */
+int inj_admission_respond(const char *body, size_t len, const struct inj_config *cfg,
+                          bool mtls_enabled, struct dc_buf *resp, struct inj_outcome *out);
 
 /* True when `ct` is the JSON media type the API server sends ("application/json", optionally
  * with parameters). The service answers 415 otherwise. */

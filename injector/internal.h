@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "dc/buf.h"
 #include "injector.h"
 
 /* Fixed names and paths of §4.4-4.5. */
@@ -33,5 +34,18 @@ cJSON *inj__mount(const char *name, const char *path, bool ro);
 
 /* The array `key` of `obj` when it is a non-empty array, else NULL. */
 const cJSON *inj__nonempty_array(const cJSON *obj, const char *key);
+
+/* Append `v` to `b` as compact JSON text, byte for byte what cJSON_PrintUnformatted prints
+ * (its escapes and number forms). DC_OK; DC_ETOOBIG past `b`'s limit or DC_EINVAL for a value
+ * cJSON cannot print either (then `b` holds a partial text). */
+int inj__json_write(struct dc_buf *b, const cJSON *v) DC_MUST_CHECK;
+/* The string `s` ("" for NULL) as inj__json_write writes a cJSON string. */
+int inj__json_write_string(struct dc_buf *b, const char *s) DC_MUST_CHECK;
+
+/* Make cJSON allocate from `a` on this thread (NULL: the C heap again) and return the arena
+ * in use before. Effective once inj_json_memory_init ran. Between the swap to `a` and back,
+ * the thread must not free cJSON memory from before (config trees), and nothing allocated in
+ * between may outlive `a` or be freed after the swap back. */
+struct dc_arena *inj__json_arena_swap(struct dc_arena *a);
 
 #endif /* INJ_INTERNAL_H */

@@ -47,6 +47,8 @@ int main(int argc, char **argv)
     struct dc_errbuf eb = {0};
     int signo = 0, code = 1;
 
+    /* Before any thread or parse: reviews then build their cJSON trees in per-review arenas. */
+    inj_json_memory_init();
     if (inj_flags_parse(&flags, argc, (const char *const *)argv, &eb) != DC_OK) {
         fprintf(stderr, "injector: %s\n", eb.msg);
         inj_flags_usage(stderr);

@@ -135,8 +135,7 @@ static void h_mutate(struct dc_http_request *req, struct dc_http_response *resp,
     struct inj_service *s = ud;
     const char *ct = dc_http_request_header(req, "Content-Type");
     struct inj_outcome out;
-    char *text = NULL;
-    size_t tlen = 0, len;
+    size_t len;
     const char *app_id;
 
     dc_metric_inc(s->m_requests, NULL, 1);
@@ -151,15 +150,19 @@ static void h_mutate(struct dc_http_request *req, struct dc_http_response *resp,
         return;
     }
     /* Over the server's limit only a prefix was kept: a length above DC_MAX_ADMISSION_REVIEW
-     * makes inj_admission_handle answer 413 without reading the body. */
+     * makes inj_admission_respond answer 413 without reading the body. */
     len = req->body_too_large ? (size_t)DC_MAX_ADMISSION_REVIEW + 1 : req->body_len;
-    (void)inj_admission_handle(req->body, len, s->cfg, atomic_load(&s->mtls), &text, &tlen, &out);
-    resp->status = out.http_status;
-    if (dc_http_response_body(resp, text, tlen, "application/json") != DC_OK) {
+    /* Written straight into the response body, which the server sends without a copy. */
+    dc_buf_reset(&resp->body);
+    if (inj_admission_respond(req->body, len, s->cfg, atomic_load(&s->mtls), &resp->body, &out) ==
+        DC_OK) {
+        resp->status = out.http_status;
+        dc_http_response_header_set(resp, "Content-Type", "application/json");
+    } else {
+        dc_buf_reset(&resp->body);
         resp->status = 500;
         record_failure(s, out.app_id, "response");
     }
-    free(text);
     app_id = out.app_id;
     switch (out.kind) {
     case INJ_OUTCOME_PATCHED:

@@ -208,12 +208,27 @@ static void add_arg2(cJSON *args, const char *flag, const char *value)
     add_arg(args, value);
 }
 
+/* `v` in decimal ("%lld" without printf), built backwards at the end of `num`. */
+static const char *i64_text(char num[24], int64_t v)
+{
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    char *p = num + 23;
+
+    *p = '\0';
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        *--p = '-';
+    return p;
+}
+
 static void add_argi(cJSON *args, const char *flag, int64_t v)
 {
     char num[24];
 
-    snprintf(num, sizeof(num), "%lld", (long long)v);
-    add_arg2(args, flag, num);
+    add_arg2(args, flag, i64_text(num, v));
 }
 
 static void add_port(cJSON *ports, const char *name, int64_t port)

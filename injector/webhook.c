@@ -10,12 +10,13 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
-
+#include "dc/base64.h"
+#include "dc/buf.h"
 #include "dc/limits.h"
 #include "dc/mem.h"
 #include "dc/str.h"
 #include "injector.h"
+#include "internal.h"
 
 /* ---- content type, globs, requesters ---- */
 
@@ -171,15 +172,10 @@ static size_t json_depth(const char *s, size_t len)
     return max;
 }
 
-static char *base64(const char *data, size_t n)
-{
-    size_t out_len = 4 * ((n + 2) / 3) + 1;
-    char *out = dc_xmalloc(out_len);
-
-    /* EVP_EncodeBlock writes no newlines, which is what the JSON "patch" field wants. */
-    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)data, (int)n);
-    return out;
-}
+/* Initial room for the response and the patch text: the usual patch of a Deployment's pod is
+ * 2-3 KB, 4/3 of that in base64. Larger answers grow the buffers as usual. */
+#define INJ_PATCH_TEXT_HINT 4096
+#define INJ_RESPONSE_HINT 8192
 
 /* ---- responses ---- */
 
@@ -188,45 +184,59 @@ struct review {
     const char *uid;         /* "" when unknown */
 };
 
-static char *respond(const struct review *rv, bool allowed, const char *message, const char *patch,
-                     const struct inj_warnings *w, size_t *len)
+/* The AdmissionReview answer appended to `b`, with the keys in the order and the bytes that
+ * cJSON_PrintUnformatted gave for the same object built with cJSON. `patch` (may be NULL) is
+ * the JSON Patch text. DC_OK or DC_ETOOBIG (a limit on `b`). */
+static int respond(struct dc_buf *b, const struct review *rv, bool allowed, const char *message,
+                   const struct dc_buf *patch, const struct inj_warnings *w)
 {
-    cJSON *root = cJSON_CreateObject();
-    cJSON *resp, *res, *warns;
-    char *b64, *text, more[64];
+    char more[64];
     size_t i;
+    int r;
 
-    cJSON_AddStringToObject(root, "apiVersion", rv->api_version);
-    cJSON_AddStringToObject(root, "kind", "AdmissionReview");
-    resp = cJSON_AddObjectToObject(root, "response");
-    cJSON_AddStringToObject(resp, "uid", rv->uid);
-    cJSON_AddBoolToObject(resp, "allowed", allowed);
-    if (patch != NULL) {
-        /* admission.k8s.io/v1: patchType must be "JSONPatch"; patch is base64 of the array. */
-        cJSON_AddStringToObject(resp, "patchType", "JSONPatch");
-        b64 = base64(patch, strlen(patch));
-        cJSON_AddStringToObject(resp, "patch", b64);
-        free(b64);
+    r = dc_buf_appends(b, "{\"apiVersion\":");
+    if (r == DC_OK)
+        r = inj__json_write_string(b, rv->api_version);
+    if (r == DC_OK)
+        r = dc_buf_appends(b, ",\"kind\":\"AdmissionReview\",\"response\":{\"uid\":");
+    if (r == DC_OK)
+        r = inj__json_write_string(b, rv->uid);
+    if (r == DC_OK)
+        r = dc_buf_appends(b, allowed ? ",\"allowed\":true" : ",\"allowed\":false");
+    if (r == DC_OK && patch != NULL) {
+        /* admission.k8s.io/v1: patchType must be "JSONPatch"; patch is base64 of the array
+         * (no escaping needed: the base64 alphabet is plain ASCII). */
+        r = dc_buf_appends(b, ",\"patchType\":\"JSONPatch\",\"patch\":\"");
+        if (r == DC_OK)
+            r = dc_base64_append(b, patch->data, patch->len);
+        if (r == DC_OK)
+            r = dc_buf_appendc(b, '"');
     }
-    if (message != NULL) {
-        res = cJSON_AddObjectToObject(resp, "result");
-        cJSON_AddStringToObject(res, "message", message);
+    if (r == DC_OK && message != NULL) {
+        r = dc_buf_appends(b, ",\"result\":{\"message\":");
+        if (r == DC_OK)
+            r = inj__json_write_string(b, message);
+        if (r == DC_OK)
+            r = dc_buf_appendc(b, '}');
     }
-    if (w != NULL && w->n > 0) {
-        warns = cJSON_AddArrayToObject(resp, "warnings");
-        for (i = 0; i < w->n; i++)
-            cJSON_AddItemToArray(warns, cJSON_CreateString(w->v[i]));
-        if (w->dropped > 0) {
-            snprintf(more, sizeof(more), "%zu more warnings omitted", w->dropped);
-            cJSON_AddItemToArray(warns, cJSON_CreateString(more));
+    if (r == DC_OK && w != NULL && w->n > 0) {
+        r = dc_buf_appends(b, ",\"warnings\":[");
+        for (i = 0; r == DC_OK && i < w->n; i++) {
+            if (i > 0)
+                r = dc_buf_appendc(b, ',');
+            if (r == DC_OK)
+                r = inj__json_write_string(b, w->v[i]);
         }
+        if (r == DC_OK && w->dropped > 0) {
+            snprintf(more, sizeof(more), "%zu more warnings omitted", w->dropped);
+            r = dc_buf_appendc(b, ',');
+            if (r == DC_OK)
+                r = inj__json_write_string(b, more);
+        }
+        if (r == DC_OK)
+            r = dc_buf_appendc(b, ']');
     }
-    text = cJSON_PrintUnformatted(root);
-    DC_ASSERT(text != NULL);
-    cJSON_Delete(root);
-    if (len != NULL)
-        *len = strlen(text);
-    return text;
+    return r == DC_OK ? dc_buf_appends(b, "}}") : r;
 }
 
 static void outcome_set(struct inj_outcome *out, enum inj_outcome_kind kind, const char *reason)
@@ -282,9 +292,9 @@ static bool enabled_exactly_true(const cJSON *pod)
     return v != NULL && strcasecmp(v, "true") == 0;
 }
 
-/* The request proper, once the envelope is valid. Returns the response text. */
-static char *handle_request(const cJSON *req, const struct review *rv, const struct inj_config *cfg,
-                            bool mtls, size_t *len, struct inj_outcome *out)
+/* The request proper, once the envelope is valid: the response appended to `b`. */
+static int handle_request(struct dc_buf *b, const cJSON *req, const struct review *rv,
+                          const struct inj_config *cfg, bool mtls, struct inj_outcome *out)
 {
     const cJSON *kind = cJSON_GetObjectItemCaseSensitive(req, "kind");
     const cJSON *pod = cJSON_GetObjectItemCaseSensitive(req, "object");
@@ -292,22 +302,22 @@ static char *handle_request(const cJSON *req, const struct review *rv, const str
     struct inj_request ir = {0};
     struct dc_errbuf eb = {0};
     struct dc_arena arena;
+    struct dc_buf ptext = {0};
     cJSON *patch = NULL;
     const char *app_id = NULL;
-    char *text, *ptext;
     int rc;
 
     if (!dc_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(kind, "kind")), "Pod")) {
         outcome_set(out, INJ_OUTCOME_UNCHANGED, "not a Pod");
-        return respond(rv, true, NULL, NULL, NULL, len);
+        return respond(b, rv, true, NULL, NULL, NULL);
     }
     if (!cJSON_IsObject(pod)) {
         outcome_set(out, INJ_OUTCOME_MALFORMED, "AdmissionReview request has no Pod object");
-        return respond(rv, false, out->reason, NULL, NULL, len);
+        return respond(b, rv, false, out->reason, NULL, NULL);
     }
     if (!enabled_exactly_true(pod)) {
         outcome_set(out, INJ_OUTCOME_UNCHANGED, "dapr.io/enabled is not true");
-        return respond(rv, true, NULL, NULL, NULL, len);
+        return respond(b, rv, true, NULL, NULL, NULL);
     }
     /* The app ID for the service's log and metrics, as upstream's getAppIDFromRequest. */
     app_id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
@@ -319,7 +329,7 @@ static char *handle_request(const cJSON *req, const struct review *rv, const str
     app_id = NULL;
     if (!inj_requester_authorized(cJSON_GetObjectItemCaseSensitive(req, "userInfo"), cfg)) {
         outcome_set(out, INJ_OUTCOME_UNAUTHORIZED, "service account is not authorized");
-        return respond(rv, true, NULL, NULL, NULL, len);
+        return respond(b, rv, true, NULL, NULL, NULL);
     }
     ir.namespace = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "namespace"));
     ir.mtls_enabled = mtls;
@@ -329,21 +339,24 @@ static char *handle_request(const cJSON *req, const struct review *rv, const str
         dc_strlcpy(out->app_id, app_id, sizeof(out->app_id));
     if (rc != DC_OK) {
         outcome_set(out, INJ_OUTCOME_REJECTED, eb.msg);
-        text = respond(rv, false, eb.msg, NULL, &w, len);
-    } else if (cJSON_GetArraySize(patch) == 0) {
+        rc = respond(b, rv, false, eb.msg, NULL, &w);
+    } else if (patch->child == NULL) {
         outcome_set(out, INJ_OUTCOME_UNCHANGED, "daprd already present");
-        text = respond(rv, true, NULL, NULL, &w, len);
+        rc = respond(b, rv, true, NULL, NULL, &w);
     } else {
-        ptext = cJSON_PrintUnformatted(patch);
-        DC_ASSERT(ptext != NULL);
+        /* The patch text only lives until it is base64-encoded into `b`. */
+        rc = dc_buf_reserve(&ptext, INJ_PATCH_TEXT_HINT);
+        if (rc == DC_OK)
+            rc = inj__json_write(&ptext, patch);
+        DC_ASSERT(rc == DC_OK); /* no limit on ptext; the patch holds only printable values */
         outcome_set(out, INJ_OUTCOME_PATCHED, NULL);
-        text = respond(rv, true, NULL, ptext, &w, len);
-        free(ptext);
+        rc = respond(b, rv, true, NULL, &ptext, &w);
     }
+    dc_buf_cleanup(&ptext);
     cJSON_Delete(patch);
     inj_warnings_cleanup(&w);
     dc_arena_cleanup(&arena);
-    return text;
+    return rc;
 }
 
 /* The envelope of a parsed body, or NULL with the reason in `eb`. */
@@ -365,22 +378,35 @@ static const cJSON *parse_json(const cJSON *root, const char *body, size_t len, 
     return parse_envelope(root, rv, eb);
 }
 
-int inj_admission_handle(const char *body, size_t len, const struct inj_config *cfg,
-                         bool mtls_enabled, char **resp_out, size_t *resp_len,
-                         struct inj_outcome *out)
+static int respond_malformed(struct dc_buf *b, const struct review *rv, struct inj_outcome *out,
+                             const struct dc_errbuf *eb)
+{
+    outcome_set(out, INJ_OUTCOME_MALFORMED, eb->msg);
+    return respond(b, rv, false, eb->msg, NULL, NULL);
+}
+
+int inj_admission_respond(const char *body, size_t len, const struct inj_config *cfg,
+                          bool mtls_enabled, struct dc_buf *resp, struct inj_outcome *out)
 {
     struct review rv = {"admission.k8s.io/v1", ""};
     struct inj_outcome local;
     struct dc_errbuf eb = {0};
+    struct dc_arena arena, *prev;
     const char *end = NULL;
     const cJSON *req;
-    cJSON *root = NULL;
+    cJSON *root;
+    int rc;
 
     if (out == NULL)
         out = &local;
     memset(out, 0, sizeof(*out));
     out->http_status = 200;
     outcome_set(out, INJ_OUTCOME_MALFORMED, NULL);
+    /* One allocation for the usual answer (a patch of a few KB, base64-encoded). */
+    if (resp->max == 0 || resp->max - resp->len >= INJ_RESPONSE_HINT) {
+        rc = dc_buf_reserve(resp, INJ_RESPONSE_HINT);
+        DC_ASSERT(rc == DC_OK); /* within the limit just checked */
+    }
     if (body == NULL || len == 0) {
         out->http_status = 400;
         dc_err_set(&eb, DC_EINVAL, "empty AdmissionReview body");
@@ -394,16 +420,31 @@ int inj_admission_handle(const char *body, size_t len, const struct inj_config *
         dc_err_set(&eb, DC_ETOOBIG, "AdmissionReview nests deeper than %d levels",
                    DC_MAX_DOC_DEPTH);
     } else {
+        /* The request tree and the patch tree live in `arena` (see inj_json_memory_init). */
+        dc_arena_init(&arena);
+        prev = inj__json_arena_swap(&arena);
         root = cJSON_ParseWithLengthOpts(body, len, &end, false);
         req = parse_json(root, body, len, end, &rv, &eb);
-        if (req != NULL) {
-            *resp_out = handle_request(req, &rv, cfg, mtls_enabled, resp_len, out);
-            cJSON_Delete(root);
-            return DC_OK;
-        }
+        if (req != NULL)
+            rc = handle_request(resp, req, &rv, cfg, mtls_enabled, out);
+        else
+            rc = respond_malformed(resp, &rv, out, &eb);
+        cJSON_Delete(root);
+        inj__json_arena_swap(prev);
+        dc_arena_cleanup(&arena);
+        return rc;
     }
-    outcome_set(out, INJ_OUTCOME_MALFORMED, eb.msg);
-    *resp_out = respond(&rv, false, eb.msg, NULL, NULL, resp_len);
-    cJSON_Delete(root);
+    return respond_malformed(resp, &rv, out, &eb);
+}
+
+int inj_admission_handle(const char *body, size_t len, const struct inj_config *cfg,
+                         bool mtls_enabled, char **resp_out, size_t *resp_len,
+                         struct inj_outcome *out)
+{
+    struct dc_buf b = {0};
+    int rc = inj_admission_respond(body, len, cfg, mtls_enabled, &b, out);
+
+    DC_ASSERT(rc == DC_OK); /* `b` has no limit */
+    *resp_out = dc_buf_take(&b, resp_len);
     return DC_OK;
 }

@@ -25,23 +25,32 @@ int dc_base64_append(struct dc_buf *b, const void *data, size_t n)
 {
     const unsigned char *p = data;
     int rv = dc_buf_reserve(b, (n + 2) / 3 * 4);
+    uint32_t v;
+    size_t i;
+    char *q;
 
     if (rv != DC_OK)
         return rv;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        char q[4];
-
+    /* Straight into the reserved room: one reserve, not one append per quantum. */
+    q = b->data + b->len;
+    for (i = 0; i + 3 <= n; i += 3) {
+        v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        *q++ = b64_alphabet[v >> 18];
+        *q++ = b64_alphabet[(v >> 12) & 63];
+        *q++ = b64_alphabet[(v >> 6) & 63];
+        *q++ = b64_alphabet[v & 63];
+    }
+    if (i < n) {
+        v = (uint32_t)p[i] << 16;
         if (i + 1 < n)
             v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < n)
-            v |= p[i + 2];
-        q[0] = b64_alphabet[(v >> 18) & 63];
-        q[1] = b64_alphabet[(v >> 12) & 63];
-        q[2] = i + 1 < n ? b64_alphabet[(v >> 6) & 63] : '=';
-        q[3] = i + 2 < n ? b64_alphabet[v & 63] : '=';
-        DC_ASSERT(dc_buf_append(b, q, 4) == DC_OK);
+        *q++ = b64_alphabet[v >> 18];
+        *q++ = b64_alphabet[(v >> 12) & 63];
+        *q++ = i + 1 < n ? b64_alphabet[(v >> 6) & 63] : '=';
+        *q++ = '=';
     }
+    b->len = (size_t)(q - b->data);
+    b->data[b->len] = '\0';
     return DC_OK;
 }
 

@@ -29,6 +29,29 @@ static void test_round_trip(void **state)
     }
 }
 
+/* RFC 4648 section 10 vectors, appended after existing content (the encoder writes into space it
+ * reserved, so the prefix must survive). */
+static void test_known_vectors(void **state)
+{
+    static const char *const want[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                       "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    (void)state;
+    for (size_t n = 0; n < sizeof(want) / sizeof(want[0]); n++) {
+        struct dc_buf e = {0};
+        assert_int_equal(dc_buf_append(&e, "x:", 2), DC_OK);
+        assert_int_equal(dc_base64_append(&e, "foobar", n), DC_OK);
+        assert_int_equal(e.len, 2 + strlen(want[n]));
+        assert_memory_equal(e.data, "x:", 2);
+        assert_memory_equal(e.data + 2, want[n], strlen(want[n]));
+        dc_buf_cleanup(&e);
+    }
+    struct dc_buf e = {0};
+    assert_int_equal(dc_base64_append(&e, "\xfb\xff\xbf", 3), DC_OK);
+    assert_int_equal(e.len, 4);
+    assert_memory_equal(e.data, "+/+/", 4);
+    dc_buf_cleanup(&e);
+}
+
 static void test_decode_rules(void **state)
 {
     static const struct {
@@ -80,6 +103,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_known_vectors),
         cmocka_unit_test(test_decode_rules),
         cmocka_unit_test(test_alphabets),
     };

@@ -298,6 +298,10 @@ static int cb_headers_complete(http_parser *p)
 
     build_request(c);
     c->phase = PH_BODY;
+    if (p->http_major != 1) {
+        c->err_status = 505; /* as Go's server */
+        return -1;
+    }
     c->keep_alive = http_should_keep_alive(p) != 0;
     c->http10 = p->http_major == 1 && p->http_minor == 0;
     c->head_method = p->method == HTTP_HEAD;
@@ -421,6 +425,8 @@ static const char *reason(int status)
         return "Service Unavailable";
     case 504:
         return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
     default:
         return "Status";
     }

@@ -2,7 +2,7 @@
  * certificate (tls_client_ca_pem) and hands it to handlers (dc_http_request_peer_cert); the
  * client presents one (tls_cert_pem/tls_key_pem), trusts only tls_ca_pem and may refuse a
  * connection from tls_ctx_fn; a keep-alive connection is not reused under another client
- * certificate; after dc_http_server_set_tls the old daemon's responses close their connection.
+ * certificate; after dc_http_server_set_tls, responses on older connections close them.
  * These calls take the built-in client's OpenSSL path (https:// with tls_ca_pem): pooled reuse
  * with bodies of every size, new anchors never reuse an old connection, a pooled connection the
  * server closed is retried once, the peer's identity is checked in a verify callback.
@@ -288,7 +288,7 @@ static void test_set_tls_keeps_client_ca_and_retires(void **state)
     struct dc_errbuf eb = {0};
     char body[128];
 
-    /* A keep-alive connection on the first daemon. */
+    /* A keep-alive connection under the first certificate. */
     assert_int_equal(get(f, &f->client, &f->ca, body, sizeof(body), &res), DC_OK);
     assert_null(dc_http_result_header(&res, "Connection"));
     dc_http_result_cleanup(&res);
@@ -298,7 +298,7 @@ static void test_set_tls_keeps_client_ca_and_retires(void **state)
     assert_int_equal(res.num_connects, 0);
     assert_string_equal(dc_http_result_header(&res, "Connection"), "close");
     dc_http_result_cleanup(&res);
-    /* ...and the next connection reaches the new daemon, which still asks for certificates. */
+    /* ...and the next connection gets the new certificate, and is still asked for its own. */
     assert_int_equal(get(f, &f->client, &f->ca, body, sizeof(body), &res), DC_OK);
     assert_int_equal(res.num_connects, 1);
     assert_string_equal(body, "client");

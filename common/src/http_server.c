@@ -901,18 +901,16 @@ int dc_http_request_peer_cert(const struct dc_http_request *req, size_t i, const
 
 /* ---- accepting -------------------------------------------------------------------------- */
 
-static void conn_start(struct dc_http_server *s, int fd, bool tcp)
+/* Register a connection on `fd`; NULL (fd closed) when the server is stopping or full. */
+static struct conn *conn_new(struct dc_http_server *s, int fd)
 {
     struct conn *c;
-    pthread_attr_t attr;
-    pthread_t t;
-    int one = 1, rv;
 
     pthread_mutex_lock(&s->mu);
     if (s->stopping || s->nconns >= DC_HTTP_MAX_CONNS) {
         pthread_mutex_unlock(&s->mu);
         close(fd);
-        return;
+        return NULL;
     }
     c = dc_xcalloc(1, sizeof(*c));
     c->s = s;
@@ -923,6 +921,18 @@ static void conn_start(struct dc_http_server *s, int fd, bool tcp)
     s->conns = c;
     s->nconns++;
     pthread_mutex_unlock(&s->mu);
+    return c;
+}
+
+static void conn_start(struct dc_http_server *s, int fd, bool tcp)
+{
+    struct conn *c = conn_new(s, fd);
+    pthread_attr_t attr;
+    pthread_t t;
+    int one = 1, rv;
+
+    if (c == NULL)
+        return;
     if (tcp)
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     pthread_attr_init(&attr);
@@ -930,19 +940,18 @@ static void conn_start(struct dc_http_server *s, int fd, bool tcp)
     rv = pthread_create(&t, &attr, conn_main, c);
     pthread_attr_destroy(&attr);
     if (rv != 0) {
-        pthread_mutex_lock(&s->mu);
-        if (c->prev != NULL)
-            c->prev->next = c->next;
-        else
-            s->conns = c->next;
-        if (c->next != NULL)
-            c->next->prev = c->prev;
-        if (--s->nconns == 0)
-            pthread_cond_broadcast(&s->gone);
-        pthread_mutex_unlock(&s->mu);
-        close(fd);
-        free(c);
+        /* No thread: run conn_main here on a dead socket; it unregisters, closes, frees. */
+        (void)shutdown(fd, SHUT_RDWR);
+        (void)conn_main(c);
     }
+}
+
+void dc__http_conn_run(struct dc_http_server *s, int fd)
+{
+    struct conn *c = conn_new(s, fd);
+
+    if (c != NULL)
+        (void)conn_main(c);
 }
 
 static void *accept_main(void *arg)

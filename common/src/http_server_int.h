@@ -25,4 +25,9 @@ int dc__http_tls_peer_der(SSL *ssl, size_t i, struct dc_arena *arena, const uint
  * closed peer); NULL on allocation failure. `fd` must outlive the BIO. */
 BIO *dc__http_tls_bio(int *fd);
 
+/* Serve a connection on `fd` in the calling thread until it closes, exactly as an accepted one
+ * (the fuzzer's entry: a socketpair holding the input, non-blocking so that a full socket ends
+ * the connection instead of waiting). `fd` is closed. */
+void dc__http_conn_run(struct dc_http_server *s, int fd);
+
 #endif /* DC_HTTP_SERVER_INT_H */

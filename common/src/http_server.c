@@ -2,7 +2,7 @@
  * (contracts in dc/http_server.h, design in docs/internals/http.md).
  *
  * An accept thread polls the listening socket and a wake-up pipe; each accepted connection gets a
- * detached thread that runs conn_main: (TLS handshake,) then read into the connection's buffer,
+ * thread that runs conn_main: (TLS handshake,) then read into the connection's buffer,
  * parse with http-parser, and at each message boundary dispatch through the router and write the
  * response head and body with one sendmsg. The parser is paused in its callbacks at the points
  * where the connection must act (headers of an over-limit body, Expect: 100-continue, the end
@@ -15,8 +15,9 @@
  * is read straight into that buffer (no copy through the connection's buffer).
  *
  * Stop: quiesce wakes and joins the accept thread, then closes the listener; free also shuts
- * down every connection's socket (blocked reads return) and waits until the last connection
- * thread is gone. */
+ * down every connection's socket (blocked reads return), waits until the last connection has
+ * unregistered and joins the threads. Finished connection threads are otherwise joined by the
+ * accept thread before each new connection. */
 /* accept4 and pipe2 (close-on-exec without a race). */
 #define _GNU_SOURCE
 #include "dc/http_server.h"
@@ -80,6 +81,10 @@ struct dc_http_server {
     struct conn *conns;
     unsigned nconns;
     bool stopping;
+    /* Connection threads that have finished, to be joined (so that nothing of theirs, OpenSSL's
+     * per-thread state included, outlives dc_http_server_free). */
+    pthread_t *done;
+    size_t ndone, capdone;
 };
 
 struct span {
@@ -110,6 +115,7 @@ struct conn {
     struct conn *prev, *next;
     int fd;
     SSL *ssl;     /* TLS only */
+    bool inline_; /* runs on a caller's thread (dc__http_conn_run), not its own */
     unsigned gen; /* the certificate generation it was accepted under */
     http_parser p;
     char *buf; /* read buffer: bytes [off, len) are not parsed yet */
@@ -862,6 +868,15 @@ static void *conn_main(void *arg)
     if (!s->tls || tls_start(c))
         conn_serve(c);
     end_request(c);
+    /* Release everything before unregistering: dc_http_server_free returns as soon as the last
+     * connection has unregistered, and the process may exit right after. */
+    if (c->ssl != NULL) {
+        ERR_clear_error();
+        SSL_free(c->ssl);
+    }
+    free(c->buf);
+    free(c->hs);
+    dc_buf_cleanup(&c->out);
 
     pthread_mutex_lock(&s->mu);
     if (c->prev != NULL)
@@ -870,18 +885,18 @@ static void *conn_main(void *arg)
         s->conns = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
+    close(c->fd); /* under mu: free() shuts down the sockets of registered connections */
+    if (!c->inline_) {
+        if (s->ndone == s->capdone) {
+            s->capdone = s->capdone != 0 ? s->capdone * 2 : 16;
+            s->done = dc_xrealloc(s->done, s->capdone * sizeof(*s->done));
+        }
+        s->done[s->ndone++] = pthread_self();
+    }
     if (--s->nconns == 0)
         pthread_cond_broadcast(&s->gone);
     pthread_mutex_unlock(&s->mu);
-    /* From here on `s` may be gone: only the connection's own state is touched. */
-    if (c->ssl != NULL) {
-        ERR_clear_error();
-        SSL_free(c->ssl);
-    }
-    close(c->fd);
-    free(c->buf);
-    free(c->hs);
-    dc_buf_cleanup(&c->out);
+    /* `s` may be gone now. */
     free(c);
     return NULL;
 }
@@ -927,7 +942,6 @@ static struct conn *conn_new(struct dc_http_server *s, int fd)
 static void conn_start(struct dc_http_server *s, int fd, bool tcp)
 {
     struct conn *c = conn_new(s, fd);
-    pthread_attr_t attr;
     pthread_t t;
     int one = 1, rv;
 
@@ -935,23 +949,40 @@ static void conn_start(struct dc_http_server *s, int fd, bool tcp)
         return;
     if (tcp)
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    rv = pthread_create(&t, &attr, conn_main, c);
-    pthread_attr_destroy(&attr);
+    rv = pthread_create(&t, NULL, conn_main, c);
     if (rv != 0) {
         /* No thread: run conn_main here on a dead socket; it unregisters, closes, frees. */
+        c->inline_ = true;
         (void)shutdown(fd, SHUT_RDWR);
         (void)conn_main(c);
     }
+}
+
+/* Join the connection threads that have finished (they are exiting or gone). */
+static void reap(struct dc_http_server *s)
+{
+    pthread_t *done;
+    size_t n;
+
+    pthread_mutex_lock(&s->mu);
+    done = s->done;
+    n = s->ndone;
+    s->done = NULL;
+    s->ndone = s->capdone = 0;
+    pthread_mutex_unlock(&s->mu);
+    for (size_t i = 0; i < n; i++)
+        pthread_join(done[i], NULL);
+    free(done);
 }
 
 void dc__http_conn_run(struct dc_http_server *s, int fd)
 {
     struct conn *c = conn_new(s, fd);
 
-    if (c != NULL)
+    if (c != NULL) {
+        c->inline_ = true;
         (void)conn_main(c);
+    }
 }
 
 static void *accept_main(void *arg)
@@ -972,6 +1003,7 @@ static void *accept_main(void *arg)
             continue;
         fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
         if (fd >= 0) {
+            reap(s);
             conn_start(s, fd, tcp);
         } else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
             /* Out of descriptors or memory: back off a little (or stop when woken). */
@@ -1280,6 +1312,7 @@ void dc_http_server_free(struct dc_http_server *s)
     while (s->nconns > 0)
         pthread_cond_wait(&s->gone, &s->mu);
     pthread_mutex_unlock(&s->mu);
+    reap(s);
     if (s->ctx != NULL)
         SSL_CTX_free(s->ctx);
     free(s->client_ca);

@@ -344,13 +344,13 @@ static int cb_body(http_parser *p, const char *at, size_t n)
     c->body_seen += n;
     if (c->req.body_too_large) {
         /* Past the limit the bytes are read and dropped, but not for ever. */
-        if (c->body_seen - c->s->max_body > DC_HTTP_MAX_DISCARD) {
+        if (c->body_seen > c->s->max_body && c->body_seen - c->s->max_body > DC_HTTP_MAX_DISCARD) {
             c->ev = EV_CUT;
             http_parser_pause(p, 1);
         }
         return 0;
     }
-    if (at == c->body.data + c->body.len && c->body.len + n < c->body.cap) {
+    if (c->body.data != NULL && at == c->body.data + c->body.len && c->body.len + n < c->body.cap) {
         c->body.len += n; /* read straight into the body (read_body) */
         c->body.data[c->body.len] = '\0';
     } else if (dc_buf_append(&c->body, at, n) != DC_OK) {

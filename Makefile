@@ -18,8 +18,8 @@ BUILD ?= build
 endif
 
 CC ?= cc
-PKGS := libmicrohttpd libcurl yaml-0.1 libcjson openssl sqlite3 hiredis libpq libnghttp2 \
-        libevent_core libevent_pthreads libevent_openssl libprotobuf-c libmosquitto gnutls
+PKGS := libcurl yaml-0.1 libcjson openssl sqlite3 hiredis libpq libnghttp2 \
+        libevent_core libevent_pthreads libevent_openssl libprotobuf-c libmosquitto
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
@@ -43,7 +43,7 @@ LAZY_LIBS  := $(shell pkg-config --libs $(LAZY_PKGS) 2>/dev/null)
 CFLAGS  := $(CSTD) $(OPT) $(WARN) $(HARDEN) -Icommon/include $(PKG_CFLAGS) \
            -DDC_VERSION='"$(VERSION)"' $(EXTRA_CFLAGS)
 LDFLAGS := $(LDHARDEN) $(EXTRA_LDFLAGS)
-LDLIBS  := $(PKG_LIBS) -lpthread -lm
+LDLIBS  := $(PKG_LIBS) -lhttp_parser -lpthread -lm
 ifneq ($(SANITIZE),)
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer -U_FORTIFY_SOURCE
 LDFLAGS += -fsanitize=$(SANITIZE)

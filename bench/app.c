@@ -1,5 +1,5 @@
 /* bench-app: the application behind the sidecars in the benchmarks. Answers every request with
- * 200 and echoes the request body (so 1 KB in, 1 KB out), on libmicrohttpd through libdc.
+ * 200 and echoes the request body (so 1 KB in, 1 KB out), on libdc's HTTP server.
  * Usage: bench-app PORT */
 #include <stdio.h>
 #include <stdlib.h>

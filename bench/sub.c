@@ -1,5 +1,5 @@
-/* bench-sub: the subscribing application of the pub/sub benchmarks, on libmicrohttpd through
- * libdc. GET /dapr/subscribe subscribes to topic "bench" of the pubsub named on the command
+/* bench-sub: the subscribing application of the pub/sub benchmarks, on libdc's HTTP server.
+ * GET /dapr/subscribe subscribes to topic "bench" of the pubsub named on the command
  * line (route /ev); POST /ev answers {"status":"SUCCESS"} and, when the event's data holds
  * "t":"<20 digits>" (the CLOCK_MONOTONIC send time loadgen -t writes), records the
  * publish-to-delivery latency. GET /stats prints "count p50_ms p90_ms p99_ms msgs_per_s" (rate

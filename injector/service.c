@@ -497,7 +497,7 @@ static int load_pair(struct inj_service *s, char **cert, char **key, struct file
     rv = read_pem(s->flags->tls_cert_file, cert, eb);
     if (rv == DC_OK)
         rv = read_pem(s->flags->tls_key_file, key, eb);
-    /* The server checks the pair (GnuTLS) when it starts or swaps. */
+    /* The server checks the pair (OpenSSL) when it starts or swaps. */
     if (rv != DC_OK) {
         free_secret(*cert);
         free_secret(*key);

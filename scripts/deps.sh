@@ -5,8 +5,8 @@ set -euo pipefail
 
 PKGS=(
   build-essential pkg-config clang libclang-rt-14-dev clang-format
-  libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev libcjson-dev libssl-dev libcmocka-dev libsqlite3-dev
-  curl python3 procps unzip libnghttp2-dev libevent-dev libprotobuf-c-dev protobuf-c-compiler openssl python3-grpcio python3-protobuf libhiredis-dev redis-server libpq-dev postgresql libmosquitto-dev mosquitto python3-cryptography libgnutls28-dev
+  libhttp-parser-dev libcurl4-openssl-dev libyaml-dev libcjson-dev libssl-dev libcmocka-dev libsqlite3-dev
+  curl python3 procps unzip libnghttp2-dev libevent-dev libprotobuf-c-dev protobuf-c-compiler openssl python3-grpcio python3-protobuf libhiredis-dev redis-server libpq-dev postgresql libmosquitto-dev mosquitto python3-cryptography
 )
 # `scripts/deps.sh bench`: the load generators and peers of the benchmarks as well.
 [ "${1:-}" = bench ] && PKGS+=(wrk nginx-light redis-tools)

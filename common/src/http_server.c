@@ -1,28 +1,34 @@
-/* HTTP/1.1 server on libmicrohttpd (contracts in dc/http_server.h).
+/* HTTP/1.1 server: http-parser for the wire, a thread per connection, blocking sockets
+ * (contracts in dc/http_server.h, design in docs/internals/http.md).
  *
- * One request goes through MHD like this:
- *   uri_cb       request line parsed: allocate the request context (arena, raw target)
- *   on_request   1st call: headers known; enforce max_header (431) and an announced
- *                over-limit body (handler runs at once)
- *                next calls: body chunks, appended to a dc_buf bounded by max_body
- *                last call: dispatch through the router, queue the response
- *   completed_cb response sent or connection gone: free the context
- * The raw target comes from MHD's URI log callback, which sees it before MHD unescapes the
- * path and splits the query (the router needs the still-encoded path, sidecar-api.md §1.2).
- * We create the listen socket ourselves so bind errors are precise and Unix sockets work.
+ * An accept thread polls the listening socket and a wake-up pipe; each accepted connection gets a
+ * thread that runs conn_main: (TLS handshake,) then read into the connection's buffer,
+ * parse with http-parser, and at each message boundary dispatch through the router and write the
+ * response head and body with one sendmsg. The parser is paused in its callbacks at the points
+ * where the connection must act (headers of an over-limit body, Expect: 100-continue, the end
+ * of a message), so pipelined requests already in the buffer are parsed without another read.
  *
- * TLS: MHD's GnuTLS support with the PEM in memory. MHD 0.9.75 cannot swap the certificate of a
- * running daemon without MHD_OPTION_HTTPS_CERT_CALLBACK, which would make libdc call GnuTLS
- * directly (link it, and manage the lifetime of certificates that handshakes still use). So a
- * certificate change starts a second daemon on a dup() of the listening socket with the new
- * PEM, then quiesces the old one (it stops accepting; its connections carry on) and keeps it as
- * "retired" until the next change or dc_http_server_free. The socket is never closed, so no
- * client sees a refused connection. */
+ * Request memory: the callbacks record the target and header fields as offsets into the
+ * connection's buffer (which may move while it grows); when the header block is complete they are
+ * copied into the request's arena in one block, so the buffer is free again for the body and the
+ * next request. The body goes into a dc_buf bounded by max_body; with a Content-Length, the socket
+ * is read straight into that buffer (no copy through the connection's buffer).
+ *
+ * Stop: quiesce wakes and joins the accept thread, then closes the listener; free also shuts
+ * down every connection's socket (blocked reads return), waits until the last connection has
+ * unregistered and joins the threads. Finished connection threads are otherwise joined by the
+ * accept thread before each new connection. */
+/* accept4 and pipe2 (close-on-exec without a race). */
+#define _GNU_SOURCE
 #include "dc/http_server.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -30,315 +36,983 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <microhttpd.h>
+#include <http_parser.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 
 #include "dc/limits.h"
 #include "dc/mem.h"
 #include "dc/str.h"
+#include "dc/time.h"
+#include "http_server_int.h"
 
-/* MHD's per-connection pool holds the read buffer (half of the pool at first, grown while a
- * header block is incomplete), the parsed header entries and the response header block, so it
- * needs room beyond the header limit. MHD zeroes the whole pool after every request
- * (MHD_pool_reset), so its size is paid per request: B1 measured 32 KiB + 16 KiB of memset per
- * call on a 32 KiB pool. */
-#define POOL_MIN (16u * 1024)
+/* First size of a connection's read buffer; it grows while a header block is incomplete. */
+#define CONN_BUF_MIN 4096u
+/* Room kept free for one read; below it the buffer is compacted or grown first. */
+#define READ_MIN 1024u
+/* TLS: a response head and body up to this size go out in one SSL_write (one record). */
+#define TLS_ONE_WRITE 16384u
 
 struct dc_http_server {
-    struct MHD_Daemon *d;
     const struct dc_http_router *router;
     size_t max_body;
     size_t max_header;
     uint16_t port;
-    unsigned threads;
     unsigned idle_timeout_s;
     char *unix_path; /* unlinked at free */
-    /* TLS: the PEM of the running daemon (MHD reads it at start; kept for the daemon's life),
-     * and the daemon replaced by the last dc_http_server_set_tls with its PEM. */
+    int lfd;         /* listening socket; -1 once closed */
+    int wake[2];     /* a byte in wake[1] stops the accept thread */
+    pthread_t acceptor;
+    bool acceptor_running;
     bool tls;
-    char *cert, *key;
-    struct MHD_Daemon *retired;
-    char *retired_cert, *retired_key;
-    char *client_ca;        /* mutual TLS: MHD_OPTION_HTTPS_MEM_TRUST of every daemon */
-    atomic_uint tls_gen;    /* daemons started so far - 1; each connection records its own */
-    pthread_mutex_t tls_mu; /* serialises dc_http_server_set_tls; taken before mu */
+    char *client_ca;        /* mutual TLS: kept across dc_http_server_set_tls */
+    SSL_CTX *ctx;           /* for new connections; guarded by mu */
+    atomic_uint tls_gen;    /* certificate changes so far; each TLS connection records its own */
+    pthread_mutex_t ctl_mu; /* serialises set_tls, quiesce and free's listener close */
     atomic_bool quiesced;
-    pthread_mutex_t mu; /* guards inflight, listen_closed and log */
-    pthread_cond_t idle;
-    unsigned inflight;
-    bool listen_closed;
-    char log[DC_ERRBUF_LEN]; /* MHD's last message, for start errors */
+    atomic_uint inflight;
+    pthread_mutex_t mu;  /* guards conns, nconns, stopping, ctx; the conditions below */
+    pthread_cond_t idle; /* inflight reached 0 */
+    pthread_cond_t gone; /* nconns reached 0 */
+    struct conn *conns;
+    unsigned nconns;
+    bool stopping;
+    /* Connection threads that have finished, to be joined (so that nothing of theirs, OpenSSL's
+     * per-thread state included, outlives dc_http_server_free). */
+    pthread_t *done;
+    size_t ndone, capdone;
 };
 
-struct req_ctx {
+struct span {
+    size_t off, len; /* in conn.buf */
+};
+
+struct hspan {
+    struct span name, value;
+};
+
+/* What the parser paused for (set by the callbacks). */
+enum conn_event {
+    EV_NONE = 0,
+    EV_COMPLETE, /* a whole request */
+    EV_EARLY,    /* Content-Length over max_body: answer before reading the body */
+    EV_CONTINUE, /* Expect: 100-continue: say so before reading the body */
+    EV_CUT,      /* a chunked body went on far past max_body: answer and close */
+};
+
+enum conn_phase {
+    PH_IDLE = 0, /* between requests */
+    PH_HEAD,     /* request line or header fields incomplete */
+    PH_BODY,     /* header block done, body being read */
+};
+
+struct conn {
     struct dc_http_server *s;
+    struct conn *prev, *next;
+    int fd;
+    SSL *ssl;     /* TLS only */
+    bool inline_; /* runs on a caller's thread (dc__http_conn_run), not its own */
+    unsigned gen; /* the certificate generation it was accepted under */
+    http_parser p;
+    char *buf; /* read buffer: bytes [off, len) are not parsed yet */
+    size_t cap, len, off;
+    size_t exec_base; /* offset the current http_parser_execute call started at */
+    enum conn_phase phase;
+    enum conn_event ev;
+    size_t head_off;     /* where the current message started in buf */
+    int64_t head_end_ns; /* the header block must be complete by then (idle timeout) */
+    bool timeout_cut;    /* SO_RCVTIMEO currently shortened to head_end_ns */
+    int err_status;      /* 400 / 431 decided by a callback */
+    bool counted;        /* the current request is in s->inflight */
+    bool keep_alive;
+    bool http10;
+    bool head_method;
+    /* The current request's target and fields, as offsets while the header block is read. */
+    struct span url;
+    struct hspan *hs;
+    size_t nh, hcap;
+    bool last_was_value;
+    uint64_t body_seen; /* body bytes received, kept or not */
     struct dc_arena arena;
     struct dc_http_request req;
     struct dc_buf body;
-    bool started;
-    bool responded;
-    bool retired; /* arrived on a daemon replaced by dc_http_server_set_tls */
+    struct dc_buf out; /* the response head being written */
 };
 
-static void log_cb(void *cls, const char *fmt, va_list ap) DC_PRINTF(2, 0);
+static int cb_message_begin(http_parser *p);
+static int cb_url(http_parser *p, const char *at, size_t n);
+static int cb_header_field(http_parser *p, const char *at, size_t n);
+static int cb_header_value(http_parser *p, const char *at, size_t n);
+static int cb_headers_complete(http_parser *p);
+static int cb_body(http_parser *p, const char *at, size_t n);
+static int cb_message_complete(http_parser *p);
 
-static void log_cb(void *cls, const char *fmt, va_list ap)
+static const http_parser_settings settings = {
+    .on_message_begin = cb_message_begin,
+    .on_url = cb_url,
+    .on_header_field = cb_header_field,
+    .on_header_value = cb_header_value,
+    .on_headers_complete = cb_headers_complete,
+    .on_body = cb_body,
+    .on_message_complete = cb_message_complete,
+};
+
+/* ---- parsing ---------------------------------------------------------------------------- */
+
+static size_t buf_off(const struct conn *c, const char *at)
 {
-    struct dc_http_server *s = cls;
-    size_t n;
-
-    /* common/ does not log: keep the last message for dc_http_server_start's errbuf. */
-    pthread_mutex_lock(&s->mu);
-    vsnprintf(s->log, sizeof(s->log), fmt, ap);
-    n = strlen(s->log);
-    while (n > 0 && (s->log[n - 1] == '\n' || s->log[n - 1] == '\r'))
-        s->log[--n] = '\0';
-    pthread_mutex_unlock(&s->mu);
+    return (size_t)(at - c->buf);
 }
 
-static size_t unescape_noop(void *cls, struct MHD_Connection *c, char *s)
+static int cb_message_begin(http_parser *p)
 {
-    (void)cls;
-    (void)c;
-    return strlen(s);
-}
+    struct conn *c = p->data;
 
-/* Each connection records the generation of the daemon that accepted it (the daemon's
- * closure is the generation number itself). */
-static void conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
-                        enum MHD_ConnectionNotificationCode code)
-{
-    (void)conn;
-    if (code == MHD_CONNECTION_NOTIFY_STARTED)
-        *socket_context = cls;
-}
-
-/* True when `conn` belongs to a daemon that dc_http_server_set_tls replaced: its responses
- * close the connection, so clients move to the new certificate before the next change stops
- * that daemon (which would cut requests in flight). */
-static bool on_retired_daemon(struct dc_http_server *s, struct MHD_Connection *conn)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    uintptr_t gen = ci != NULL ? (uintptr_t)ci->socket_context : 0;
-
-    return gen != atomic_load(&s->tls_gen);
-}
-
-static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
-{
-    struct dc_http_server *s = cls;
-    struct req_ctx *c = dc_xcalloc(1, sizeof(*c));
-    const char *q = strchr(uri, '?');
-
-    c->s = s;
-    dc_buf_init(&c->body, s->max_body);
+    c->phase = PH_HEAD;
+    c->head_off = c->exec_base;
+    c->head_end_ns =
+        c->s->idle_timeout_s > 0 ? dc_mono_ns() + (int64_t)c->s->idle_timeout_s * 1000000000 : 0;
+    c->url.off = c->url.len = 0;
+    c->nh = 0;
+    c->last_was_value = false;
+    c->body_seen = 0;
+    c->err_status = 0;
+    memset(&c->req, 0, sizeof(c->req));
     c->req.arena = &c->arena;
+    c->req.conn_ = c;
+    c->counted = true;
+    atomic_fetch_add(&c->s->inflight, 1);
+    return 0;
+}
+
+/* Pieces of one element are contiguous in the buffer unless something (obs-fold) came between:
+ * such messages are refused (RFC 9112 §5.2 allows it). */
+static int extend(struct conn *c, struct span *sp, const char *at, size_t n)
+{
+    if (sp->len == 0) {
+        sp->off = buf_off(c, at);
+    } else if (sp->off + sp->len != buf_off(c, at)) {
+        c->err_status = 400;
+        return -1;
+    }
+    sp->len += n;
+    return 0;
+}
+
+static int cb_url(http_parser *p, const char *at, size_t n)
+{
+    struct conn *c = p->data;
+
+    return extend(c, &c->url, at, n);
+}
+
+static int cb_header_field(http_parser *p, const char *at, size_t n)
+{
+    struct conn *c = p->data;
+
+    if (c->phase != PH_HEAD)
+        return 0; /* trailer fields of a chunked body: read and dropped */
+    if (c->nh == 0 || c->last_was_value) {
+        if (c->nh == DC_HTTP_MAX_REQUEST_HEADERS) {
+            c->err_status = 431;
+            return -1;
+        }
+        if (c->nh == c->hcap) {
+            c->hcap = c->hcap != 0 ? c->hcap * 2 : 16;
+            c->hs = dc_xrealloc(c->hs, c->hcap * sizeof(*c->hs));
+        }
+        memset(&c->hs[c->nh++], 0, sizeof(*c->hs));
+        c->last_was_value = false;
+    }
+    return extend(c, &c->hs[c->nh - 1].name, at, n);
+}
+
+static int cb_header_value(http_parser *p, const char *at, size_t n)
+{
+    struct conn *c = p->data;
+
+    if (c->phase != PH_HEAD || c->nh == 0)
+        return 0;
+    c->last_was_value = true;
+    return extend(c, &c->hs[c->nh - 1].value, at, n);
+}
+
+/* Copy the target and the fields into the arena, NUL-terminated, in one block. */
+static void build_request(struct conn *c)
+{
+    size_t total = c->url.len + 1, i;
+    struct dc_http_header *h;
+    const char *q;
+    char *blk, *path;
+
+    for (i = 0; i < c->nh; i++)
+        total += c->hs[i].name.len + c->hs[i].value.len + 2;
+    blk = dc_arena_alloc(&c->arena, total);
+    h = c->nh > 0 ? dc_arena_alloc(&c->arena, c->nh * sizeof(*h)) : NULL;
+    path = blk;
+    memcpy(blk, c->buf + c->url.off, c->url.len);
+    blk[c->url.len] = '\0';
+    blk += c->url.len + 1;
+    for (i = 0; i < c->nh; i++) {
+        struct span v = c->hs[i].value;
+
+        /* http-parser skips the blanks before a value, not those after it. */
+        while (v.len > 0 && (c->buf[v.off + v.len - 1] == ' ' || c->buf[v.off + v.len - 1] == '\t'))
+            v.len--;
+        h[i].name = blk;
+        memcpy(blk, c->buf + c->hs[i].name.off, c->hs[i].name.len);
+        blk[c->hs[i].name.len] = '\0';
+        blk += c->hs[i].name.len + 1;
+        h[i].value = blk;
+        memcpy(blk, c->buf + v.off, v.len);
+        blk[v.len] = '\0';
+        blk += v.len + 1;
+    }
+    /* The raw target, still percent-encoded, split at the first '?' (sidecar-api.md §1.2). */
+    q = strchr(path, '?');
     if (q != NULL) {
-        c->req.path = dc_arena_strndup(&c->arena, uri, (size_t)(q - uri));
-        c->req.query = dc_arena_strdup(&c->arena, q + 1);
+        path[q - path] = '\0';
+        c->req.query = q + 1;
     } else {
-        c->req.path = dc_arena_strdup(&c->arena, uri);
         c->req.query = "";
     }
-    c->req.conn_ = conn;
-    pthread_mutex_lock(&s->mu);
-    s->inflight++;
-    pthread_mutex_unlock(&s->mu);
-    if (s->tls)
-        c->retired = on_retired_daemon(s, conn);
-    return c;
+    c->req.path = path;
+    c->req.method = http_method_str((enum http_method)c->p.method);
+    c->req.headers = h;
+    c->req.n_headers = c->nh;
 }
 
-static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
+/* The header block as the old limit counted it: request line and "name: value\r\n" lines. */
+static size_t head_size(const struct conn *c)
 {
-    struct dc_http_server *s = cls;
-    struct req_ctx *c = *con_cls;
+    size_t n = strlen(c->req.method) + c->url.len + 12, i;
 
-    (void)conn;
-    (void)toe;
-    if (c == NULL)
-        return;
-    *con_cls = NULL;
-    dc_arena_cleanup(&c->arena);
-    dc_buf_cleanup(&c->body);
-    free(c);
-    pthread_mutex_lock(&s->mu);
-    if (--s->inflight == 0)
-        pthread_cond_broadcast(&s->idle);
-    pthread_mutex_unlock(&s->mu);
+    for (i = 0; i < c->nh; i++)
+        n += c->hs[i].name.len + c->hs[i].value.len + 4;
+    return n + 2;
 }
 
-struct header_walk {
-    struct dc_http_header *h;
-    size_t n, cap;
-    size_t bytes;
-};
-
-static enum MHD_Result header_cb(void *cls, enum MHD_ValueKind kind, const char *key,
-                                 size_t key_size, const char *value, size_t value_size)
+static int cb_headers_complete(http_parser *p)
 {
-    struct header_walk *w = cls;
+    struct conn *c = p->data;
+    const char *expect;
+    bool has_body;
 
-    (void)kind;
-    if (w->n < w->cap) {
-        w->h[w->n].name = key;
-        w->h[w->n].value = value != NULL ? value : "";
-        w->n++;
+    build_request(c);
+    c->phase = PH_BODY;
+    if (p->http_major != 1) {
+        c->err_status = 505; /* as Go's server */
+        return -1;
     }
-    w->bytes += key_size + value_size + 4; /* ": " and CRLF */
-    return MHD_YES;
+    c->keep_alive = http_should_keep_alive(p) != 0;
+    c->http10 = p->http_major == 1 && p->http_minor == 0;
+    c->head_method = p->method == HTTP_HEAD;
+    if (head_size(c) > c->s->max_header) {
+        c->err_status = 431;
+        return -1;
+    }
+    dc_buf_init(&c->body, c->s->max_body);
+    has_body =
+        (p->flags & F_CHUNKED) != 0 || (p->content_length > 0 && p->content_length != ULLONG_MAX);
+    if (p->content_length != ULLONG_MAX && p->content_length > c->s->max_body) {
+        /* Answer before reading the body and close afterwards, like Go's server after a
+         * MaxBytesReader error. */
+        c->req.body_too_large = true;
+        c->ev = EV_EARLY;
+        http_parser_pause(p, 1);
+        return 0;
+    }
+    if (p->content_length != ULLONG_MAX && p->content_length > 0 &&
+        dc_buf_reserve(&c->body, (size_t)p->content_length) != DC_OK)
+        c->req.body_too_large = true;
+    expect = dc_http_request_header(&c->req, "Expect");
+    if (has_body && !c->http10 && expect != NULL && dc_str_eq_ci(expect, "100-continue")) {
+        c->ev = EV_CONTINUE;
+        http_parser_pause(p, 1);
+    }
+    return 0;
 }
 
-/* Headers whose wire form MHD owns, or that would let a handler split the response. */
+static int cb_body(http_parser *p, const char *at, size_t n)
+{
+    struct conn *c = p->data;
+
+    c->body_seen += n;
+    if (c->req.body_too_large) {
+        /* Past the limit the bytes are read and dropped, but not for ever. */
+        if (c->body_seen > c->s->max_body && c->body_seen - c->s->max_body > DC_HTTP_MAX_DISCARD) {
+            c->ev = EV_CUT;
+            http_parser_pause(p, 1);
+        }
+        return 0;
+    }
+    if (c->body.data != NULL && at == c->body.data + c->body.len && c->body.len + n < c->body.cap) {
+        c->body.len += n; /* read straight into the body (read_body) */
+        c->body.data[c->body.len] = '\0';
+    } else if (dc_buf_append(&c->body, at, n) != DC_OK) {
+        c->req.body_too_large = true;
+    }
+    return 0;
+}
+
+static int cb_message_complete(http_parser *p)
+{
+    struct conn *c = p->data;
+
+    c->ev = EV_COMPLETE;
+    http_parser_pause(p, 1);
+    return 0;
+}
+
+/* ---- responses -------------------------------------------------------------------------- */
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 206:
+        return "Partial Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 304:
+        return "Not Modified";
+    case 307:
+        return "Temporary Redirect";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 417:
+        return "Expectation Failed";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Status";
+    }
+}
+
+/* "Date: <IMF-fixdate>\r\n", formatted once per second per thread. */
+static const char *date_line(void)
+{
+    static _Thread_local time_t last = -1;
+    static _Thread_local char line[48];
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    time_t now = time(NULL);
+    struct tm tm;
+
+    if (now != last && gmtime_r(&now, &tm) != NULL) {
+        snprintf(line, sizeof(line), "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
+                 days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900,
+                 tm.tm_hour, tm.tm_min, tm.tm_sec);
+        last = now;
+    }
+    return line;
+}
+
+/* Headers whose wire form the server owns, or that would let a handler split the response. */
 static bool header_sendable(const struct dc_http_header *h, bool no_body)
 {
-    if (strpbrk(h->name, "\r\n:") != NULL || strpbrk(h->value, "\r\n") != NULL ||
-        h->name[0] == '\0')
+    if (h->name[0] == '\0' || strpbrk(h->name, "\r\n:") != NULL ||
+        strpbrk(h->value, "\r\n") != NULL)
         return false;
     if (dc_str_eq_ci(h->name, "Content-Length") || dc_str_eq_ci(h->name, "Transfer-Encoding") ||
-        dc_str_eq_ci(h->name, "Date"))
+        dc_str_eq_ci(h->name, "Date") || dc_str_eq_ci(h->name, "Connection"))
         return false;
-    if (dc_str_eq_ci(h->name, "Connection"))
-        return dc_str_eq_ci(h->value, "close");
     if (no_body && dc_str_eq_ci(h->name, "Content-Type"))
         return false;
     return true;
 }
 
-static enum MHD_Result send_response(struct req_ctx *c, struct MHD_Connection *conn,
-                                     struct dc_http_response *resp)
+static void put(struct dc_buf *b, const char *s, size_t n)
 {
-    struct MHD_Response *r;
+    /* The head buffer has no limit: only memory can fail, and dc_buf aborts then. */
+    (void)!dc_buf_append(b, s, n);
+}
+
+static void puts_(struct dc_buf *b, const char *s)
+{
+    put(b, s, strlen(s));
+}
+
+/* Write all of `iov` (plain: one sendmsg per attempt; TLS: one SSL_write per piece, head and a
+ * small body merged first so they travel in one record). */
+static bool conn_write(struct conn *c, struct iovec *iov, int n)
+{
+    if (c->ssl != NULL) {
+        for (int i = 0; i < n; i++) {
+            if (iov[i].iov_len > 0 && SSL_write(c->ssl, iov[i].iov_base, (int)iov[i].iov_len) <= 0)
+                return false;
+        }
+        return true;
+    }
+    while (n > 0) {
+        struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        ssize_t k = sendmsg(c->fd, &m, MSG_NOSIGNAL);
+
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return false;
+        }
+        while (n > 0 && (size_t)k >= iov->iov_len) {
+            k -= (ssize_t)iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + k;
+            iov->iov_len -= (size_t)k;
+        }
+    }
+    return true;
+}
+
+/* Send `resp`; returns true when the connection stays open. */
+static bool send_response(struct conn *c, struct dc_http_response *resp, bool close_after)
+{
+    struct dc_http_server *s = c->s;
     int status = resp->status;
     bool no_body;
-    enum MHD_Result ret;
+    struct iovec iov[2];
+    char num[24];
     size_t i;
+    int n;
 
     if (status < 100 || status > 999)
         status = 500;
     /* RFC 9110 §15.3.5 / §15.4.5: no content for 1xx, 204 and 304. */
     no_body = status < 200 || status == 204 || status == 304;
-    if (no_body || resp->body.len == 0) {
-        r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-        dc_http_response_cleanup(resp);
-    } else {
-        size_t len = resp->body.len;
-        char *data = dc_buf_take(&resp->body, &len);
-
-        r = MHD_create_response_from_buffer_with_free_callback(len, data, free);
-        if (r == NULL)
-            free(data);
-    }
-    if (r == NULL)
-        return MHD_NO;
     for (i = 0; i < resp->n_headers; i++) {
-        if (header_sendable(&resp->headers[i], no_body))
-            (void)MHD_add_response_header(r, resp->headers[i].name, resp->headers[i].value);
+        if (dc_str_eq_ci(resp->headers[i].name, "Connection") &&
+            dc_str_eq_ci(resp->headers[i].value, "close"))
+            close_after = true;
     }
-    if (atomic_load(&c->s->quiesced) || c->retired)
-        (void)MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-    c->responded = true;
-    ret = MHD_queue_response(conn, (unsigned)status, r);
-    MHD_destroy_response(r);
-    return ret;
+    if (!c->keep_alive || atomic_load(&s->quiesced) ||
+        (c->ssl != NULL && c->gen != atomic_load(&s->tls_gen)))
+        close_after = true;
+    dc_buf_reset(&c->out);
+    snprintf(num, sizeof(num), " %d ", status);
+    puts_(&c->out, c->http10 ? "HTTP/1.0" : "HTTP/1.1");
+    puts_(&c->out, num);
+    puts_(&c->out, reason(status));
+    put(&c->out, "\r\n", 2);
+    for (i = 0; i < resp->n_headers; i++) {
+        const struct dc_http_header *h = &resp->headers[i];
+
+        if (!header_sendable(h, no_body))
+            continue;
+        puts_(&c->out, h->name);
+        put(&c->out, ": ", 2);
+        puts_(&c->out, h->value);
+        put(&c->out, "\r\n", 2);
+    }
+    if (!no_body) {
+        snprintf(num, sizeof(num), "%zu", resp->body.len);
+        puts_(&c->out, "Content-Length: ");
+        puts_(&c->out, num);
+        put(&c->out, "\r\n", 2);
+    }
+    puts_(&c->out, date_line());
+    if (close_after)
+        puts_(&c->out, "Connection: close\r\n");
+    else if (c->http10)
+        puts_(&c->out, "Connection: keep-alive\r\n");
+    put(&c->out, "\r\n", 2);
+    n = 1;
+    if (!no_body && !c->head_method && resp->body.len > 0) {
+        if (c->ssl != NULL && c->out.len + resp->body.len <= TLS_ONE_WRITE) {
+            put(&c->out, resp->body.data, resp->body.len);
+        } else {
+            iov[1].iov_base = resp->body.data;
+            iov[1].iov_len = resp->body.len;
+            n = 2;
+        }
+    }
+    iov[0].iov_base = c->out.data;
+    iov[0].iov_len = c->out.len;
+    if (!conn_write(c, iov, n))
+        return false;
+    /* The head buffer keeps its storage between requests unless one was unusually large. */
+    if (c->out.cap > 4 * TLS_ONE_WRITE)
+        dc_buf_cleanup(&c->out);
+    return !close_after;
 }
 
-static enum MHD_Result dispatch(struct req_ctx *c, struct MHD_Connection *conn)
+/* The request is over (answered, or the connection is gone): release it. */
+static void end_request(struct conn *c)
+{
+    struct dc_http_server *s = c->s;
+
+    dc_arena_cleanup(&c->arena);
+    dc_buf_cleanup(&c->body);
+    c->phase = PH_IDLE;
+    c->ev = EV_NONE;
+    if (c->counted) {
+        c->counted = false;
+        if (atomic_fetch_sub(&s->inflight, 1) == 1) {
+            pthread_mutex_lock(&s->mu);
+            pthread_cond_broadcast(&s->idle);
+            pthread_mutex_unlock(&s->mu);
+        }
+    }
+}
+
+static bool dispatch(struct conn *c, bool close_after)
 {
     struct dc_http_response resp;
-    enum MHD_Result ret;
+    bool keep;
 
     c->req.body = c->body.len > 0 ? c->body.data : "";
     c->req.body_len = c->body.len;
     dc_http_response_init(&resp, &c->arena);
     (void)dc_http_router_dispatch(c->s->router, &c->req, &resp);
-    ret = send_response(c, conn, &resp);
+    keep = send_response(c, &resp, close_after);
     dc_http_response_cleanup(&resp);
-    return ret;
+    end_request(c);
+    return keep;
 }
 
-static enum MHD_Result reply_text(struct req_ctx *c, struct MHD_Connection *conn, int status,
-                                  const char *text)
+/* A request the server refuses itself (malformed, header block too large); always closes. */
+static void reply_error(struct conn *c, int status)
 {
     struct dc_http_response resp;
-    enum MHD_Result ret;
+    char text[64];
 
+    snprintf(text, sizeof(text), "%d %s", status, reason(status));
+    if (c->req.method == NULL) {
+        c->http10 = false;
+        c->head_method = false;
+    }
     dc_http_response_init(&resp, &c->arena);
     resp.status = status;
-    if (dc_http_response_body(&resp, text, strlen(text), "text/plain; charset=utf-8") != DC_OK)
-        return MHD_NO;
-    dc_http_response_header(&resp, "Connection", "close");
-    ret = send_response(c, conn, &resp);
+    if (dc_http_response_body(&resp, text, strlen(text), "text/plain; charset=utf-8") == DC_OK)
+        (void)send_response(c, &resp, true);
     dc_http_response_cleanup(&resp);
-    return ret;
+    end_request(c);
 }
 
-/* First call: the header block is complete. */
-static enum MHD_Result on_headers(struct req_ctx *c, struct MHD_Connection *conn,
-                                  const char *method, const char *version)
+/* ---- the connection loop ---------------------------------------------------------------- */
+
+static ssize_t conn_read(struct conn *c, char *dst, size_t n)
 {
-    struct header_walk w = {0};
-    int count = MHD_get_connection_values(conn, MHD_HEADER_KIND, NULL, NULL);
-    const char *cl;
-    int64_t len;
+    ssize_t k;
 
-    c->started = true;
-    c->req.method = method;
-    w.cap = count > 0 ? (size_t)count : 0;
-    w.h = w.cap > 0 ? dc_arena_alloc(&c->arena, w.cap * sizeof(*w.h)) : NULL;
-    w.bytes = strlen(method) + strlen(c->req.path) + strlen(c->req.query) + strlen(version) + 6;
-    (void)MHD_get_connection_values_n(conn, MHD_HEADER_KIND, header_cb, &w);
-    c->req.headers = w.h;
-    c->req.n_headers = w.n;
-    if (w.bytes > c->s->max_header)
-        return reply_text(c, conn, 431, "431 Request Header Fields Too Large");
+    if (n > INT_MAX)
+        n = INT_MAX;
+    if (c->ssl != NULL)
+        return SSL_read(c->ssl, dst, (int)n);
+    do
+        k = recv(c->fd, dst, n, 0);
+    while (k < 0 && errno == EINTR);
+    return k;
+}
 
-    cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl != NULL && dc_str_to_i64(cl, 0, INT64_MAX, &len) == DC_OK) {
-        if ((uint64_t)len > c->s->max_body) {
-            /* Answer now without reading the body: MHD discards it and closes afterwards,
-             * like Go's server after a MaxBytesReader error. */
-            c->req.body_too_large = true;
-            return dispatch(c, conn);
+static void set_rcvtimeo(int fd, int64_t ns)
+{
+    struct timeval tv = {.tv_sec = (time_t)(ns / 1000000000),
+                         .tv_usec = (suseconds_t)(ns % 1000000000 / 1000)};
+
+    if (ns > 0 && tv.tv_sec == 0 && tv.tv_usec == 0)
+        tv.tv_usec = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+/* Move the bytes still needed to the front of the buffer (offsets follow). */
+static void compact(struct conn *c)
+{
+    size_t keep = c->phase == PH_HEAD ? c->head_off : c->off, i;
+
+    if (keep == 0)
+        return;
+    memmove(c->buf, c->buf + keep, c->len - keep);
+    c->len -= keep;
+    c->off -= keep;
+    if (c->phase == PH_HEAD) {
+        c->head_off = 0;
+        if (c->url.len > 0)
+            c->url.off -= keep;
+        for (i = 0; i < c->nh; i++) {
+            if (c->hs[i].name.len > 0)
+                c->hs[i].name.off -= keep;
+            if (c->hs[i].value.len > 0)
+                c->hs[i].value.off -= keep;
         }
-        if (len > 0 && dc_buf_reserve(&c->body, (size_t)len) != DC_OK)
-            c->req.body_too_large = true;
     }
-    return MHD_YES;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **con_cls)
+/* Parse buf[off, len) up to the next event or the end; false: the connection must close. */
+static bool parse_buffered(struct conn *c, const char *data, size_t len, size_t *used)
 {
-    struct req_ctx *c = *con_cls;
+    size_t n;
+    enum http_errno e;
 
-    if (c == NULL) {
-        /* MHD always calls uri_cb first; keep going if a future version does not. */
-        c = uri_cb(cls, url, conn);
-        *con_cls = c;
+    c->ev = EV_NONE;
+    n = http_parser_execute(&c->p, &settings, data, len);
+    *used = n;
+    e = HTTP_PARSER_ERRNO(&c->p);
+    if (e == HPE_PAUSED) {
+        http_parser_pause(&c->p, 0);
+        return true;
     }
-    if (!c->started)
-        return on_headers(c, conn, method, version);
-    if (*upload_data_size > 0) {
-        /* Past the limit, keep reading but drop the bytes; the prefix stays. */
-        if (!c->req.body_too_large &&
-            dc_buf_append(&c->body, upload_data, *upload_data_size) != DC_OK)
-            c->req.body_too_large = true;
-        *upload_data_size = 0;
-        return MHD_YES;
+    if (e == HPE_OK)
+        return true;
+    if (c->err_status == 0)
+        c->err_status = e == HPE_HEADER_OVERFLOW ? 431 : 400;
+    return false;
+}
+
+/* Act on the event the parser paused for; false: close the connection. */
+static bool on_event(struct conn *c)
+{
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    struct iovec iov;
+
+    switch (c->ev) {
+    case EV_COMPLETE:
+        return dispatch(c, false);
+    case EV_EARLY:
+    case EV_CUT:
+        (void)dispatch(c, true);
+        return false;
+    case EV_CONTINUE:
+        iov.iov_base = (void *)cont;
+        iov.iov_len = sizeof(cont) - 1;
+        return conn_write(c, &iov, 1);
+    case EV_NONE:
+        break;
     }
-    if (c->responded)
-        return MHD_YES;
-    return dispatch(c, conn);
+    return true;
+}
+
+/* Read straight into the body buffer when the rest of a Content-Length body is expected and
+ * nothing is buffered: no copy through the connection's buffer. */
+static bool read_body(struct conn *c)
+{
+    size_t want = (size_t)c->p.content_length, used;
+    ssize_t k;
+
+    if (want > c->body.cap - c->body.len - 1)
+        want = c->body.cap - c->body.len - 1;
+    k = conn_read(c, c->body.data + c->body.len, want);
+    if (k <= 0)
+        return false;
+    if (!parse_buffered(c, c->body.data + c->body.len, (size_t)k, &used))
+        return false;
+    return on_event(c);
+}
+
+/* Read more bytes into the connection buffer; false: closed, timed out or failed. */
+static bool read_more(struct conn *c)
+{
+    size_t limit = c->s->max_header + CONN_BUF_MIN;
+    ssize_t k;
+
+    if (c->off == c->len && c->phase != PH_HEAD)
+        c->off = c->len = 0;
+    if (c->cap - c->len < READ_MIN)
+        compact(c);
+    if (c->cap - c->len < READ_MIN) {
+        size_t ncap = c->cap * 2;
+
+        if (c->phase == PH_HEAD && c->len > limit) {
+            c->err_status = 431;
+            return false;
+        }
+        c->buf = dc_xrealloc(c->buf, ncap);
+        c->cap = ncap;
+    }
+    if (c->phase == PH_HEAD && c->head_end_ns > 0) {
+        /* Slow header blocks (slowloris): the whole block within the idle timeout. */
+        int64_t left = c->head_end_ns - dc_mono_ns();
+
+        if (left <= 0)
+            return false;
+        set_rcvtimeo(c->fd, left);
+        c->timeout_cut = true;
+    } else if (c->timeout_cut) {
+        set_rcvtimeo(c->fd, (int64_t)c->s->idle_timeout_s * 1000000000);
+        c->timeout_cut = false;
+    }
+    k = conn_read(c, c->buf + c->len, c->cap - c->len - 1);
+    if (k <= 0)
+        return false;
+    c->len += (size_t)k;
+    return true;
+}
+
+static void conn_serve(struct conn *c)
+{
+    size_t used;
+
+    for (;;) {
+        if (c->off < c->len) {
+            c->exec_base = c->off;
+            if (!parse_buffered(c, c->buf + c->off, c->len - c->off, &used)) {
+                reply_error(c, c->err_status);
+                return;
+            }
+            c->off += used;
+            if (c->ev != EV_NONE) {
+                if (!on_event(c))
+                    return;
+                continue;
+            }
+            if (c->phase == PH_HEAD && c->len - c->head_off > c->s->max_header) {
+                reply_error(c, 431);
+                return;
+            }
+        }
+        if (c->phase == PH_BODY && c->off == c->len && !c->req.body_too_large &&
+            (c->p.flags & F_CHUNKED) == 0 && c->p.content_length > 0 &&
+            c->p.content_length != ULLONG_MAX && c->body.len + 1 < c->body.cap) {
+            if (!read_body(c))
+                return;
+            continue;
+        }
+        if (!read_more(c)) {
+            if (c->err_status != 0)
+                reply_error(c, c->err_status);
+            return;
+        }
+    }
+}
+
+static bool tls_start(struct conn *c)
+{
+    struct dc_http_server *s = c->s;
+    SSL_CTX *ctx;
+    BIO *bio;
+
+    pthread_mutex_lock(&s->mu);
+    ctx = s->ctx;
+    SSL_CTX_up_ref(ctx);
+    c->gen = atomic_load(&s->tls_gen);
+    pthread_mutex_unlock(&s->mu);
+    c->ssl = SSL_new(ctx);
+    SSL_CTX_free(ctx); /* the SSL holds its own reference */
+    bio = dc__http_tls_bio(&c->fd);
+    if (c->ssl == NULL || bio == NULL) {
+        BIO_free(bio);
+        return false;
+    }
+    SSL_set_bio(c->ssl, bio, bio);
+    return SSL_accept(c->ssl) == 1;
+}
+
+static void *conn_main(void *arg)
+{
+    struct conn *c = arg;
+    struct dc_http_server *s = c->s;
+
+    if (s->idle_timeout_s > 0) {
+        struct timeval tv = {.tv_sec = (time_t)s->idle_timeout_s};
+
+        (void)setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        (void)setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    }
+    c->cap = CONN_BUF_MIN;
+    c->buf = dc_xmalloc(c->cap);
+    http_parser_init(&c->p, HTTP_REQUEST);
+    c->p.data = c;
+    dc_arena_init(&c->arena);
+    dc_buf_init(&c->out, 0);
+    if (!s->tls || tls_start(c))
+        conn_serve(c);
+    end_request(c);
+    /* Release everything before unregistering: dc_http_server_free returns as soon as the last
+     * connection has unregistered, and the process may exit right after. */
+    if (c->ssl != NULL) {
+        ERR_clear_error();
+        SSL_free(c->ssl);
+    }
+    free(c->buf);
+    free(c->hs);
+    dc_buf_cleanup(&c->out);
+
+    pthread_mutex_lock(&s->mu);
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    close(c->fd); /* under mu: free() shuts down the sockets of registered connections */
+    if (!c->inline_) {
+        if (s->ndone == s->capdone) {
+            s->capdone = s->capdone != 0 ? s->capdone * 2 : 16;
+            s->done = dc_xrealloc(s->done, s->capdone * sizeof(*s->done));
+        }
+        s->done[s->ndone++] = pthread_self();
+    }
+    if (--s->nconns == 0)
+        pthread_cond_broadcast(&s->gone);
+    pthread_mutex_unlock(&s->mu);
+    /* `s` may be gone now. */
+    free(c);
+    return NULL;
+}
+
+int dc_http_request_peer_cert(const struct dc_http_request *req, size_t i, const uint8_t **der,
+                              size_t *len)
+{
+    const struct conn *c;
+
+    if (req == NULL || req->conn_ == NULL || req->arena == NULL)
+        return DC_ENOTFOUND;
+    c = req->conn_;
+    if (c->ssl == NULL)
+        return DC_ENOTFOUND;
+    return dc__http_tls_peer_der(c->ssl, i, req->arena, der, len);
+}
+
+/* ---- accepting -------------------------------------------------------------------------- */
+
+/* Register a connection on `fd`; NULL (fd closed) when the server is stopping or full. */
+static struct conn *conn_new(struct dc_http_server *s, int fd)
+{
+    struct conn *c;
+
+    pthread_mutex_lock(&s->mu);
+    if (s->stopping || s->nconns >= DC_HTTP_MAX_CONNS) {
+        pthread_mutex_unlock(&s->mu);
+        close(fd);
+        return NULL;
+    }
+    c = dc_xcalloc(1, sizeof(*c));
+    c->s = s;
+    c->fd = fd;
+    c->next = s->conns;
+    if (s->conns != NULL)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    pthread_mutex_unlock(&s->mu);
+    return c;
+}
+
+static void conn_start(struct dc_http_server *s, int fd, bool tcp)
+{
+    struct conn *c = conn_new(s, fd);
+    pthread_t t;
+    int one = 1, rv;
+
+    if (c == NULL)
+        return;
+    if (tcp)
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    rv = pthread_create(&t, NULL, conn_main, c);
+    if (rv != 0) {
+        /* No thread: run conn_main here on a dead socket; it unregisters, closes, frees. */
+        c->inline_ = true;
+        (void)shutdown(fd, SHUT_RDWR);
+        (void)conn_main(c);
+    }
+}
+
+/* Join the connection threads that have finished (they are exiting or gone). */
+static void reap(struct dc_http_server *s)
+{
+    pthread_t *done;
+    size_t n;
+
+    pthread_mutex_lock(&s->mu);
+    done = s->done;
+    n = s->ndone;
+    s->done = NULL;
+    s->ndone = s->capdone = 0;
+    pthread_mutex_unlock(&s->mu);
+    for (size_t i = 0; i < n; i++)
+        pthread_join(done[i], NULL);
+    free(done);
+}
+
+void dc__http_conn_run(struct dc_http_server *s, int fd)
+{
+    struct conn *c = conn_new(s, fd);
+
+    if (c != NULL) {
+        c->inline_ = true;
+        (void)conn_main(c);
+    }
+}
+
+static void *accept_main(void *arg)
+{
+    struct dc_http_server *s = arg;
+    bool tcp = s->unix_path == NULL;
+
+    for (;;) {
+        struct pollfd pf[2] = {{.fd = s->lfd, .events = POLLIN},
+                               {.fd = s->wake[0], .events = POLLIN}};
+        int fd;
+
+        if (poll(pf, 2, -1) < 0 && errno != EINTR)
+            break;
+        if (pf[1].revents != 0)
+            break;
+        if ((pf[0].revents & POLLIN) == 0)
+            continue;
+        fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0) {
+            reap(s);
+            conn_start(s, fd, tcp);
+        } else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            /* Out of descriptors or memory: back off a little (or stop when woken). */
+            pf[1].revents = 0;
+            if (poll(&pf[1], 1, 100) > 0)
+                break;
+        }
+    }
+    return NULL;
 }
 
 /* Listening sockets. */
@@ -448,77 +1122,20 @@ static int listen_unix(const char *path, int *fd_out, struct dc_errbuf *eb)
     return DC_OK;
 }
 
-/* TLS material check with OpenSSL, used only to explain a refusal: GnuTLS (inside MHD) validates
- * the PEM and the key match itself but reports only "Failed to initialize TLS support", and
- * running OpenSSL's PEM and X509 code on every start would make libcrypto resident (~2.4 MB). */
-int dc_http_tls_check(const char *cert_pem, const char *key_pem, struct dc_errbuf *eb)
+/* http-parser's own bound on a header block (and on chunk lines and trailers) is process-wide;
+ * it only ever grows, to the largest max_header of any server, so ours is the one that counts. */
+static void parser_limit(size_t max_header)
 {
-    BIO *b = NULL;
-    X509 *x = NULL;
-    EVP_PKEY *k = NULL;
-    int rv = DC_ETLS;
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static size_t cur = HTTP_MAX_HEADER_SIZE;
+    size_t want = max_header + CONN_BUF_MIN;
 
-    if (dc_str_empty(cert_pem) || dc_str_empty(key_pem))
-        return dc_err_set(eb, DC_ETLS, "tls: certificate and key are both required");
-    b = BIO_new_mem_buf(cert_pem, -1);
-    if (b == NULL || (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) == NULL) {
-        dc_err_set(eb, DC_ETLS, "tls: no PEM certificate in the certificate data");
-        goto cleanup;
+    pthread_mutex_lock(&mu);
+    if (want > cur && want <= UINT32_MAX) {
+        http_parser_set_max_header_size((uint32_t)want);
+        cur = want;
     }
-    BIO_free(b);
-    b = BIO_new_mem_buf(key_pem, -1);
-    if (b == NULL || (k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL)) == NULL) {
-        dc_err_set(eb, DC_ETLS, "tls: no unencrypted PEM private key in the key data");
-        goto cleanup;
-    }
-    if (X509_check_private_key(x, k) != 1) {
-        dc_err_set(eb, DC_ETLS, "tls: the private key does not match the certificate");
-        goto cleanup;
-    }
-    rv = DC_OK;
-cleanup:
-    ERR_clear_error();
-    EVP_PKEY_free(k);
-    X509_free(x);
-    BIO_free(b);
-    return rv;
-}
-
-static struct MHD_Daemon *start_mhd(struct dc_http_server *s, int fd, char *cert, char *key,
-                                    unsigned gen)
-{
-    unsigned int flags = MHD_USE_ITC | MHD_USE_ERROR_LOG;
-    size_t pool = s->max_header + s->max_header / 2 + 8192;
-    unsigned int timeout = s->idle_timeout_s;
-    /* Passed through MHD_OPTION_ARRAY so that one call shape serves both protocols. */
-    struct MHD_OptionItem tls[4] = {{MHD_OPTION_END, 0, NULL}};
-
-    if (pool < POOL_MIN)
-        pool = POOL_MIN;
-    if (s->threads == 0)
-        flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD;
-    else
-        flags |= MHD_USE_EPOLL_INTERNAL_THREAD;
-    if (cert != NULL) {
-        flags |= MHD_USE_TLS;
-        tls[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, key};
-        tls[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, cert};
-        tls[2] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-        if (s->client_ca != NULL)
-            tls[2] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, s->client_ca};
-    }
-#define COMMON_OPTS                                                                                \
-    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_URI_LOG_CALLBACK, uri_cb, s,                          \
-        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s, MHD_OPTION_EXTERNAL_LOGGER, log_cb, s,       \
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape_noop, NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT,     \
-        pool, MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_NOTIFY_CONNECTION, conn_notify,   \
-        (void *)(uintptr_t)gen, MHD_OPTION_ARRAY, tls
-    if (s->threads > 1)
-        return MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, COMMON_OPTS,
-                                MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->threads,
-                                MHD_OPTION_END);
-    return MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, COMMON_OPTS, MHD_OPTION_END);
-#undef COMMON_OPTS
+    pthread_mutex_unlock(&mu);
 }
 
 int dc_http_server_start(struct dc_http_server **out, const struct dc_http_server_opts *o,
@@ -526,61 +1143,63 @@ int dc_http_server_start(struct dc_http_server **out, const struct dc_http_serve
 {
     struct dc_http_server *s;
     pthread_condattr_t ca;
-    int fd = -1, rv;
+    int rv;
 
     if (out == NULL || o == NULL || r == NULL)
         return dc_err_set(eb, DC_EINVAL, "http server: missing argument");
     s = dc_xcalloc(1, sizeof(*s));
     s->router = r;
+    s->lfd = -1;
+    s->wake[0] = s->wake[1] = -1;
     s->max_body = o->max_body != 0 ? o->max_body : DC_DEFAULT_MAX_BODY;
     s->max_header = o->max_header != 0 ? o->max_header : DC_HTTP_DEFAULT_MAX_HEADER;
-    s->threads = o->threads;
+    if (s->max_header > DC_HTTP_MAX_HEADER_CAP)
+        s->max_header = DC_HTTP_MAX_HEADER_CAP;
     s->idle_timeout_s = o->idle_timeout_s;
     atomic_init(&s->quiesced, false);
     atomic_init(&s->tls_gen, 0);
+    atomic_init(&s->inflight, 0);
     pthread_mutex_init(&s->mu, NULL);
-    pthread_mutex_init(&s->tls_mu, NULL);
+    pthread_mutex_init(&s->ctl_mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->idle, &ca);
+    pthread_cond_init(&s->gone, &ca);
     pthread_condattr_destroy(&ca);
+    parser_limit(s->max_header);
 
     if (!dc_str_empty(o->tls_cert_pem) || !dc_str_empty(o->tls_key_pem)) {
         if (dc_str_empty(o->tls_cert_pem) || dc_str_empty(o->tls_key_pem)) {
             rv = dc_err_set(eb, DC_EINVAL, "http server: TLS needs both a certificate and a key");
             goto err;
         }
-        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-            rv = dc_err_set(eb, DC_ETLS, "http server: libmicrohttpd was built without TLS");
+        if (!dc_str_empty(o->tls_client_ca_pem))
+            s->client_ca = dc_xstrdup(o->tls_client_ca_pem);
+        s->ctx = dc__http_tls_ctx_new(o->tls_cert_pem, o->tls_key_pem, s->client_ca, eb);
+        if (s->ctx == NULL) {
+            rv = DC_ETLS;
             goto err;
         }
         s->tls = true;
-        s->cert = dc_xstrdup(o->tls_cert_pem);
-        s->key = dc_xstrdup(o->tls_key_pem);
-        if (!dc_str_empty(o->tls_client_ca_pem))
-            s->client_ca = dc_xstrdup(o->tls_client_ca_pem);
     }
     if (!dc_str_empty(o->unix_path)) {
-        rv = listen_unix(o->unix_path, &fd, eb);
+        rv = listen_unix(o->unix_path, &s->lfd, eb);
         if (rv == DC_OK)
             s->unix_path = dc_xstrdup(o->unix_path);
     } else {
-        rv = listen_tcp(o->address, o->port, &fd, &s->port, eb);
+        rv = listen_tcp(o->address, o->port, &s->lfd, &s->port, eb);
     }
     if (rv != DC_OK)
         goto err;
-    s->d = start_mhd(s, fd, s->cert, s->key, 0);
-    if (s->d == NULL) {
-        close(fd);
-        if (s->tls && dc_http_tls_check(s->cert, s->key, eb) != DC_OK) {
-            rv = DC_ETLS; /* the PEM is the reason; eb says which part */
-            goto err;
-        }
-        rv = dc_err_set(eb, s->tls ? DC_ETLS : DC_EIO,
-                        "http server: libmicrohttpd failed to start%s%s",
-                        s->log[0] != '\0' ? ": " : "", s->log);
+    if (pipe2(s->wake, O_CLOEXEC) != 0) {
+        rv = dc_err_set(eb, DC_EIO, "http server: pipe: %s", strerror(errno));
         goto err;
     }
+    if (pthread_create(&s->acceptor, NULL, accept_main, s) != 0) {
+        rv = dc_err_set(eb, DC_EIO, "http server: cannot start the accept thread");
+        goto err;
+    }
+    s->acceptor_running = true;
     *out = s;
     return DC_OK;
 
@@ -589,86 +1208,35 @@ err:
     return rv;
 }
 
-static void free_pem(char *p)
-{
-    if (p != NULL) {
-        /* The key must not linger in freed memory. */
-        memset(p, 0, strlen(p));
-        free(p);
-    }
-}
-
 int dc_http_server_set_tls(struct dc_http_server *s, const char *cert_pem, const char *key_pem,
                            struct dc_errbuf *eb)
 {
-    struct MHD_Daemon *nd = NULL, *old = NULL, *stale = NULL;
-    const union MHD_DaemonInfo *info;
-    char *cert = NULL, *key = NULL, *stale_cert = NULL, *stale_key = NULL;
-    MHD_socket lfd;
-    int fd = -1, rv;
+    SSL_CTX *ctx, *old;
+    int rv = DC_OK;
 
     if (s == NULL || !s->tls)
         return dc_err_set(eb, DC_EINVAL, "http server: not serving TLS");
     if (dc_str_empty(cert_pem) || dc_str_empty(key_pem))
         return dc_err_set(eb, DC_ETLS, "tls: certificate and key are both required");
-    pthread_mutex_lock(&s->tls_mu);
+    pthread_mutex_lock(&s->ctl_mu);
     if (atomic_load(&s->quiesced)) {
         rv = dc_err_set(eb, DC_EINVAL, "http server: quiesced");
         goto cleanup;
     }
-    info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_LISTEN_FD);
-    if (info == NULL || (fd = dup(info->listen_fd)) < 0) {
-        rv = dc_err_set(eb, DC_EIO, "http server: cannot duplicate the listening socket");
-        goto cleanup;
-    }
-    cert = dc_xstrdup(cert_pem);
-    key = dc_xstrdup(key_pem);
-    nd = start_mhd(s, fd, cert, key, atomic_load(&s->tls_gen) + 1);
-    if (nd == NULL) {
-        close(fd);
+    ctx = dc__http_tls_ctx_new(cert_pem, key_pem, s->client_ca, eb);
+    if (ctx == NULL) {
         rv = DC_ETLS;
-        if (dc_http_tls_check(cert, key, eb) == DC_OK) {
-            pthread_mutex_lock(&s->mu);
-            dc_err_set(eb, DC_ETLS, "http server: new certificate refused%s%s",
-                       s->log[0] != '\0' ? ": " : "", s->log);
-            pthread_mutex_unlock(&s->mu);
-        }
         goto cleanup;
     }
-    /* Swap: from here on s->d is the new daemon. A quiesce that ran meanwhile closed the old
-     * listener only; close the new one too. */
+    /* Connections hold their own reference to the context they were accepted with. */
     pthread_mutex_lock(&s->mu);
-    old = s->d;
-    s->d = nd;
+    old = s->ctx;
+    s->ctx = ctx;
     atomic_fetch_add(&s->tls_gen, 1);
-    if (s->listen_closed) {
-        lfd = MHD_quiesce_daemon(nd);
-        if (lfd != MHD_INVALID_SOCKET)
-            close(lfd);
-    }
     pthread_mutex_unlock(&s->mu);
-    lfd = MHD_quiesce_daemon(old);
-    if (lfd != MHD_INVALID_SOCKET)
-        close(lfd);
-    stale = s->retired;
-    stale_cert = s->retired_cert;
-    stale_key = s->retired_key;
-    s->retired = old;
-    s->retired_cert = s->cert;
-    s->retired_key = s->key;
-    s->cert = cert;
-    s->key = key;
-    cert = key = NULL;
-    rv = DC_OK;
+    SSL_CTX_free(old);
 cleanup:
-    pthread_mutex_unlock(&s->tls_mu);
-    /* Outside the locks: stopping waits for handlers, whose completion takes s->mu. */
-    if (stale != NULL)
-        MHD_stop_daemon(stale);
-    free_pem(stale_cert);
-    free_pem(stale_key);
-    free_pem(cert);
-    free_pem(key);
+    pthread_mutex_unlock(&s->ctl_mu);
     return rv;
 }
 
@@ -677,41 +1245,41 @@ uint16_t dc_http_server_port(const struct dc_http_server *s)
     return s->port;
 }
 
+/* Stop accepting: wake and join the accept thread, then close the listener (so connections
+ * made after this are refused, not left in a backlog). Under ctl_mu. */
+static void stop_listener(struct dc_http_server *s)
+{
+    if (s->acceptor_running) {
+        while (write(s->wake[1], "x", 1) < 0 && errno == EINTR)
+            ;
+        pthread_join(s->acceptor, NULL);
+        s->acceptor_running = false;
+    }
+    if (s->lfd >= 0) {
+        close(s->lfd);
+        s->lfd = -1;
+    }
+}
+
 void dc_http_server_quiesce(struct dc_http_server *s)
 {
-    MHD_socket fd;
-
-    pthread_mutex_lock(&s->mu);
     atomic_store(&s->quiesced, true);
-    if (!s->listen_closed && s->d != NULL) {
-        s->listen_closed = true;
-        fd = MHD_quiesce_daemon(s->d);
-        if (fd != MHD_INVALID_SOCKET)
-            close(fd);
-    }
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_lock(&s->ctl_mu);
+    stop_listener(s);
+    pthread_mutex_unlock(&s->ctl_mu);
 }
 
 int dc_http_server_drain(struct dc_http_server *s, int64_t timeout_ms)
 {
-    struct timespec deadline;
+    struct timespec deadline = dc_timespec_in(CLOCK_MONOTONIC, timeout_ms * 1000000);
     int rv = DC_OK;
 
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    if (timeout_ms > 0) {
-        deadline.tv_sec += (time_t)(timeout_ms / 1000);
-        deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (deadline.tv_nsec >= 1000000000L) {
-            deadline.tv_sec++;
-            deadline.tv_nsec -= 1000000000L;
-        }
-    }
     pthread_mutex_lock(&s->mu);
-    while (s->inflight > 0) {
+    while (atomic_load(&s->inflight) > 0) {
         if (timeout_ms < 0) {
             pthread_cond_wait(&s->idle, &s->mu);
         } else if (pthread_cond_timedwait(&s->idle, &s->mu, &deadline) == ETIMEDOUT) {
-            rv = s->inflight > 0 ? DC_ETIMEDOUT : DC_OK;
+            rv = atomic_load(&s->inflight) > 0 ? DC_ETIMEDOUT : DC_OK;
             break;
         }
     }
@@ -721,34 +1289,44 @@ int dc_http_server_drain(struct dc_http_server *s, int64_t timeout_ms)
 
 unsigned dc_http_server_inflight(const struct dc_http_server *s)
 {
-    struct dc_http_server *m = (struct dc_http_server *)s; /* the lock only */
-    unsigned n;
+    struct dc_http_server *m = (struct dc_http_server *)s; /* atomic_load wants non-const */
 
-    pthread_mutex_lock(&m->mu);
-    n = m->inflight;
-    pthread_mutex_unlock(&m->mu);
-    return n;
+    return atomic_load(&m->inflight);
 }
 
 void dc_http_server_free(struct dc_http_server *s)
 {
+    struct conn *c;
+
     if (s == NULL)
         return;
-    if (s->d != NULL)
-        MHD_stop_daemon(s->d);
-    if (s->retired != NULL)
-        MHD_stop_daemon(s->retired);
-    free_pem(s->cert);
-    free_pem(s->key);
-    free_pem(s->retired_cert);
-    free_pem(s->retired_key);
+    pthread_mutex_lock(&s->ctl_mu);
+    stop_listener(s);
+    pthread_mutex_unlock(&s->ctl_mu);
+    /* Wake every connection thread (blocked reads return, writes fail), then wait for them:
+     * handlers still running finish first. */
+    pthread_mutex_lock(&s->mu);
+    s->stopping = true;
+    for (c = s->conns; c != NULL; c = c->next)
+        (void)shutdown(c->fd, SHUT_RDWR);
+    while (s->nconns > 0)
+        pthread_cond_wait(&s->gone, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+    reap(s);
+    if (s->ctx != NULL)
+        SSL_CTX_free(s->ctx);
     free(s->client_ca);
+    if (s->wake[0] >= 0)
+        close(s->wake[0]);
+    if (s->wake[1] >= 0)
+        close(s->wake[1]);
     if (s->unix_path != NULL) {
         (void)unlink(s->unix_path);
         free(s->unix_path);
     }
     pthread_cond_destroy(&s->idle);
+    pthread_cond_destroy(&s->gone);
     pthread_mutex_destroy(&s->mu);
-    pthread_mutex_destroy(&s->tls_mu);
+    pthread_mutex_destroy(&s->ctl_mu);
     free(s);
 }

@@ -2,7 +2,7 @@
  * certificate (tls_client_ca_pem) and hands it to handlers (dc_http_request_peer_cert); the
  * client presents one (tls_cert_pem/tls_key_pem), trusts only tls_ca_pem and may refuse a
  * connection from tls_ctx_fn; a keep-alive connection is not reused under another client
- * certificate; after dc_http_server_set_tls the old daemon's responses close their connection.
+ * certificate; after dc_http_server_set_tls, responses on older connections close them.
  * These calls take the built-in client's OpenSSL path (https:// with tls_ca_pem): pooled reuse
  * with bodies of every size, new anchors never reuse an old connection, a pooled connection the
  * server closed is retried once, the peer's identity is checked in a verify callback.
@@ -120,6 +120,26 @@ static void h_whoami(struct dc_http_request *req, struct dc_http_response *resp,
     assert_int_equal(dc_buf_appendf(&resp->body, "%s", cn), DC_OK);
 }
 
+/* Answers with the CNs of the whole chain the client sent, leaf first, comma-separated. */
+static void h_chain(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
+{
+    const uint8_t *der = NULL;
+    size_t len = 0, i;
+
+    (void)ud;
+    for (i = 0; dc_http_request_peer_cert(req, i, &der, &len) == DC_OK; i++) {
+        const unsigned char *p = der;
+        X509 *x = d2i_X509(NULL, &p, (long)len);
+        char cn[128] = "";
+
+        assert_non_null(x);
+        X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn, sizeof(cn));
+        X509_free(x);
+        assert_int_equal(dc_buf_appendf(&resp->body, "%s%s", i > 0 ? "," : "", cn), DC_OK);
+    }
+    assert_true(i < 8);
+}
+
 /* Echoes the request body. */
 static void h_echo(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
 {
@@ -151,6 +171,7 @@ static int setup(void **state)
     f->r = dc_http_router_new();
     assert_int_equal(dc_http_router_add(f->r, "GET", "/whoami", h_whoami, NULL), DC_OK);
     assert_int_equal(dc_http_router_add(f->r, "POST", "/echo", h_echo, NULL), DC_OK);
+    assert_int_equal(dc_http_router_add(f->r, "GET", "/chain", h_chain, NULL), DC_OK);
     o.address = "127.0.0.1";
     o.tls_cert_pem = f->server.cert;
     o.tls_key_pem = f->server.key;
@@ -228,6 +249,31 @@ static void test_client_cert_reaches_handler(void **state)
     dc_http_result_cleanup(&res);
 }
 
+/* The chain after the leaf (what sidecar/mtls.c verifies against its anchors) reaches the
+ * handler in the order the client sent it; past its end: DC_ENOTFOUND. */
+static void test_client_chain_reaches_handler(void **state)
+{
+    struct fixture *f = *state;
+    struct dc_http_result res = {0};
+    struct dc_http_call call = {0};
+    char url[80], *chain;
+    size_t n1 = strlen(f->client.cert), n2 = strlen(f->ca.cert);
+
+    chain = dc_xmalloc(n1 + n2 + 1);
+    memcpy(chain, f->client.cert, n1);
+    memcpy(chain + n1, f->ca.cert, n2 + 1);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%u/chain", (unsigned)dc_http_server_port(f->s));
+    call.url = url;
+    call.tls_cert_pem = chain;
+    call.tls_key_pem = f->client.key;
+    call.tls_ca_pem = f->ca.cert;
+    assert_int_equal(dc_http_client_do(f->c, &call, &res, NULL), DC_OK);
+    assert_int_equal(res.status, 200);
+    assert_string_equal(dc_buf_cstr(&res.body), "client,ca");
+    dc_http_result_cleanup(&res);
+    free(chain);
+}
+
 static void test_client_verifies_server(void **state)
 {
     struct fixture *f = *state;
@@ -288,7 +334,7 @@ static void test_set_tls_keeps_client_ca_and_retires(void **state)
     struct dc_errbuf eb = {0};
     char body[128];
 
-    /* A keep-alive connection on the first daemon. */
+    /* A keep-alive connection under the first certificate. */
     assert_int_equal(get(f, &f->client, &f->ca, body, sizeof(body), &res), DC_OK);
     assert_null(dc_http_result_header(&res, "Connection"));
     dc_http_result_cleanup(&res);
@@ -298,7 +344,7 @@ static void test_set_tls_keeps_client_ca_and_retires(void **state)
     assert_int_equal(res.num_connects, 0);
     assert_string_equal(dc_http_result_header(&res, "Connection"), "close");
     dc_http_result_cleanup(&res);
-    /* ...and the next connection reaches the new daemon, which still asks for certificates. */
+    /* ...and the next connection gets the new certificate, and is still asked for its own. */
     assert_int_equal(get(f, &f->client, &f->ca, body, sizeof(body), &res), DC_OK);
     assert_int_equal(res.num_connects, 1);
     assert_string_equal(body, "client");
@@ -464,6 +510,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_client_cert_reaches_handler, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_chain_reaches_handler, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_verifies_server, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ctx_hook, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_tls_keeps_client_ca_and_retires, setup, teardown),

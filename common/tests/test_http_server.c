@@ -1,4 +1,4 @@
-/* Integration tests of the MHD server with the HTTP client (built-in path and libcurl), in process,
+/* Integration tests of the server with the HTTP client (built-in path and libcurl), in process,
  * on 127.0.0.1 port 0 (and one Unix socket). Every wait is bounded; the only sleep is inside the
  * deliberately slow handler. */
 #include <setjmp.h>
@@ -353,10 +353,10 @@ static void test_header_limit(void **state)
     free(h);
 }
 
-/* A header limit above half of MHD's pool (the internal invocation server's case): a block just
- * under the limit, in many headers, needs MHD to grow its read buffer and must still pass, with
- * the request's own headers and the response sharing the pool; one over it is 431. Also checks
- * that a keep-alive connection serves the next request after such a block. */
+/* A header limit well above the connection's first read buffer (the internal invocation
+ * server's case): a block just under the limit, in many headers, needs the buffer to grow and
+ * must pass; one over it is 431. Also checks that a keep-alive connection serves the next
+ * request after such a block. */
 static void test_header_limit_large(void **state)
 {
     struct fixture *f = *state;

@@ -1,7 +1,8 @@
 #ifndef DC_HTTP_SERVER_H
 #define DC_HTTP_SERVER_H
 
-/* HTTP/1.1 server on libmicrohttpd, and the socket-less router that it drives.
+/* HTTP/1.1 server (http-parser, a thread per connection, OpenSSL for TLS), and the socket-less
+ * router that it drives.
  *
  * The router (dc_http_router_*) is pure: it maps a method and a raw path to a handler and
  * extracts path parameters, following upstream daprd's rules (sidecar-api.md §1.2, §1.3):
@@ -89,8 +90,8 @@ struct dc_http_response {
     struct dc_arena *arena; /* the request's arena */
 };
 
-/* Handler: fills `resp` from `req`. Runs on a server thread; blocking is allowed (the
- * connection waits) but ties up that thread (see dc_http_server_opts.threads). */
+/* Handler: fills `resp` from `req`. Runs on the connection's thread; blocking is allowed (only
+ * that connection waits). */
 typedef void dc_http_handler_fn(struct dc_http_request *req, struct dc_http_response *resp,
                                 void *ud);
 /* Pre-routing hook (API-token auth, CORS...): return true when it answered the request
@@ -173,7 +174,8 @@ void dc_http_response_init(struct dc_http_response *resp, struct dc_arena *arena
 /* Release the body storage (the server does this after sending). */
 void dc_http_response_cleanup(struct dc_http_response *resp);
 /* Append a header; `name` and `value` are copied into the arena. Headers that the server
- * computes itself (Content-Length, Transfer-Encoding, Date) are ignored when sent. */
+ * computes itself (Content-Length, Transfer-Encoding, Date, Connection) are ignored when sent;
+ * "Connection: close" makes the server close the connection after this response. */
 void dc_http_response_header(struct dc_http_response *resp, const char *name, const char *value);
 /* Replace every header named `name` (case-insensitive) with one `name: value`. */
 void dc_http_response_header_set(struct dc_http_response *resp, const char *name,
@@ -201,24 +203,28 @@ struct dc_http_server_opts {
      * connection closes after the response; otherwise the excess is read and dropped.
      * 0 = DC_DEFAULT_MAX_BODY. */
     size_t max_body;
-    /* Header block limit (request line + header lines): over it the server answers 431.
-     * 0 = DC_HTTP_DEFAULT_MAX_HEADER. */
+    /* Header block limit (request line + header lines): over it the server answers 431 and
+     * closes, as it does past DC_HTTP_MAX_REQUEST_HEADERS fields. 0 = DC_HTTP_DEFAULT_MAX_HEADER;
+     * at most DC_HTTP_MAX_HEADER_CAP. Malformed requests get 400 and the connection closes. */
     size_t max_header;
-    /* 0 = one thread per connection (handlers may block freely);
-     * N = N event-loop threads (epoll); a blocking handler stalls its thread's connections. */
+    /* A hint only, kept for callers: every server runs one thread per connection (plus an
+     * accept thread), so handlers may block freely whatever the value. */
     unsigned threads;
-    unsigned idle_timeout_s; /* close connections idle this long; 0 = never */
-    /* HTTPS (GnuTLS inside libmicrohttpd): the PEM certificate chain (leaf first, then any
+    /* Close connections idle this long (no byte received), and those whose header block is
+     * not complete this long after its first byte (slowloris); 0 = never. */
+    unsigned idle_timeout_s;
+    /* HTTPS (OpenSSL, TLS 1.2 minimum): the PEM certificate chain (leaf first, then any
      * intermediates) and the PEM private key (RSA or EC, unencrypted), NUL-terminated, copied.
      * Both NULL (or "") = plain HTTP; one without the other is DC_EINVAL. No client certificates
      * are requested. Replace them later with dc_http_server_set_tls. */
     const char *tls_cert_pem;
     const char *tls_key_pem;
     /* Mutual TLS (with the two above): PEM CA certificates; when set, the server asks every
-     * client for a certificate (GnuTLS GNUTLS_CERT_REQUEST, with these CAs' names as hints).
+     * client for a certificate (a CertificateRequest with these CAs' names as hints).
      * The server does NOT verify it and does not refuse connections without one: handlers read
      * it with dc_http_request_peer_cert and decide (daprd checks the chain against its trust
-     * anchors, which may change without a restart). Copied; kept across dc_http_server_set_tls. */
+     * anchors, which may change without a restart). Copied; kept across dc_http_server_set_tls.
+     * The handshake runs on the connection's thread, under idle_timeout_s. */
     const char *tls_client_ca_pem;
 };
 
@@ -228,24 +234,31 @@ struct dc_http_server;
  * threads. On success `*out` is owned by the caller (dc_http_server_free).
  * Returns DC_OK, DC_EINVAL (bad options, unresolvable address, path too long), DC_EEXIST
  * (address already in use; the message names address and port), DC_EPERM (bind refused),
- * DC_ETLS (TLS asked for but the PEM does not parse, the key does not match the certificate,
- * or libmicrohttpd lacks TLS support) or DC_EIO. SIGPIPE: the server never raises it
- * (MSG_NOSIGNAL). */
+ * DC_ETLS (TLS asked for but the PEM does not parse or the key does not match the
+ * certificate; the message says which) or DC_EIO. SIGPIPE: the server never raises it
+ * (MSG_NOSIGNAL, TLS included).
+ * Wire rules: HTTP/1.0 and 1.1 (the response uses the request's version); keep-alive unless
+ * the request or the handler says "Connection: close" (1.0: only with "keep-alive");
+ * pipelined requests are answered in order; "Expect: 100-continue" gets its interim response
+ * before the body is read; HEAD answers carry Content-Length but no body; request trailers are
+ * read and dropped. */
 int dc_http_server_start(struct dc_http_server **out, const struct dc_http_server_opts *o,
                          const struct dc_http_router *r, struct dc_errbuf *eb) DC_MUST_CHECK;
 /* Replace the certificate chain and key of a TLS server (e.g. after the files were rotated):
  * new connections get the new certificate at once; the listening socket stays open throughout,
  * so no connection is refused. Connections accepted before the change keep the old certificate
- * and are served normally until they close or until the next change, which closes them.
+ * until they close; their next response carries "Connection: close", so clients move on to the
+ * new one (none is cut in the middle of a request).
  * `cert_pem` and `key_pem` are copied. Returns DC_OK, DC_ETLS (unusable PEM or mismatched key:
  * the server keeps its current certificate), DC_EINVAL (not a TLS server, or quiesced) or
  * DC_EIO. Thread-safe (calls are serialised); not from a handler of this server. */
 int dc_http_server_set_tls(struct dc_http_server *s, const char *cert_pem, const char *key_pem,
                            struct dc_errbuf *eb) DC_MUST_CHECK;
 /* Check that `cert_pem` holds at least one certificate and `key_pem` the matching private key
- * (OpenSSL, no I/O). Returns DC_OK or DC_ETLS with the reason. The server calls it only to
- * explain a refused certificate (it costs ~2.4 MB of resident libcrypto pages once used).
- * Pure; any thread. */
+ * (OpenSSL, no I/O). Returns DC_OK or DC_ETLS with the reason. The server runs it before it
+ * builds a TLS context (start, set_tls), so its messages are the ones callers see; a plain-HTTP
+ * server never calls it (libcrypto costs ~2.4 MB of resident pages once used). Pure; any
+ * thread. */
 int dc_http_tls_check(const char *cert_pem, const char *key_pem,
                       struct dc_errbuf *eb) DC_MUST_CHECK;
 /* The bound TCP port (the ephemeral one when opts.port was 0); 0 for a Unix socket. */
@@ -259,8 +272,9 @@ void dc_http_server_quiesce(struct dc_http_server *s);
 int dc_http_server_drain(struct dc_http_server *s, int64_t timeout_ms);
 /* Requests in flight right now (for tests and metrics). */
 unsigned dc_http_server_inflight(const struct dc_http_server *s);
-/* Stop the server: close the listener and every connection, wait for running handlers, free.
- * NULL is a no-op. Must not be called from a handler. */
+/* Stop the server: close the listener and every connection (idle ones at once), wait for
+ * running handlers (their responses are not sent), free. NULL is a no-op. Must not be called
+ * from a handler. */
 void dc_http_server_free(struct dc_http_server *s);
 
 #endif /* DC_HTTP_SERVER_H */

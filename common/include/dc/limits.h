@@ -38,6 +38,15 @@
 #define DC_HTTP_DEFAULT_MAX_HEADER (DC_DEFAULT_READ_BUFFER + 4096u)
 /* Response headers kept by the client for one response. */
 #define DC_HTTP_MAX_RESPONSE_HEADERS 256
+/* Server: header fields in one request (more: 431), whatever max_header allows. */
+#define DC_HTTP_MAX_REQUEST_HEADERS 256
+/* Server: the largest max_header a server accepts (a bigger option is lowered to it). */
+#define DC_HTTP_MAX_HEADER_CAP (1024u * 1024)
+/* Server: bytes of a chunked body read and dropped past max_body before the server answers
+ * and closes the connection. */
+#define DC_HTTP_MAX_DISCARD (16u * 1024 * 1024)
+/* Server: open connections per server (each has a thread); more are closed at once. */
+#define DC_HTTP_MAX_CONNS 4096
 
 /* --- time module (dc/time.h) --- */
 /* Length of one Kubernetes quantity string ("4Mi"); real ones are under 30 bytes, the bound keeps

@@ -5,7 +5,7 @@
  * thread and taken synchronously by one waiting thread (usually main), so no handler ever runs
  * inside a library call of another thread.
  *
- * Usage in main, before any thread (libmicrohttpd, libcurl resolver, ...) is started:
+ * Usage in main, before any thread (HTTP servers, libcurl resolver, ...) is started:
  *     dc_signals_setup();
  *     ... start servers ...
  *     while (dc_signals_wait(-1, &sig) != DC_OK) ;

@@ -52,6 +52,7 @@
 #include "dc/time.h"
 
 #include "curl_api.h"
+#include "tls_sockbio.h"
 
 #define POOL_MAX 64
 /* Built-in client: initial read buffer of a connection, bound of a response head (status line,
@@ -78,9 +79,8 @@ struct fconn {
     char *tls_key;
     char *tls_ca;
     int (*tls_fn)(void *ssl_ctx, void *ud);
-    int io_errno;
-    bool io_eof;
-    char key[]; /* "tcp host port" or "unix path" */
+    struct dc__sockbio sb; /* TLS only: sb.fd = fd */
+    char key[];            /* "tcp host port" or "unix path" */
 };
 
 struct dc_http_client {
@@ -800,66 +800,8 @@ static int sock_timeo(struct fx *x, struct fconn *fc, int64_t us)
  * Used for https:// calls that bring their own CAs (tls_ca_pem: daprd's sidecar-to-sidecar
  * mTLS); other https:// calls keep libcurl (system CAs, host name verification). The socket
  * stays blocking under the same SO_RCVTIMEO/SO_SNDTIMEO deadlines as the plain path; OpenSSL
- * reads and writes it through a minimal BIO that sends with MSG_NOSIGNAL and remembers errno
- * and end of stream in the connection (OpenSSL's error queue does not keep them reliably). */
-
-static BIO_METHOD *sock_bio;
-static pthread_once_t sock_bio_once = PTHREAD_ONCE_INIT;
-
-static int sock_bio_write(BIO *b, const char *data, int len)
-{
-    struct fconn *fc = BIO_get_data(b);
-    ssize_t n;
-
-    BIO_clear_retry_flags(b);
-    do
-        n = send(fc->fd, data, (size_t)len, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    if (n < 0) {
-        fc->io_errno = errno;
-        return -1;
-    }
-    return (int)n;
-}
-
-static int sock_bio_read(BIO *b, char *data, int len)
-{
-    struct fconn *fc = BIO_get_data(b);
-    ssize_t n;
-
-    BIO_clear_retry_flags(b);
-    do
-        n = recv(fc->fd, data, (size_t)len, 0);
-    while (n < 0 && errno == EINTR);
-    if (n < 0) {
-        fc->io_errno = errno;
-        return -1;
-    }
-    if (n == 0)
-        fc->io_eof = true;
-    return (int)n;
-}
-
-static long sock_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
-{
-    (void)b;
-    (void)num;
-    (void)ptr;
-    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
-}
-
-static void sock_bio_init(void)
-{
-    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "dc_http_sock");
-
-    if (m != NULL &&
-        (BIO_meth_set_write(m, sock_bio_write) != 1 || BIO_meth_set_read(m, sock_bio_read) != 1 ||
-         BIO_meth_set_ctrl(m, sock_bio_ctrl) != 1)) {
-        BIO_meth_free(m);
-        m = NULL;
-    }
-    sock_bio = m;
-}
+ * reads and writes it through the socket BIO of tls_sockbio.h (shared with the server), which
+ * remembers errno and end of stream in fc->sb. */
 
 /* The TLS failure of `fc` as DC_ETIMEDOUT (a socket timeout) or `code`, with OpenSSL's reason
  * (and the verification error, if any). Clears the thread's OpenSSL error queue. */
@@ -869,15 +811,15 @@ static int tls_fail(struct fx *x, struct fconn *fc, int code, const char *what)
     unsigned long e = ERR_peek_last_error();
     long vr = fc->ssl != NULL ? SSL_get_verify_result(fc->ssl) : X509_V_OK;
 
-    if (fc->io_errno == EAGAIN || fc->io_errno == EWOULDBLOCK) {
+    if (fc->sb.io_errno == EAGAIN || fc->sb.io_errno == EWOULDBLOCK) {
         ERR_clear_error();
         return dc_err_set(x->eb, DC_ETIMEDOUT, "http: operation timed out");
     }
     if (e != 0)
         ERR_error_string_n(e, reason, sizeof(reason));
-    else if (fc->io_errno != 0)
-        dc_strlcpy(reason, strerror(fc->io_errno), sizeof(reason));
-    else if (fc->io_eof)
+    else if (fc->sb.io_errno != 0)
+        dc_strlcpy(reason, strerror(fc->sb.io_errno), sizeof(reason));
+    else if (fc->sb.io_eof)
         dc_strlcpy(reason, "connection closed by peer", sizeof(reason));
     ERR_clear_error();
     if (vr != X509_V_OK)
@@ -961,9 +903,6 @@ static int tls_open(struct fx *x, const struct furl *u, struct fconn *fc)
     BIO *bio;
     int rv = DC_OK;
 
-    pthread_once(&sock_bio_once, sock_bio_init);
-    if (sock_bio == NULL)
-        return dc_err_set(x->eb, DC_ETLS, "http: TLS socket BIO unavailable");
     ctx = SSL_CTX_new(TLS_client_method());
     if (ctx == NULL)
         return tls_fail(x, fc, DC_ETLS, "SSL_CTX_new");
@@ -983,14 +922,13 @@ static int tls_open(struct fx *x, const struct furl *u, struct fconn *fc)
         goto cleanup;
     }
     fc->ssl = SSL_new(ctx);
-    bio = BIO_new(sock_bio);
+    fc->sb.fd = fc->fd;
+    bio = dc__sockbio_new(&fc->sb);
     if (fc->ssl == NULL || bio == NULL) {
         BIO_free(bio);
         rv = tls_fail(x, fc, DC_ETLS, "SSL_new");
         goto cleanup;
     }
-    BIO_set_data(bio, fc);
-    BIO_set_init(bio, 1);
     SSL_set_bio(fc->ssl, bio, bio);
     if (u->host_len < sizeof(host) && !host_is_ip(u->host, u->host_len)) {
         memcpy(host, u->host, u->host_len);
@@ -1013,8 +951,8 @@ static int tls_open(struct fx *x, const struct furl *u, struct fconn *fc)
     if (rv != DC_OK)
         goto cleanup;
     ERR_clear_error();
-    fc->io_errno = 0;
-    fc->io_eof = false;
+    fc->sb.io_errno = 0;
+    fc->sb.io_eof = false;
     if (SSL_connect(fc->ssl) != 1) {
         rv = tls_fail(x, fc, DC_ETLS, "TLS handshake failed");
         goto cleanup;
@@ -1180,8 +1118,8 @@ static int tls_send(struct fx *x, const void *p, size_t n)
         int chunk = n > (size_t)INT32_MAX ? INT32_MAX : (int)n;
 
         ERR_clear_error();
-        fc->io_errno = 0;
-        fc->io_eof = false;
+        fc->sb.io_errno = 0;
+        fc->sb.io_eof = false;
         w = SSL_write(fc->ssl, p, chunk);
         if (w <= 0)
             return tls_fail(x, fc, DC_EIO, "send failed");
@@ -1258,16 +1196,16 @@ static ssize_t conn_recv(struct fconn *fc, void *p, size_t n)
     if (fc->ssl == NULL)
         return recv(fc->fd, p, n, 0);
     ERR_clear_error();
-    fc->io_errno = 0;
-    fc->io_eof = false;
+    fc->sb.io_errno = 0;
+    fc->sb.io_eof = false;
     r = SSL_read(fc->ssl, p, n > (size_t)INT32_MAX ? INT32_MAX : (int)n);
     if (r > 0)
         return r;
     r = SSL_get_error(fc->ssl, r);
     ERR_clear_error();
-    if (r == SSL_ERROR_ZERO_RETURN || fc->io_eof)
+    if (r == SSL_ERROR_ZERO_RETURN || fc->sb.io_eof)
         return 0;
-    errno = fc->io_errno != 0 ? fc->io_errno : EPROTO;
+    errno = fc->sb.io_errno != 0 ? fc->sb.io_errno : EPROTO;
     return -1;
 }
 

@@ -49,6 +49,7 @@
 #include "dc/str.h"
 #include "dc/time.h"
 #include "http_server_int.h"
+#include "tls_sockbio.h"
 
 /* First size of a connection's read buffer; it grows while a header block is incomplete. */
 #define CONN_BUF_MIN 4096u
@@ -114,9 +115,10 @@ struct conn {
     struct dc_http_server *s;
     struct conn *prev, *next;
     int fd;
-    SSL *ssl;     /* TLS only */
-    bool inline_; /* runs on a caller's thread (dc__http_conn_run), not its own */
-    unsigned gen; /* the certificate generation it was accepted under */
+    SSL *ssl;              /* TLS only */
+    struct dc__sockbio sb; /* TLS only: what its BIO reads and writes (sb.fd = fd) */
+    bool inline_;          /* runs on a caller's thread (dc__http_conn_run), not its own */
+    unsigned gen;          /* the certificate generation it was accepted under */
     http_parser p;
     char *buf; /* read buffer: bytes [off, len) are not parsed yet */
     size_t cap, len, off;
@@ -839,7 +841,8 @@ static bool tls_start(struct conn *c)
     pthread_mutex_unlock(&s->mu);
     c->ssl = SSL_new(ctx);
     SSL_CTX_free(ctx); /* the SSL holds its own reference */
-    bio = dc__http_tls_bio(&c->fd);
+    c->sb.fd = c->fd;
+    bio = dc__sockbio_new(&c->sb);
     if (c->ssl == NULL || bio == NULL) {
         BIO_free(bio);
         return false;

@@ -21,10 +21,6 @@ SSL_CTX *dc__http_tls_ctx_new(const char *cert_pem, const char *key_pem, const c
 int dc__http_tls_peer_der(SSL *ssl, size_t i, struct dc_arena *arena, const uint8_t **der,
                           size_t *len);
 
-/* A socket BIO over `*fd` that sends with MSG_NOSIGNAL (OpenSSL's own would raise SIGPIPE on a
- * closed peer); NULL on allocation failure. `fd` must outlive the BIO. */
-BIO *dc__http_tls_bio(int *fd);
-
 /* Serve a connection on `fd` in the calling thread until it closes, exactly as an accepted one
  * (the fuzzer's entry: a socketpair holding the input, non-blocking so that a full socket ends
  * the connection instead of waiting). `fd` is closed. */

@@ -4,10 +4,7 @@
  * has no OpenSSL call at all (a process that serves no TLS never initialises libssl). */
 #include "http_server_int.h"
 
-#include <errno.h>
-#include <pthread.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -158,62 +155,4 @@ int dc__http_tls_peer_der(SSL *ssl, size_t i, struct dc_arena *arena, const uint
     *der = out;
     *len = (size_t)n;
     return DC_OK;
-}
-
-static BIO_METHOD *bio_method;
-static pthread_once_t bio_once = PTHREAD_ONCE_INIT;
-
-static int bio_write(BIO *b, const char *data, int len)
-{
-    int *fd = BIO_get_data(b);
-    ssize_t n;
-
-    BIO_clear_retry_flags(b);
-    do
-        n = send(*fd, data, (size_t)len, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    return n < 0 ? -1 : (int)n;
-}
-
-static int bio_read(BIO *b, char *data, int len)
-{
-    int *fd = BIO_get_data(b);
-    ssize_t n;
-
-    BIO_clear_retry_flags(b);
-    do
-        n = recv(*fd, data, (size_t)len, 0);
-    while (n < 0 && errno == EINTR);
-    return n < 0 ? -1 : (int)n;
-}
-
-static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
-{
-    (void)b;
-    (void)num;
-    (void)ptr;
-    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
-}
-
-static void bio_init(void)
-{
-    bio_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "dc-http-server");
-    if (bio_method != NULL && (BIO_meth_set_write(bio_method, bio_write) != 1 ||
-                               BIO_meth_set_read(bio_method, bio_read) != 1 ||
-                               BIO_meth_set_ctrl(bio_method, bio_ctrl) != 1)) {
-        BIO_meth_free(bio_method);
-        bio_method = NULL;
-    }
-}
-
-BIO *dc__http_tls_bio(int *fd)
-{
-    BIO *b;
-
-    pthread_once(&bio_once, bio_init);
-    if (bio_method == NULL || (b = BIO_new(bio_method)) == NULL)
-        return NULL;
-    BIO_set_data(b, fd);
-    BIO_set_init(b, 1);
-    return b;
 }

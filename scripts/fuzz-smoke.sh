@@ -4,6 +4,9 @@
 set -u
 dir=$1
 secs=${FUZZ_SECONDS:-10}
+# The targets are built with recoverable UBSan checks: without halt_on_error a finding is only
+# printed and the run still exits 0.
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 pass=0 fail=0
 for t in "$dir"/fuzz_*; do
   [ -x "$t" ] || continue

@@ -20,7 +20,7 @@ static int on_event(void *arg, enum dc_k8s_event_type t, cJSON *obj, cJSON *ev)
     if (t == DC_K8S_ERROR) {
         const cJSON *code = cJSON_GetObjectItemCaseSensitive(obj, "code");
         (void)dc_k8s_err_from_status(
-            cJSON_IsNumber(code) ? (long)code->valuedouble : 500,
+            cJSON_IsNumber(code) ? (long)code->valueint : 500,
             cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "reason")));
     }
     (*count)++;

@@ -347,8 +347,10 @@ static int on_event(void *arg, enum dc_k8s_event_type type, cJSON *object, cJSON
         return DC_OK;
     case DC_K8S_ERROR:
         code = cJSON_GetObjectItemCaseSensitive(object, "code");
+        /* valueint: cJSON saturates it to int's range (casting valuedouble, e.g. 6e24, is
+         * undefined behaviour; found by fuzz_k8s_watch once UBSan halted). */
         return dc_k8s_err_from_status(
-            cJSON_IsNumber(code) ? (long)code->valuedouble : 500,
+            cJSON_IsNumber(code) ? (long)code->valueint : 500,
             cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(object, "reason")));
     }
     return DC_EPARSE;

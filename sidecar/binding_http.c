@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "dc/http_client.h"
+#include "dc/http_server.h"
 #include "dc/limits.h"
 #include "dc/mem.h"
 #include "dc/str.h"
@@ -34,60 +35,6 @@ struct httpb {
     bool error_if_not_2xx;
     struct dc_http_client *client;
 };
-
-static const char *status_text(long code)
-{
-    static const struct {
-        long code;
-        const char *text;
-    } t[] = {
-        {100, "Continue"},
-        {101, "Switching Protocols"},
-        {200, "OK"},
-        {201, "Created"},
-        {202, "Accepted"},
-        {203, "Non-Authoritative Information"},
-        {204, "No Content"},
-        {205, "Reset Content"},
-        {206, "Partial Content"},
-        {300, "Multiple Choices"},
-        {301, "Moved Permanently"},
-        {302, "Found"},
-        {303, "See Other"},
-        {304, "Not Modified"},
-        {307, "Temporary Redirect"},
-        {308, "Permanent Redirect"},
-        {400, "Bad Request"},
-        {401, "Unauthorized"},
-        {402, "Payment Required"},
-        {403, "Forbidden"},
-        {404, "Not Found"},
-        {405, "Method Not Allowed"},
-        {406, "Not Acceptable"},
-        {408, "Request Timeout"},
-        {409, "Conflict"},
-        {410, "Gone"},
-        {411, "Length Required"},
-        {412, "Precondition Failed"},
-        {413, "Request Entity Too Large"},
-        {415, "Unsupported Media Type"},
-        {418, "I'm a teapot"},
-        {422, "Unprocessable Entity"},
-        {425, "Too Early"},
-        {428, "Precondition Required"},
-        {429, "Too Many Requests"},
-        {500, "Internal Server Error"},
-        {501, "Not Implemented"},
-        {502, "Bad Gateway"},
-        {503, "Service Unavailable"},
-        {504, "Gateway Timeout"},
-        {505, "HTTP Version Not Supported"},
-    };
-    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-        if (t[i].code == code)
-            return t[i].text;
-    return "";
-}
 
 /* Go's textproto.CanonicalMIMEHeaderKey for ASCII token names. */
 static void canonical(char *s)
@@ -208,7 +155,7 @@ static int http_invoke(void *self, const struct sdc_binding_req *req, struct sdc
     if (rv == DC_OK) {
         char num[16], st[64];
         snprintf(num, sizeof(num), "%ld", res.status);
-        snprintf(st, sizeof(st), "%ld %s", res.status, status_text(res.status));
+        snprintf(st, sizeof(st), "%ld %s", res.status, dc_http_status_text((int)res.status));
         resp->has_data = true;
         for (size_t i = 0; i < res.n_headers; i++) {
             char *name = dc_xstrdup(res.headers[i].name);

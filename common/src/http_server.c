@@ -372,72 +372,15 @@ static int cb_message_complete(http_parser *p)
 
 /* ---- responses -------------------------------------------------------------------------- */
 
-static const char *reason(int status)
+/* The reason phrase of the status line, as Go's server writes it. */
+static const char *reason(int status, char *buf, size_t n)
 {
-    switch (status) {
-    case 100:
-        return "Continue";
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 202:
-        return "Accepted";
-    case 204:
-        return "No Content";
-    case 206:
-        return "Partial Content";
-    case 301:
-        return "Moved Permanently";
-    case 302:
-        return "Found";
-    case 304:
-        return "Not Modified";
-    case 307:
-        return "Temporary Redirect";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    case 409:
-        return "Conflict";
-    case 412:
-        return "Precondition Failed";
-    case 413:
-        return "Content Too Large";
-    case 415:
-        return "Unsupported Media Type";
-    case 417:
-        return "Expectation Failed";
-    case 422:
-        return "Unprocessable Content";
-    case 429:
-        return "Too Many Requests";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    case 505:
-        return "HTTP Version Not Supported";
-    default:
-        return "Status";
-    }
+    const char *t = dc_http_status_text(status);
+
+    if (t[0] != '\0')
+        return t;
+    snprintf(buf, n, "status code %d", status);
+    return buf;
 }
 
 /* "Date: <IMF-fixdate>\r\n", formatted once per second per thread. */
@@ -525,7 +468,7 @@ static bool send_response(struct conn *c, struct dc_http_response *resp, bool cl
     int status = resp->status;
     bool no_body;
     struct iovec iov[2];
-    char num[24];
+    char num[24], rbuf[24];
     size_t i;
     int n;
 
@@ -545,7 +488,7 @@ static bool send_response(struct conn *c, struct dc_http_response *resp, bool cl
     snprintf(num, sizeof(num), " %d ", status);
     puts_(&c->out, c->http10 ? "HTTP/1.0" : "HTTP/1.1");
     puts_(&c->out, num);
-    puts_(&c->out, reason(status));
+    puts_(&c->out, reason(status, rbuf, sizeof(rbuf)));
     put(&c->out, "\r\n", 2);
     for (i = 0; i < resp->n_headers; i++) {
         const struct dc_http_header *h = &resp->headers[i];
@@ -627,9 +570,9 @@ static bool dispatch(struct conn *c, bool close_after)
 static void reply_error(struct conn *c, int status)
 {
     struct dc_http_response resp;
-    char text[64];
+    char text[64], rbuf[24];
 
-    snprintf(text, sizeof(text), "%d %s", status, reason(status));
+    snprintf(text, sizeof(text), "%d %s", status, reason(status, rbuf, sizeof(rbuf)));
     if (c->req.method == NULL) {
         c->http10 = false;
         c->head_method = false;

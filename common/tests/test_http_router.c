@@ -372,6 +372,19 @@ static void test_json_escape_utf8(void **state)
     dc_buf_cleanup(&b);
 }
 
+/* Go's net/http.StatusText: its names (not RFC 9110's newer ones), "" for unnamed codes. */
+static void test_status_text(void **state)
+{
+    (void)state;
+    assert_string_equal(dc_http_status_text(200), "OK");
+    assert_string_equal(dc_http_status_text(413), "Request Entity Too Large");
+    assert_string_equal(dc_http_status_text(422), "Unprocessable Entity");
+    assert_string_equal(dc_http_status_text(431), "Request Header Fields Too Large");
+    assert_string_equal(dc_http_status_text(505), "HTTP Version Not Supported");
+    assert_string_equal(dc_http_status_text(599), "");
+    assert_string_equal(dc_http_status_text(0), "");
+}
+
 static void test_response_headers_grow(void **state)
 {
     struct fixture *f = *state;
@@ -407,6 +420,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_method_any_vs_exact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_body, setup, teardown),
         cmocka_unit_test(test_json_escape_utf8),
+        cmocka_unit_test(test_status_text),
         cmocka_unit_test_setup_teardown(test_response_headers_grow, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -186,6 +186,10 @@ const char *dc_http_response_header_get(const struct dc_http_response *resp, con
  * `content_type` is not NULL. Returns DC_OK or DC_ETOOBIG (body limit set by the caller). */
 int dc_http_response_body(struct dc_http_response *resp, const void *data, size_t len,
                           const char *content_type) DC_MUST_CHECK;
+/* The reason phrase of `status` as Go's net/http.StatusText gives it ("OK", "Not Found",
+ * "Request Entity Too Large"...), which upstream's servers send and its HTTP binding reports;
+ * "" for a code Go does not name. Pure, any thread. */
+const char *dc_http_status_text(int status);
 /* Upstream's legacy JSON error: status, Content-Type application/json and
  * {"errorCode":"<code>","message":"<message>"} with both strings JSON-escaped (invalid UTF-8
  * is replaced by U+FFFD, as Go's encoder does). */

@@ -11,7 +11,7 @@ endif
 # the generated sentry messages: $(LIBDCPROTO) after $(LIBDC).
 $(BUILD)/bin/injector: $(BUILD)/obj/injector/main.o $(INJ_OBJS) $(LIBDC) $(LIBDCPROTO)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(BIN_LDFLAGS) -o $@ $^ $(BIN_LDLIBS)
 
 INJ_TEST_SRCS := $(sort $(wildcard injector/tests/test_*.c))
 INJ_TESTS     := $(INJ_TEST_SRCS:injector/tests/%.c=$(BUILD)/tests/injector/%)

@@ -11,7 +11,7 @@ endif
 
 $(BUILD)/bin/sentry: $(BUILD)/obj/sentry/main.o $(SNT_OBJS) $(LIBDCPROTO) $(LIBDC)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(BIN_LDFLAGS) -o $@ $^ $(BIN_LDLIBS)
 
 # Objects of sentry/ include generated headers.
 $(SNT_OBJS) $(SNT_TOBJS) $(BUILD)/obj/sentry/main.o: | $(PROTO_GEN_H)

@@ -16,7 +16,7 @@ $(BUILD)/obj/common/src/identity.o $(BUILD)/tobj/common/src/identity.o: | $(PROT
 
 $(BUILD)/bin/daprd: $(BUILD)/obj/sidecar/main.o $(SDC_OBJS) $(LIBDC) $(LIBDCPROTO)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(BIN_LDFLAGS) -o $@ $^ $(BIN_LDLIBS)
 
 SDC_TEST_SRCS := $(sort $(wildcard sidecar/tests/test_*.c))
 SDC_TESTS     := $(SDC_TEST_SRCS:sidecar/tests/%.c=$(BUILD)/tests/sidecar/%)

@@ -448,14 +448,6 @@ static CURLcode set_method(CURL *h, const struct dc_http_call *call, const char 
     return rc;
 }
 
-static CURLcode on_ssl_ctx(CURL *h, void *ssl_ctx, void *ud)
-{
-    const struct call_state *st = ud;
-
-    (void)h;
-    return st->call->tls_ctx_fn(ssl_ctx, st->call->tls_ud) == 0 ? CURLE_OK : CURLE_SSL_CERTPROBLEM;
-}
-
 /* The per-call TLS material of dc_http_call (blobs are copied by curl and compared when a
  * connection is picked for reuse). */
 static CURLcode set_tls(struct call_state *st)
@@ -483,11 +475,6 @@ static CURLcode set_tls(struct call_state *st)
             rc = curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
         if (rc == CURLE_OK)
             rc = curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-    if (rc == CURLE_OK && call->tls_ctx_fn != NULL) {
-        rc = curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
-        if (rc == CURLE_OK)
-            rc = curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, st);
     }
     return rc;
 }
@@ -1694,6 +1681,10 @@ int dc_http_client_do(struct dc_http_client *c, const struct dc_http_call *call,
     if (url_parse(call->url, &u) &&
         (!u.tls || (call->tls_ca_pem != NULL && !c->o.insecure_skip_verify)))
         return fast_do(c, call, &u, m, body, res, eb);
+    /* libcurl's SSL_CTX comes from its own (shared) OpenSSL, not the one linked into the
+     * shipped binaries: a hook must not touch it. */
+    if (call->tls_ctx_fn != NULL)
+        return dc_err_set(eb, DC_EINVAL, "http: tls_ctx_fn needs tls_ca_pem and verification");
     rv = curl_ready(c, eb);
     if (rv != DC_OK)
         return rv;

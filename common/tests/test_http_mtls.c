@@ -325,6 +325,13 @@ static void test_ctx_hook(void **state)
     assert_int_equal(res.status, 200);
     assert_int_equal(calls, 2);
     dc_http_result_cleanup(&res);
+    /* Without tls_ca_pem the call would go to libcurl, whose SSL_CTX is not ours: refused
+     * before anything is sent. */
+    call.tls_ca_pem = NULL;
+    assert_int_equal(dc_http_client_do(f->c, &call, &res, &eb), DC_EINVAL);
+    assert_non_null(strstr(eb.msg, "tls_ctx_fn"));
+    assert_int_equal(calls, 2);
+    dc_http_result_cleanup(&res);
 }
 
 static void test_set_tls_keeps_client_ca_and_retires(void **state)

@@ -10,8 +10,11 @@
   /control/health/<code>    set the /healthz answer
   /control/last-health      {"headers": headers of the last /healthz request}
 Usage: echo_app.py PORT [INSTANCE_NAME]
+With ECHO_TLS_CERT and ECHO_TLS_KEY set (PEM files) it serves HTTPS instead.
 """
 import json
+import os
+import ssl
 import sys
 import threading
 import time
@@ -104,4 +107,9 @@ class Server(ThreadingHTTPServer):
 
 
 if __name__ == "__main__":
-    Server(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+    srv = Server(("127.0.0.1", int(sys.argv[1])), Handler)
+    if os.environ.get("ECHO_TLS_CERT"):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.environ["ECHO_TLS_CERT"], os.environ["ECHO_TLS_KEY"])
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    srv.serve_forever()

@@ -70,7 +70,10 @@ struct dc_http_call {
      *    bundle); host name verification is then off: check the peer's identity in tls_ctx_fn;
      *  - tls_ctx_fn: run with each new connection's OpenSSL SSL_CTX (as void *, one per
      *    connection, SSL_VERIFY_PEER already set) and tls_ud before its handshake (e.g. to
-     *    install a verify callback); non-zero refuses the connection (DC_ETLS).
+     *    install a verify callback); non-zero refuses the connection (DC_ETLS). Only with
+     *    tls_ca_pem and without insecure_skip_verify (DC_EINVAL otherwise): libcurl's
+     *    contexts belong to the shared OpenSSL it loads, not to the one linked into the
+     *    binaries.
      * With tls_ca_pem (and without insecure_skip_verify) the call takes the built-in client:
      * TLS 1.2 or 1.3, ALPN http/1.1, SNI unless the host is an IP address.
      * A keep-alive connection is reused only by calls with the same certificate, key, CA bytes

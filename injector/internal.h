@@ -48,4 +48,9 @@ int inj__json_write_string(struct dc_buf *b, const char *s) DC_MUST_CHECK;
  * between may outlive `a` or be freed after the swap back. */
 struct dc_arena *inj__json_arena_swap(struct dc_arena *a);
 
+/* Release a tree made on this thread: nothing inside an arena window with the hooks installed
+ * (the arena frees it at once; walking it to call no-op frees cost ~3% of a review),
+ * cJSON_Delete otherwise (unit tests and tools that never call inj_json_memory_init). */
+void inj__json_drop(cJSON *tree);
+
 #endif /* INJ_INTERNAL_H */

@@ -9,6 +9,7 @@
  * inj__json_arena_swap come from the request's arena (one bump each, freed at once). */
 
 #include <float.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,8 @@
 
 /* The arena cJSON allocates from on this thread; NULL: the C heap. */
 static _Thread_local struct dc_arena *json_arena;
+/* Set by inj_json_memory_init: without the hooks, trees made in a window are on the heap. */
+static bool hooks_installed;
 
 static void *json_malloc(size_t n)
 {
@@ -39,6 +42,13 @@ void inj_json_memory_init(void)
     cJSON_Hooks hooks = {json_malloc, json_free};
 
     cJSON_InitHooks(&hooks);
+    hooks_installed = true;
+}
+
+void inj__json_drop(cJSON *tree)
+{
+    if (json_arena == NULL || !hooks_installed)
+        cJSON_Delete(tree);
 }
 
 struct dc_arena *inj__json_arena_swap(struct dc_arena *a)

@@ -353,7 +353,7 @@ static int handle_request(struct dc_buf *b, const cJSON *req, const struct revie
         rc = respond(b, rv, true, NULL, &ptext, &w);
     }
     dc_buf_cleanup(&ptext);
-    cJSON_Delete(patch);
+    inj__json_drop(patch);
     inj_warnings_cleanup(&w);
     dc_arena_cleanup(&arena);
     return rc;
@@ -429,7 +429,7 @@ int inj_admission_respond(const char *body, size_t len, const struct inj_config 
             rc = handle_request(resp, req, &rv, cfg, mtls_enabled, out);
         else
             rc = respond_malformed(resp, &rv, out, &eb);
-        cJSON_Delete(root);
+        inj__json_drop(root);
         inj__json_arena_swap(prev);
         dc_arena_cleanup(&arena);
         return rc;

@@ -79,6 +79,8 @@ ctxsw() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {n += 
 per_req() { # URL PID... -> "us/req ctxsw/req" per PID
   local url=$1 n=$((2000 * (SECS - 2))) p out=""; shift
   local -a t0 c0
+  # The sample is taken 1 s into the run and ends 1 s before it: it needs BENCH_SECS >= 3.
+  if [ "$SECS" -lt 3 ]; then echo " n/a (BENCH_SECS < 3)"; return; fi
   $LOAD "$BIN/loadgen" -c 16 -q 2000 -d "$SECS" -m POST -b "$T_TMP/body1k" "$url" >/dev/null &
   local lg=$!
   sleep 1

@@ -396,28 +396,19 @@ static void pass_response(struct dc_http_response *resp, const struct dc_http_re
  * retry. `*length` is the announced length or DC_HTTP_LENGTH_UNKNOWN. */
 static bool relay_streams(const struct relay *r, const struct dc_http_result *res, int64_t *length)
 {
-    int64_t cl = DC_HTTP_LENGTH_UNKNOWN;
-    bool te = false, sse = false;
+    bool sse = false;
 
     if (res->status < 200 || res->status == 204 || res->status == 304 ||
         strcmp(r->req->method, "HEAD") == 0 || (r->buffer_failures && res->status > 399))
         return false;
     /* By length first: this runs for every call. */
     for (size_t i = 0; i < res->n_headers; i++) {
-        const char *name = res->headers[i].name, *v = res->headers[i].value;
+        const char *name = res->headers[i].name;
 
         switch (strlen(name)) {
         case 12:
             if (strcasecmp(name, "Content-Type") == 0)
-                sse = strncasecmp(v, "text/event-stream", 17) == 0;
-            break;
-        case 14:
-            if (strcasecmp(name, "Content-Length") == 0 &&
-                dc_str_to_i64(v, 0, INT64_MAX, &cl) != DC_OK)
-                cl = DC_HTTP_LENGTH_UNKNOWN;
-            break;
-        case 17:
-            te = te || strcasecmp(name, "Transfer-Encoding") == 0;
+                sse = strncasecmp(res->headers[i].value, "text/event-stream", 17) == 0;
             break;
         case 19:
             if (strcasecmp(name, H_ERROR) == 0)
@@ -427,7 +418,7 @@ static bool relay_streams(const struct relay *r, const struct dc_http_result *re
             break;
         }
     }
-    *length = te ? DC_HTTP_LENGTH_UNKNOWN : cl;
+    *length = res->content_length >= 0 ? res->content_length : DC_HTTP_LENGTH_UNKNOWN;
     return *length < 0 || (uint64_t)*length > r->max || sse;
 }
 

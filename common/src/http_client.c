@@ -278,8 +278,12 @@ static int run_head(struct call_state *st)
 {
     int rv;
 
+    curl_off_t cl = -1;
+
     st->head_done = true;
     (void)curl_easy_getinfo(st->h, CURLINFO_RESPONSE_CODE, &st->res->status);
+    (void)curl_easy_getinfo(st->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+    st->res->content_length = cl >= 0 ? (int64_t)cl : -1;
     if (st->call->on_head == NULL)
         return 0;
     rv = st->call->on_head(st->res, st->call->ud);
@@ -1527,6 +1531,7 @@ static int read_response(struct fx *x, bool head_req)
         /* an interim 1xx response: its headers are forgotten */
     }
     x->keep_alive = minor >= 1 ? !cclose : ckeep && !cclose;
+    x->res->content_length = chunked ? -1 : clen;
     if (head_req || x->res->status < 200 || x->res->status == 204 || x->res->status == 304)
         mode = BODY_NONE;
     else if (chunked)

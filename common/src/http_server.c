@@ -1123,6 +1123,14 @@ static void reap(struct dc_http_server *s)
     free(done);
 }
 
+void dc__http_server_threads(struct dc_http_server *s, unsigned *conns, size_t *unjoined)
+{
+    pthread_mutex_lock(&s->mu);
+    *conns = s->nconns;
+    *unjoined = s->ndone;
+    pthread_mutex_unlock(&s->mu);
+}
+
 void dc__http_conn_run(struct dc_http_server *s, int fd)
 {
     struct conn *c = conn_new(s, fd);

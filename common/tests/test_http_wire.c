@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../src/http_server_int.h"
 #include "dc/http_server.h"
 #include "dc/limits.h"
 #include "dc/mem.h"
@@ -680,6 +681,35 @@ static void test_stream_socketless(void **state)
     close(ctl.done[1]);
 }
 
+static void test_threads_joined(void **state)
+{
+    struct fixture *f = *state;
+    struct reader rd = {0};
+    char resp[4096];
+    unsigned conns = 1;
+    size_t unjoined = 1;
+    int fd[3];
+
+    /* Connections that end have their threads joined without waiting for the next accept. */
+    for (int i = 0; i < 3; i++) {
+        fd[i] = dial(f);
+        send_str(fd[i], "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+        rd.len = 0;
+        assert_true(read_response(fd[i], &rd, false, resp, sizeof(resp)));
+    }
+    for (int i = 0; i < 3; i++)
+        close(fd[i]);
+    for (int i = 0; i < 500 && (conns > 0 || unjoined > 0); i++) {
+        struct timespec poll_gap = {0, 10 * 1000000L}; /* polling a state, bounded */
+
+        dc__http_server_threads(f->s, &conns, &unjoined);
+        if (conns > 0 || unjoined > 0)
+            nanosleep(&poll_gap, NULL);
+    }
+    assert_int_equal(conns, 0);
+    assert_int_equal(unjoined, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -696,6 +726,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stream_http10_head, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_client_gone, setup, teardown),
         cmocka_unit_test(test_stream_socketless),
+        cmocka_unit_test_setup_teardown(test_threads_joined, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -90,6 +90,9 @@ struct dc_http_result {
     struct dc_http_header *headers; /* final response's headers in order, values trimmed */
     size_t n_headers;
     long num_connects; /* new connections this call opened (0 = reused keep-alive) */
+    /* The final response's Content-Length, known from on_head on; -1 when it has none (a body
+     * in chunks or delimited by the close) or a chunked Transfer-Encoding overrides it. */
+    int64_t content_length;
     /* Private: */
     struct dc_arena arena_;
     size_t cap_headers_;

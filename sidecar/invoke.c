@@ -266,6 +266,7 @@ struct relay {
     bool buffer_failures; /* a retry policy may retry failed statuses: buffer those */
     bool streamed;        /* the head went to our caller: no retry, no error response */
     bool broken;          /* the relayed body broke off (the caller must see it) */
+    int watch_fd;         /* relaying: our caller's connection, watched while the source idles */
 };
 
 struct call {
@@ -426,12 +427,16 @@ static int relay_head(const struct dc_http_result *res, void *ud)
 {
     struct relay *r = ud;
     int64_t length;
+    int rv;
 
     if (!relay_streams(r, res, &length))
         return 0;
     pass_response(r->resp, res);
     r->streamed = true;
-    return dc_http_stream_begin(r->req, r->resp, length);
+    rv = dc_http_stream_begin(r->req, r->resp, length);
+    /* A source that stays silent must not hold us once our caller left or our server stops. */
+    r->watch_fd = dc_http_stream_watch_fd(r->resp);
+    return rv;
 }
 
 /* Non-zero aborts the call: our caller is gone, so the next hop should stop producing. */
@@ -451,6 +456,7 @@ static void relay_init(struct relay *r, struct dc_http_request *req, struct dc_h
     r->req = req;
     r->resp = resp;
     r->max = max;
+    r->watch_fd = -1;
 }
 
 static void reset_attempt(struct call *c)
@@ -488,6 +494,7 @@ static int call_local(struct sdc_invoke *inv, struct dc_http_request *req, struc
     ac.on_head = relay_head;
     ac.on_body = relay_body;
     ac.ud = rl;
+    ac.watch_fd = &rl->watch_fd;
     rv = sdc_app_channel_call(app, &ac, req->arena, res, eb);
     if (rv == DC_ETOOBIG)
         dc_err_set(eb, rv, "app response body over %zu bytes", rl->max);
@@ -521,6 +528,7 @@ static int attempt_remote(struct call *c, int *status, struct dc_errbuf *eb)
     hc.on_head = relay_head;
     hc.on_body = relay_body;
     hc.ud = &c->relay;
+    hc.watch_fd = &c->relay.watch_fd;
     internal_call_tls(inv, &hc, c->app_id, c->ns != NULL ? c->ns : inv->own_ns, a);
     if (c->deadline_ns != 0) {
         int64_t left = (c->deadline_ns - dc_mono_ns()) / 1000000;
@@ -584,6 +592,7 @@ static int attempt_url(struct call *c, int *status, struct dc_errbuf *eb)
     hc.on_head = relay_head;
     hc.on_body = relay_body;
     hc.ud = &c->relay;
+    hc.watch_fd = &c->relay.watch_fd;
     if (c->deadline_ns != 0) {
         int64_t left = (c->deadline_ns - dc_mono_ns()) / 1000000;
         if (left <= 0)

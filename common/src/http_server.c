@@ -717,6 +717,13 @@ int dc_http_stream_write(struct dc_http_response *resp, const void *data, size_t
     return DC_OK;
 }
 
+int dc_http_stream_watch_fd(const struct dc_http_response *resp)
+{
+    const struct conn *c = resp->conn_;
+
+    return c != NULL ? c->fd : -1;
+}
+
 void dc_http_stream_abort(struct dc_http_response *resp)
 {
     struct conn *c = resp->conn_;

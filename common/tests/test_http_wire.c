@@ -3,6 +3,8 @@
  * and trailers, Expect: 100-continue, HTTP/1.0, HEAD, malformed requests, the header-field
  * limit and the slowloris cut; streamed responses (chunked, Content-Length, HTTP/1.0, HEAD, a
  * client gone mid-stream, socket-less dispatch). Every read is bounded by SO_RCVTIMEO. */
+/* POLLRDHUP. */
+#define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +22,7 @@
 #include <unistd.h>
 
 #include "../src/http_server_int.h"
+#include "dc/http_client.h"
 #include "dc/http_server.h"
 #include "dc/limits.h"
 #include "dc/mem.h"
@@ -101,6 +104,22 @@ static void h_echo(struct dc_http_request *req, struct dc_http_response *resp, v
     assert_int_equal(dc_http_response_body(resp, req->body, req->body_len, "text/plain"), DC_OK);
 }
 
+/* /watch: one piece, then wait (up to 10 s) for the watch descriptor to report that the client
+ * left or the server stops; ctl->result = 1 when it did. */
+static void h_watch(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
+{
+    struct stream_ctl *ctl = ud;
+    struct pollfd pf = {.events = POLLRDHUP};
+
+    assert_int_equal(dc_http_stream_watch_fd(resp), -1);
+    assert_int_equal(dc_http_stream_begin(req, resp, DC_HTTP_LENGTH_UNKNOWN), DC_OK);
+    assert_int_equal(dc_http_stream_write(resp, "w\n", 2), DC_OK);
+    pf.fd = dc_http_stream_watch_fd(resp);
+    assert_true(pf.fd >= 0);
+    ctl->result = poll(&pf, 1, 10000) == 1 && (pf.revents & (POLLRDHUP | POLLHUP)) != 0;
+    assert_int_equal(write(ctl->done[1], "d", 1), 1);
+}
+
 static int setup_opts(void **state, unsigned idle)
 {
     struct fixture *f = dc_xcalloc(1, sizeof(*f));
@@ -113,6 +132,7 @@ static int setup_opts(void **state, unsigned idle)
     assert_int_equal(pipe(f->ctl.gate), 0);
     assert_int_equal(pipe(f->ctl.done), 0);
     assert_int_equal(dc_http_router_add(f->r, NULL, "/stream", h_stream, &f->ctl), DC_OK);
+    assert_int_equal(dc_http_router_add(f->r, NULL, "/watch", h_watch, &f->ctl), DC_OK);
     if (dc_http_server_start(&f->s, &o, f->r, &eb) != DC_OK)
         fail_msg("start: %s", eb.msg);
     f->port = dc_http_server_port(f->s);
@@ -627,18 +647,28 @@ static void test_stream_http10_head(void **state)
     close(fd);
 }
 
+/* A new connection that asked for `target` and read the head and the first chunk (`first`
+ * bytes) of its streamed response. */
+static int open_stream(const struct fixture *f, const char *target, long first)
+{
+    struct reader rd = {0};
+    char head[4096], data[2048], req[128];
+    int fd = dial(f);
+
+    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", target);
+    send_str(fd, req);
+    assert_true(read_head(fd, &rd, head, sizeof(head)));
+    assert_int_equal(read_chunk(fd, &rd, data, sizeof(data)), first);
+    return fd;
+}
+
 static void test_stream_client_gone(void **state)
 {
     struct fixture *f = *state;
-    struct reader rd = {0};
-    char resp[4096], data[2048];
-    int fd = dial(f);
+    int fd = open_stream(f, "/stream?flood=1", 1024);
 
     /* The client reads the first chunk and leaves: the handler's writes fail (it stops), the
      * server closes the connection and the request is no longer in flight. */
-    send_str(fd, "GET /stream?flood=1 HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert_true(read_head(fd, &rd, resp, sizeof(resp)));
-    assert_int_equal(read_chunk(fd, &rd, data, sizeof(data)), 1024);
     close(fd);
     assert_true(wait_byte(f->ctl.done[0]));
     assert_int_equal(f->ctl.result, DC_EIO);
@@ -679,6 +709,75 @@ static void test_stream_socketless(void **state)
     dc_http_router_free(r);
     close(ctl.done[0]);
     close(ctl.done[1]);
+}
+
+static void test_stream_watch(void **state)
+{
+    struct fixture *f = *state;
+    int fd = open_stream(f, "/watch", 2);
+
+    /* The client leaves while the producer waits for something else. */
+    close(fd);
+    assert_true(wait_byte(f->ctl.done[0]));
+    assert_int_equal(f->ctl.result, 1);
+    /* The server stops (free) while the producer waits: it is woken, so free returns. */
+    fd = open_stream(f, "/watch", 2);
+    dc_http_server_free(f->s);
+    f->s = NULL;
+    assert_true(wait_byte(f->ctl.done[0]));
+    assert_int_equal(f->ctl.result, 1);
+    close(fd);
+}
+
+/* The client side of a relay: the body sink closes the peer of the watched descriptor after
+ * the first piece, while the server's handler holds the rest back. */
+struct watch_sink {
+    int peer;
+    size_t got;
+};
+
+static int watch_body(const void *data, size_t len, void *ud)
+{
+    struct watch_sink *w = ud;
+
+    (void)data;
+    w->got += len;
+    if (w->peer >= 0) {
+        close(w->peer);
+        w->peer = -1;
+    }
+    return 0;
+}
+
+static void test_client_watch(void **state)
+{
+    struct fixture *f = *state;
+    struct dc_http_client *cl;
+    struct dc_http_call call = {0};
+    struct dc_http_result res = {0};
+    struct dc_errbuf eb = {0};
+    struct watch_sink w;
+    char url[64];
+    int sv[2], watch;
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    w.peer = sv[1];
+    w.got = 0;
+    watch = sv[0];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/stream?gate=1", (unsigned)f->port);
+    assert_int_equal(dc_http_client_new(&cl, NULL, &eb), DC_OK);
+    call.url = url;
+    call.on_body = watch_body;
+    call.ud = &w;
+    call.watch_fd = &watch;
+    /* Without the watch this call would wait for the gate (5 s) and then succeed. */
+    assert_int_equal(dc_http_client_do(cl, &call, &res, &eb), DC_ECANCELED);
+    assert_int_equal(w.got, 4);
+    assert_int_equal(write(f->ctl.gate[1], "g", 1), 1);
+    assert_true(wait_byte(f->ctl.done[0]));
+    dc_http_result_cleanup(&res);
+    dc_http_client_free(cl);
+    close(sv[0]);
 }
 
 static void test_threads_joined(void **state)
@@ -727,6 +826,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stream_client_gone, setup, teardown),
         cmocka_unit_test(test_stream_socketless),
         cmocka_unit_test_setup_teardown(test_threads_joined, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_watch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_watch, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -389,6 +389,35 @@ else
   check "closed circuit: calls succeed" 200 "$ST"
 fi
 
+echo "# shutdown while a relayed stream waits for its source"
+start_app appE
+start_sidecar E e "$appE_PORT" --dapr-graceful-shutdown-seconds 1
+start_sidecar F f "" --dapr-graceful-shutdown-seconds 1
+wait_status "$F_U/v1.0/invoke/e/method/up" 200 10 || bad "F -> E reachable"
+# The app sends one event and then nothing (its gate never opens).
+sse_idle() {
+  rm -f "$T_TMP/idle.out"
+  curl -s -N -o "$T_TMP/idle.out" "$F_U/v1.0/invoke/e/method/sse/2?gate=$T_TMP/never" & IDLE=$!
+  for i in $(seq 1 200); do grep -q 'event 1' "$T_TMP/idle.out" 2>/dev/null && break; sleep 0.05; done
+  check "idle stream: the first event arrived" yes "$(grep -q 'event 1' "$T_TMP/idle.out" && echo yes)"
+}
+sse_idle
+kill -TERM "$F_PID"
+wait_exit "$F_PID" 15
+check "SIGTERM to the caller's sidecar: it exits (the relay notices its server stopping)" yes \
+  "$([ "$WAIT_RC" != timeout ] && echo yes)"
+wait_exit "$IDLE" 5
+check "the caller's stream ends with the sidecar" yes "$([ "$WAIT_RC" != timeout ] && echo yes)"
+start_sidecar F f "" --dapr-graceful-shutdown-seconds 1
+wait_status "$F_U/v1.0/invoke/e/method/up" 200 10 || bad "F -> E reachable again"
+sse_idle
+kill -TERM "$E_PID"
+wait_exit "$E_PID" 15
+check "SIGTERM to the callee's sidecar: it exits" yes "$([ "$WAIT_RC" != timeout ] && echo yes)"
+wait_exit "$IDLE" 5
+check "the cut stream ends at the caller too" yes "$([ "$WAIT_RC" != timeout ] && echo yes)"
+check "the cut stream is not reported complete (curl: partial transfer)" 18 "$WAIT_RC"
+
 echo "# no crash"
 for p in "$A_PID" "$B1_PID" "$C_PID"; do
   if kill -0 "$p" 2>/dev/null; then ok "daprd $p still running"; else bad "daprd $p still running"; fi

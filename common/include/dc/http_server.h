@@ -242,6 +242,13 @@ int dc_http_stream_begin(struct dc_http_request *req, struct dc_http_response *r
  * resp->body's limit). Only from the handler, on its thread. */
 int dc_http_stream_write(struct dc_http_response *resp, const void *data,
                          size_t len) DC_MUST_CHECK;
+/* For a producer that blocks on something else between writes (a relayed stream waiting for
+ * its source): the connection's socket while `resp` streams, to poll for POLLRDHUP (POLLHUP and
+ * POLLERR come anyway), which says that the client left or that the server is stopping
+ * (dc_http_server_free shuts the sockets down; a handler that waits for ever would hold it up).
+ * Never read, write or close it; plain POLLIN may be a pipelined request. -1 before begin or
+ * without a connection. */
+int dc_http_stream_watch_fd(const struct dc_http_response *resp);
 /* The body cannot be completed (its producer failed): when the handler returns the connection is
  * closed without ending the body properly (no last chunk; a Content-Length body stays short),
  * so the client sees an error instead of a body that looks whole. No-op before begin. */

@@ -44,8 +44,8 @@ static void touch(struct dc_http_request *req, struct dc_http_response *resp, vo
     if (sum % 5 == 1) {
         /* A streamed response: its length announced or not, the body in two writes. */
         size_t half = req->body_len / 2;
-        int rv = dc_http_stream_begin(req, resp,
-                                      sum % 2 == 0 ? (int64_t)req->body_len : DC_HTTP_LENGTH_UNKNOWN);
+        int rv = dc_http_stream_begin(
+            req, resp, sum % 2 == 0 ? (int64_t)req->body_len : DC_HTTP_LENGTH_UNKNOWN);
 
         if (rv == DC_OK)
             rv = dc_http_stream_write(resp, req->body, half);

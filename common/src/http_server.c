@@ -69,9 +69,9 @@ struct dc_http_server {
     size_t max_header;
     uint16_t port;
     unsigned idle_timeout_s;
-    char *unix_path; /* unlinked at free */
-    int lfd;         /* listening socket; -1 once closed */
-    int wake[2];     /* a byte in wake[1] stops the accept thread */
+    char *unix_path;  /* unlinked at free */
+    int lfd;          /* listening socket; -1 once closed */
+    int wake[2];      /* a byte in wake[1] stops the accept thread */
     int reap_pipe[2]; /* a byte in [1]: finished connection threads to join (non-blocking) */
     pthread_t acceptor;
     bool acceptor_running;
@@ -114,12 +114,12 @@ enum conn_event {
 
 /* How a streamed response's body travels (dc_http_response.stream_). */
 enum stream_mode {
-    ST_NONE = 0,  /* a buffered response */
-    ST_LENGTH,    /* Content-Length: the writes as they come */
-    ST_CHUNKED,   /* a chunk per write, the last one after the handler */
-    ST_CLOSE,     /* HTTP/1.0 without a length: raw bytes, then close */
-    ST_DISCARD,   /* HEAD or a status without content: writes send nothing */
-    ST_BUFFERED,  /* socket-less dispatch: writes append to resp->body */
+    ST_NONE = 0, /* a buffered response */
+    ST_LENGTH,   /* Content-Length: the writes as they come */
+    ST_CHUNKED,  /* a chunk per write, the last one after the handler */
+    ST_CLOSE,    /* HTTP/1.0 without a length: raw bytes, then close */
+    ST_DISCARD,  /* HEAD or a status without content: writes send nothing */
+    ST_BUFFERED, /* socket-less dispatch: writes append to resp->body */
 };
 
 enum conn_phase {
@@ -150,7 +150,7 @@ struct conn {
     bool keep_alive;
     bool http10;
     bool head_method;
-    bool close_req;  /* the current request's response must close the connection */
+    bool close_req; /* the current request's response must close the connection */
     /* The current streamed response, if any (dc_http_stream_*). */
     uint64_t st_left; /* ST_LENGTH: bytes still to send */
     bool st_close;    /* close after the body (said in the head) */
@@ -621,8 +621,7 @@ static bool write_chunk(struct conn *c, const void *data, size_t len)
     return conn_write(c, iov, 3);
 }
 
-int dc_http_stream_begin(struct dc_http_request *req, struct dc_http_response *resp,
-                         int64_t length)
+int dc_http_stream_begin(struct dc_http_request *req, struct dc_http_response *resp, int64_t length)
 {
     struct conn *c = req->conn_;
     char framing[48];

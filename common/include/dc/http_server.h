@@ -89,8 +89,8 @@ struct dc_http_response {
     struct dc_buf body;
     struct dc_arena *arena; /* the request's arena */
     /* Private (dc_http_stream_*): */
-    int stream_;  /* 0 = buffered; else how the streamed body travels */
-    void *conn_;  /* the server connection of a streamed response */
+    int stream_; /* 0 = buffered; else how the streamed body travels */
+    void *conn_; /* the server connection of a streamed response */
 };
 
 /* Handler: fills `resp` from `req`. Runs on the connection's thread; blocking is allowed (only
@@ -240,8 +240,7 @@ int dc_http_stream_begin(struct dc_http_request *req, struct dc_http_response *r
  * announced length: nothing sent, and the connection closes after the handler), DC_EIO (the
  * client is gone, or the write timed out: stop producing) or DC_ETOOBIG (socket-less, past
  * resp->body's limit). Only from the handler, on its thread. */
-int dc_http_stream_write(struct dc_http_response *resp, const void *data,
-                         size_t len) DC_MUST_CHECK;
+int dc_http_stream_write(struct dc_http_response *resp, const void *data, size_t len) DC_MUST_CHECK;
 /* For a producer that blocks on something else between writes (a relayed stream waiting for
  * its source): the connection's socket while `resp` streams, to poll for POLLRDHUP (POLLHUP and
  * POLLERR come anyway), which says that the client left or that the server is stopping

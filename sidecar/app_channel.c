@@ -345,6 +345,7 @@ int sdc_app_channel_call(struct sdc_app_channel *ch, const struct sdc_app_call *
     c.on_head = call->on_head;
     c.on_body = call->on_body;
     c.ud = call->ud;
+    c.watch_fd = call->watch_fd;
     if (ch->limited && acquire(ch, call->deadline_ns) != DC_OK)
         return dc_err_set(eb, DC_ETIMEDOUT, "context deadline exceeded");
     rv = dc_http_client_do(ch->client, &c, res, eb);

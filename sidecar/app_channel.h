@@ -66,6 +66,7 @@ struct sdc_app_call {
     dc_http_head_fn *on_head;
     dc_http_body_fn *on_body;
     void *ud;
+    const int *watch_fd; /* as in struct dc_http_call */
 };
 
 /* Perform `call` against the app (waiting for a concurrency slot first) and fill `res` (must

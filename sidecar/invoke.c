@@ -256,6 +256,19 @@ enum target_kind {
     T_URL,       /* a full URL or an HTTPEndpoint */
 };
 
+/* The next hop's response on its way to our caller: buffered into resp->body (the fast path, as
+ * the client reads it), or, when relay_streams says so at its head, relayed as it arrives
+ * (dc_http_stream_*): head at once, then each piece of the body. */
+struct relay {
+    struct dc_http_request *req;
+    struct dc_http_response *resp;
+    size_t max;           /* --max-body-size: larger announced bodies are relayed */
+    bool buffer_failures; /* a retry policy may retry failed statuses: buffer those */
+    bool streamed;        /* the head went to our caller: no retry, no error response */
+    bool broken;          /* the relayed body broke off (the caller must see it) */
+    int watch_fd;         /* relaying: our caller's connection, watched while the source idles */
+};
+
 struct call {
     struct sdc_invoke *inv;
     struct dc_http_request *req;
@@ -272,6 +285,7 @@ struct call {
     size_t timeout_slot;  /* index in hdrs reserved for H_TIMEOUT (remote) */
     struct dc_http_result res;
     int64_t deadline_ns; /* of the current attempt */
+    struct relay relay;
 };
 
 /* The concatenation of the NULL-terminated list of strings, in arena memory (the per-request
@@ -364,13 +378,6 @@ static void build_headers(struct call *c, const struct dc_http_endpoint *ep)
     c->hdrs = h;
 }
 
-static int on_body(const void *data, size_t len, void *ud)
-{
-    struct dc_http_response *resp = ud;
-
-    return dc_buf_append(&resp->body, data, len);
-}
-
 /* Copy status and headers of `res` into `resp` (its body was streamed already). */
 static void pass_response(struct dc_http_response *resp, const struct dc_http_result *res)
 {
@@ -383,6 +390,75 @@ static void pass_response(struct dc_http_response *resp, const struct dc_http_re
     }
 }
 
+/* Is the response whose head is `res` relayed as it arrives? Yes when its body is delimited by
+ * chunks or the close (no Content-Length), announced over --max-body-size, or Server-Sent
+ * Events; never for HEAD, statuses without content, a failure of the other sidecar itself
+ * (dapr-internal-error, turned into an error response), or a status a retry policy could still
+ * retry. `*length` is the announced length or DC_HTTP_LENGTH_UNKNOWN. */
+static bool relay_streams(const struct relay *r, const struct dc_http_result *res, int64_t *length)
+{
+    bool sse = false;
+
+    if (res->status < 200 || res->status == 204 || res->status == 304 ||
+        strcmp(r->req->method, "HEAD") == 0 || (r->buffer_failures && res->status > 399))
+        return false;
+    /* By length first: this runs for every call. */
+    for (size_t i = 0; i < res->n_headers; i++) {
+        const char *name = res->headers[i].name;
+
+        switch (strlen(name)) {
+        case 12:
+            if (strcasecmp(name, "Content-Type") == 0)
+                sse = strncasecmp(res->headers[i].value, "text/event-stream", 17) == 0;
+            break;
+        case 19:
+            if (strcasecmp(name, H_ERROR) == 0)
+                return false;
+            break;
+        default:
+            break;
+        }
+    }
+    *length = res->content_length >= 0 ? res->content_length : DC_HTTP_LENGTH_UNKNOWN;
+    return *length < 0 || (uint64_t)*length > r->max || sse;
+}
+
+static int relay_head(const struct dc_http_result *res, void *ud)
+{
+    struct relay *r = ud;
+    int64_t length;
+    int rv;
+
+    if (!relay_streams(r, res, &length))
+        return 0;
+    pass_response(r->resp, res);
+    r->streamed = true;
+    rv = dc_http_stream_begin(r->req, r->resp, length);
+    /* A source that stays silent must not hold us once our caller left or our server stops. */
+    r->watch_fd = dc_http_stream_watch_fd(r->resp);
+    return rv;
+}
+
+/* Non-zero aborts the call: our caller is gone, so the next hop should stop producing. */
+static int relay_body(const void *data, size_t len, void *ud)
+{
+    struct relay *r = ud;
+
+    if (r->streamed)
+        return dc_http_stream_write(r->resp, data, len);
+    return dc_buf_append(&r->resp->body, data, len);
+}
+
+static void relay_init(struct relay *r, struct dc_http_request *req, struct dc_http_response *resp,
+                       size_t max)
+{
+    memset(r, 0, sizeof(*r));
+    r->req = req;
+    r->resp = resp;
+    r->max = max;
+    r->watch_fd = -1;
+}
+
 static void reset_attempt(struct call *c)
 {
     dc_http_result_cleanup(&c->res);
@@ -391,9 +467,9 @@ static void reset_attempt(struct call *c)
 
 /* Call the local app (self-invocation, or the callee side of the internal channel). Maps the
  * sidecar's own failures to gRPC-like codes in *status (13 Internal). */
-static int call_local(struct sdc_invoke *inv, struct dc_http_request *req,
-                      struct dc_http_response *resp, struct dc_http_result *res, const char *verb,
-                      const char *wire, const char *const *hdrs, int64_t deadline_ns, int *status,
+static int call_local(struct sdc_invoke *inv, struct dc_http_request *req, struct relay *rl,
+                      struct dc_http_result *res, const char *verb, const char *wire,
+                      const char *const *hdrs, int64_t deadline_ns, int *status,
                       struct dc_errbuf *eb)
 {
     struct sdc_app_channel *app = inv->rt->app;
@@ -415,11 +491,13 @@ static int call_local(struct sdc_invoke *inv, struct dc_http_request *req,
     ac.body = req->body;
     ac.body_len = req->body_len;
     ac.deadline_ns = deadline_ns;
-    ac.on_body = on_body;
-    ac.ud = resp;
+    ac.on_head = relay_head;
+    ac.on_body = relay_body;
+    ac.ud = rl;
+    ac.watch_fd = &rl->watch_fd;
     rv = sdc_app_channel_call(app, &ac, req->arena, res, eb);
     if (rv == DC_ETOOBIG)
-        dc_err_set(eb, rv, "app response body over %zu bytes", resp->body.max);
+        dc_err_set(eb, rv, "app response body over %zu bytes", rl->max);
     if (rv == DC_OK)
         *status = (int)res->status;
     else if (*status < 0)
@@ -447,8 +525,10 @@ static int attempt_remote(struct call *c, int *status, struct dc_errbuf *eb)
     hc.headers = c->hdrs;
     hc.body = c->req->body;
     hc.body_len = c->req->body_len;
-    hc.on_body = on_body;
-    hc.ud = c->resp;
+    hc.on_head = relay_head;
+    hc.on_body = relay_body;
+    hc.ud = &c->relay;
+    hc.watch_fd = &c->relay.watch_fd;
     internal_call_tls(inv, &hc, c->app_id, c->ns != NULL ? c->ns : inv->own_ns, a);
     if (c->deadline_ns != 0) {
         int64_t left = (c->deadline_ns - dc_mono_ns()) / 1000000;
@@ -509,8 +589,10 @@ static int attempt_url(struct call *c, int *status, struct dc_errbuf *eb)
     hc.headers = c->hdrs;
     hc.body = c->req->body;
     hc.body_len = c->req->body_len;
-    hc.on_body = on_body;
-    hc.ud = c->resp;
+    hc.on_head = relay_head;
+    hc.on_body = relay_body;
+    hc.ud = &c->relay;
+    hc.watch_fd = &c->relay.watch_fd;
     if (c->deadline_ns != 0) {
         int64_t left = (c->deadline_ns - dc_mono_ns()) / 1000000;
         if (left <= 0)
@@ -523,24 +605,45 @@ static int attempt_url(struct call *c, int *status, struct dc_errbuf *eb)
     return rv;
 }
 
-/* One attempt under the resiliency policy (sdc_res_attempt_fn). */
-static int attempt(void *ud, int64_t deadline_ns, int *status, struct dc_errbuf *eb)
+static int attempt_kind(struct call *c, int64_t deadline_ns, int *status, struct dc_errbuf *eb)
 {
-    struct call *c = ud;
-
-    *status = -1;
-    c->deadline_ns = deadline_ns;
     switch (c->kind) {
     case T_LOCAL:
         reset_attempt(c);
-        return call_local(c->inv, c->req, c->resp, &c->res, c->verb, c->wire, c->hdrs, deadline_ns,
-                          status, eb);
+        return call_local(c->inv, c->req, &c->relay, &c->res, c->verb, c->wire, c->hdrs,
+                          deadline_ns, status, eb);
     case T_REMOTE:
         return attempt_remote(c, status, eb);
     case T_URL:
         return attempt_url(c, status, eb);
     }
     return DC_EINTERNAL;
+}
+
+/* One attempt under the resiliency policy (sdc_res_attempt_fn). Once the head of a relayed
+ * response went to our caller nothing can be retried: that attempt counts as done with the
+ * response's status (relay_streams relays no status a retry policy could retry), also when the
+ * body broke off later, and a later call (after the policy's timeout) does nothing. */
+static int attempt(void *ud, int64_t deadline_ns, int *status, struct dc_errbuf *eb)
+{
+    struct call *c = ud;
+    int rv;
+
+    *status = -1;
+    c->deadline_ns = deadline_ns;
+    if (c->relay.streamed) {
+        *status = c->resp->status;
+        return DC_OK;
+    }
+    rv = attempt_kind(c, deadline_ns, status, eb);
+    if (c->relay.streamed && rv != DC_OK) {
+        DC_LOG(DC_LOG_WARN, "invoke %s: relayed response broke off: %s", c->target,
+               eb != NULL ? eb->msg : "");
+        c->relay.broken = true;
+        *status = c->resp->status;
+        rv = DC_OK;
+    }
+    return rv;
 }
 
 static const struct dc_http_endpoint *find_endpoint(const struct sdc_runtime *rt, const char *name)
@@ -607,6 +710,7 @@ static int run(struct call *c, int *status, struct dc_errbuf *eb)
         return attempt(c, 0, status, eb);
     p = sdc_resiliency_policy(r, c->kind == T_URL ? SDC_RES_HTTP_ENDPOINT : SDC_RES_APP, c->target,
                               SDC_CAT_COUNT);
+    c->relay.buffer_failures = sdc_res_policy_may_retry(p);
     return sdc_resiliency_run(p, c->target, attempt, c, status, eb);
 }
 
@@ -661,12 +765,17 @@ void sdc_invoke_http_handler(struct dc_http_request *req, struct dc_http_respons
     }
     build_headers(&c, ep);
     resp->body.max = (size_t)rt->cfg->max_body_size;
+    relay_init(&c.relay, req, resp, resp->body.max);
     rv = run(&c, &status, &eb);
     resp->body.max = 0;
-    if (rv == DC_OK)
+    if (c.relay.streamed) {
+        if (rv != DC_OK || c.relay.broken)
+            dc_http_stream_abort(resp);
+    } else if (rv == DC_OK) {
         pass_response(resp, &c.res);
-    else
+    } else {
         invoke_error(resp, rv == DC_EPERM ? 403 : 500, c.target, eb.msg);
+    }
     dc_http_result_cleanup(&c.res);
 }
 
@@ -739,6 +848,7 @@ static void internal_serve(struct sdc_invoke *inv, struct dc_http_request *req,
 {
     struct sdc_runtime *rt = inv->rt;
     struct dc_http_result res = {0};
+    struct relay rl;
     struct sdc_caller caller = *c;
     struct dc_errbuf eb = {0};
     const char *callee, *callee_ns, *wire, *decoded, *tmo;
@@ -775,13 +885,21 @@ static void internal_serve(struct sdc_invoke *inv, struct dc_http_request *req,
     if (tmo != NULL && dc_str_to_i64(tmo, 1, INT64_MAX / 1000000 - CALLEE_GRACE_MS, &ms) == DC_OK)
         deadline = dc_mono_ns() + (ms + CALLEE_GRACE_MS) * 1000000;
     resp->body.max = (size_t)rt->cfg->max_body_size;
-    rv = call_local(inv, req, resp, &res, req->method, wire,
+    relay_init(&rl, req, resp, resp->body.max);
+    rv = call_local(inv, req, &rl, &res, req->method, wire,
                     app_headers(req, inv->mtls != NULL ? &caller : NULL), deadline, &status, &eb);
     resp->body.max = 0;
-    if (rv == DC_OK)
+    if (rl.streamed) {
+        if (rv != DC_OK) {
+            DC_LOG(DC_LOG_WARN, "invoke from %s: relayed response broke off: %s", caller.app_id,
+                   eb.msg);
+            dc_http_stream_abort(resp);
+        }
+    } else if (rv == DC_OK) {
         pass_response(resp, &res);
-    else
+    } else {
         internal_error(resp, 500, eb.msg);
+    }
     dc_http_result_cleanup(&res);
 }
 

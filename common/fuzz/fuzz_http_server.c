@@ -5,7 +5,8 @@
  * accepted one (dc__http_conn_run): parsing, header-field and body limits, pipelining, chunked
  * bodies, Expect, error answers. The server's limits are small (max_header 1024, max_body 256)
  * so the fuzzer reaches them. The handler touches every header, the query pairs and the body,
- * so ASan sees any bad offset left by the buffer's compaction or growth. */
+ * so ASan sees any bad offset left by the buffer's compaction or growth; for some inputs it
+ * streams the body back (dc_http_stream_*, length announced or not, HEAD and 1.0 included). */
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,6 +41,20 @@ static void touch(struct dc_http_request *req, struct dc_http_response *resp, vo
     sum += strlen(req->path) + strlen(req->query);
     if (sum % 3 == 0)
         dc_http_response_header(resp, "Connection", "close");
+    if (sum % 5 == 1) {
+        /* A streamed response: its length announced or not, the body in two writes. */
+        size_t half = req->body_len / 2;
+        int rv = dc_http_stream_begin(
+            req, resp, sum % 2 == 0 ? (int64_t)req->body_len : DC_HTTP_LENGTH_UNKNOWN);
+
+        if (rv == DC_OK)
+            rv = dc_http_stream_write(resp, req->body, half);
+        if (rv == DC_OK)
+            rv = dc_http_stream_write(resp, req->body + half, req->body_len - half);
+        if (rv != DC_OK && rv != DC_EIO) /* a full socket ends the connection */
+            abort();
+        return;
+    }
     if (dc_http_response_body(resp, req->body, req->body_len, "text/plain") != DC_OK)
         abort();
 }

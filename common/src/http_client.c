@@ -19,6 +19,8 @@
  * such call (curl_ready): libcurl.so.4 itself is loaded then (curl_api.h, dc/dl.h), so a process
  * that never makes such a call neither maps libcurl and its dependencies nor runs
  * curl_global_init (OpenSSL, libssh2, GSS-API: ~4 MB of library pages). */
+/* POLLRDHUP. */
+#define _GNU_SOURCE
 #include "dc/http_client.h"
 
 #include <arpa/inet.h>
@@ -278,8 +280,12 @@ static int run_head(struct call_state *st)
 {
     int rv;
 
+    curl_off_t cl = -1;
+
     st->head_done = true;
     (void)curl_easy_getinfo(st->h, CURLINFO_RESPONSE_CODE, &st->res->status);
+    (void)curl_easy_getinfo(st->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+    st->res->content_length = cl >= 0 ? (int64_t)cl : -1;
     if (st->call->on_head == NULL)
         return 0;
     rv = st->call->on_head(st->res, st->call->ud);
@@ -1196,6 +1202,38 @@ static ssize_t conn_recv(struct fconn *fc, void *p, size_t n)
     return -1;
 }
 
+/* Wait until the connection has bytes to read while also watching call->watch_fd (set: see
+ * watching). Returns DC_OK, DC_ECANCELED (the watched descriptor hung up) or DC_ETIMEDOUT. */
+static int watch_wait(struct fx *x)
+{
+    struct fconn *fc = x->conn;
+    struct pollfd pf[2] = {{.fd = fc->fd, .events = POLLIN},
+                           {.fd = *x->call->watch_fd, .events = POLLRDHUP}};
+    int n, ms;
+
+    if (fc->ssl != NULL && SSL_has_pending(fc->ssl))
+        return DC_OK;
+    for (;;) {
+        ms = -1;
+        if (x->deadline != 0) {
+            int64_t left = x->deadline - dc_mono_ns();
+
+            if (left <= 0)
+                return dc_err_set(x->eb, DC_ETIMEDOUT, "http: operation timed out");
+            ms = left / 1000000 < INT32_MAX ? (int)(left / 1000000) + 1 : INT32_MAX;
+        }
+        n = poll(pf, 2, ms);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return dc_err_set(x->eb, DC_EIO, "http: poll failed: %s", strerror(errno));
+        if ((pf[1].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0)
+            return dc_err_set(x->eb, DC_ECANCELED, "http: the reader of the body is gone");
+        if (pf[0].revents != 0)
+            return DC_OK;
+    }
+}
+
 /* Read more bytes into the buffer (compacting or growing it up to `limit`). Returns DC_OK,
  * DC_EAGAIN at EOF, or an error. */
 static int fill(struct fx *x, size_t limit)
@@ -1217,6 +1255,9 @@ static int fill(struct fx *x, size_t limit)
     }
     for (;;) {
         if (x->deadline != 0 && (rv = arm_timeout(x)) != DC_OK)
+            return rv;
+        if (x->head_done && x->call->watch_fd != NULL && *x->call->watch_fd >= 0 &&
+            (rv = watch_wait(x)) != DC_OK)
             return rv;
         n = conn_recv(fc, fc->buf + x->len, fc->cap - x->len);
         if (n > 0) {
@@ -1514,6 +1555,7 @@ static int read_response(struct fx *x, bool head_req)
         /* an interim 1xx response: its headers are forgotten */
     }
     x->keep_alive = minor >= 1 ? !cclose : ckeep && !cclose;
+    x->res->content_length = chunked ? -1 : clen;
     if (head_req || x->res->status < 200 || x->res->status == 204 || x->res->status == 304)
         mode = BODY_NONE;
     else if (chunked)
@@ -1531,6 +1573,11 @@ static int read_response(struct fx *x, bool head_req)
         x->keep_alive = false;
         return dc_err_set(x->eb, DC_ETOOBIG, "http response body over %zu bytes", x->res->body.max);
     }
+    /* The head before any body read (a relay passes it on before the first byte arrives). */
+    if ((rv = fx_head(x)) != DC_OK) {
+        x->keep_alive = false;
+        return dc_err_set(x->eb, rv, "http: aborted by callback");
+    }
     switch (mode) {
     case BODY_NONE:
         rv = DC_OK;
@@ -1546,8 +1593,6 @@ static int read_response(struct fx *x, bool head_req)
         rv = read_to_close(x);
         break;
     }
-    if (rv == DC_OK && !x->head_done && (rv = fx_head(x)) != DC_OK)
-        rv = dc_err_set(x->eb, rv, "http: aborted by callback");
     if (x->len != x->off || (x->conn->ssl != NULL && SSL_has_pending(x->conn->ssl)))
         x->keep_alive = false; /* bytes beyond the response: never reuse */
     return rv;

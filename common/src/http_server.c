@@ -14,10 +14,15 @@
  * next request. The body goes into a dc_buf bounded by max_body; with a Content-Length, the socket
  * is read straight into that buffer (no copy through the connection's buffer).
  *
+ * Streamed responses (dc_http_stream_*): the handler sends the head and then each piece of the
+ * body itself, from the connection's thread, through the connection (conn.st*); when it returns,
+ * dispatch ends the body (last chunk) or closes the connection.
+ *
  * Stop: quiesce wakes and joins the accept thread, then closes the listener; free also shuts
  * down every connection's socket (blocked reads return), waits until the last connection has
- * unregistered and joins the threads. Finished connection threads are otherwise joined by the
- * accept thread before each new connection. */
+ * unregistered and joins the threads. A connection thread that ends hands itself to the accept
+ * thread (a list, and a byte in the reap pipe when the list was empty), which joins it at once;
+ * after quiesce the list waits for free. */
 /* accept4 and pipe2 (close-on-exec without a race). */
 #define _GNU_SOURCE
 #include "dc/http_server.h"
@@ -64,9 +69,10 @@ struct dc_http_server {
     size_t max_header;
     uint16_t port;
     unsigned idle_timeout_s;
-    char *unix_path; /* unlinked at free */
-    int lfd;         /* listening socket; -1 once closed */
-    int wake[2];     /* a byte in wake[1] stops the accept thread */
+    char *unix_path;  /* unlinked at free */
+    int lfd;          /* listening socket; -1 once closed */
+    int wake[2];      /* a byte in wake[1] stops the accept thread */
+    int reap_pipe[2]; /* a byte in [1]: finished connection threads to join (non-blocking) */
     pthread_t acceptor;
     bool acceptor_running;
     bool tls;
@@ -82,8 +88,9 @@ struct dc_http_server {
     struct conn *conns;
     unsigned nconns;
     bool stopping;
-    /* Connection threads that have finished, to be joined (so that nothing of theirs, OpenSSL's
-     * per-thread state included, outlives dc_http_server_free). */
+    /* Connection threads that have finished, to be joined by the accept thread or free (so
+     * that nothing of theirs, OpenSSL's per-thread state included, outlives
+     * dc_http_server_free). */
     pthread_t *done;
     size_t ndone, capdone;
 };
@@ -103,6 +110,16 @@ enum conn_event {
     EV_EARLY,    /* Content-Length over max_body: answer before reading the body */
     EV_CONTINUE, /* Expect: 100-continue: say so before reading the body */
     EV_CUT,      /* a chunked body went on far past max_body: answer and close */
+};
+
+/* How a streamed response's body travels (dc_http_response.stream_). */
+enum stream_mode {
+    ST_NONE = 0, /* a buffered response */
+    ST_LENGTH,   /* Content-Length: the writes as they come */
+    ST_CHUNKED,  /* a chunk per write, the last one after the handler */
+    ST_CLOSE,    /* HTTP/1.0 without a length: raw bytes, then close */
+    ST_DISCARD,  /* HEAD or a status without content: writes send nothing */
+    ST_BUFFERED, /* socket-less dispatch: writes append to resp->body */
 };
 
 enum conn_phase {
@@ -133,6 +150,11 @@ struct conn {
     bool keep_alive;
     bool http10;
     bool head_method;
+    bool close_req; /* the current request's response must close the connection */
+    /* The current streamed response, if any (dc_http_stream_*). */
+    uint64_t st_left; /* ST_LENGTH: bytes still to send */
+    bool st_close;    /* close after the body (said in the head) */
+    bool st_failed;   /* a write failed, overran or the body was aborted: close, no last chunk */
     /* The current request's target and fields, as offsets while the header block is read. */
     struct span url;
     struct hspan *hs;
@@ -461,36 +483,46 @@ static bool conn_write(struct conn *c, struct iovec *iov, int n)
     return true;
 }
 
-/* Send `resp`; returns true when the connection stays open. */
-static bool send_response(struct conn *c, struct dc_http_response *resp, bool close_after)
+/* The status sent for `status` (out of range: 500). */
+static int wire_status(int status)
+{
+    return status < 100 || status > 999 ? 500 : status;
+}
+
+/* RFC 9110 §15.3.5 / §15.4.5: no content for 1xx, 204 and 304. */
+static bool status_no_body(int status)
+{
+    return status < 200 || status == 204 || status == 304;
+}
+
+/* Must the connection close after `resp` (`close_after`: the server decided so already)? */
+static bool must_close(const struct conn *c, const struct dc_http_response *resp, bool close_after)
 {
     struct dc_http_server *s = c->s;
-    int status = resp->status;
-    bool no_body;
-    struct iovec iov[2];
-    char num[24], rbuf[24];
-    size_t i;
-    int n;
 
-    if (status < 100 || status > 999)
-        status = 500;
-    /* RFC 9110 §15.3.5 / §15.4.5: no content for 1xx, 204 and 304. */
-    no_body = status < 200 || status == 204 || status == 304;
-    for (i = 0; i < resp->n_headers; i++) {
+    for (size_t i = 0; i < resp->n_headers; i++) {
         if (dc_str_eq_ci(resp->headers[i].name, "Connection") &&
             dc_str_eq_ci(resp->headers[i].value, "close"))
             close_after = true;
     }
-    if (!c->keep_alive || atomic_load(&s->quiesced) ||
-        (c->ssl != NULL && c->gen != atomic_load(&s->tls_gen)))
-        close_after = true;
+    return close_after || !c->keep_alive || atomic_load(&s->quiesced) ||
+           (c->ssl != NULL && c->gen != atomic_load(&s->tls_gen));
+}
+
+/* The response head into c->out: status line, the handler's headers, `framing` (a whole header
+ * line or ""), Date and Connection. */
+static void put_head(struct conn *c, const struct dc_http_response *resp, int status, bool no_body,
+                     const char *framing, bool close_after)
+{
+    char num[24], rbuf[24];
+
     dc_buf_reset(&c->out);
     snprintf(num, sizeof(num), " %d ", status);
     puts_(&c->out, c->http10 ? "HTTP/1.0" : "HTTP/1.1");
     puts_(&c->out, num);
     puts_(&c->out, reason(status, rbuf, sizeof(rbuf)));
     put(&c->out, "\r\n", 2);
-    for (i = 0; i < resp->n_headers; i++) {
+    for (size_t i = 0; i < resp->n_headers; i++) {
         const struct dc_http_header *h = &resp->headers[i];
 
         if (!header_sendable(h, no_body))
@@ -500,18 +532,29 @@ static bool send_response(struct conn *c, struct dc_http_response *resp, bool cl
         puts_(&c->out, h->value);
         put(&c->out, "\r\n", 2);
     }
-    if (!no_body) {
-        snprintf(num, sizeof(num), "%zu", resp->body.len);
-        puts_(&c->out, "Content-Length: ");
-        puts_(&c->out, num);
-        put(&c->out, "\r\n", 2);
-    }
+    puts_(&c->out, framing);
     puts_(&c->out, date_line());
     if (close_after)
         puts_(&c->out, "Connection: close\r\n");
     else if (c->http10)
         puts_(&c->out, "Connection: keep-alive\r\n");
     put(&c->out, "\r\n", 2);
+}
+
+/* Send `resp`; returns true when the connection stays open. */
+static bool send_response(struct conn *c, struct dc_http_response *resp, bool close_after)
+{
+    int status = wire_status(resp->status);
+    bool no_body = status_no_body(status);
+    struct iovec iov[2];
+    char framing[48];
+    int n;
+
+    close_after = must_close(c, resp, close_after);
+    framing[0] = '\0';
+    if (!no_body)
+        snprintf(framing, sizeof(framing), "Content-Length: %zu\r\n", resp->body.len);
+    put_head(c, resp, status, no_body, framing, close_after);
     n = 1;
     if (!no_body && !c->head_method && resp->body.len > 0) {
         if (c->ssl != NULL && c->out.len + resp->body.len <= TLS_ONE_WRITE) {
@@ -551,6 +594,163 @@ static void end_request(struct conn *c)
     }
 }
 
+/* ---- streamed responses ------------------------------------------------------------------ */
+
+/* One chunk of a chunked body (TLS: one record when it fits). */
+static bool write_chunk(struct conn *c, const void *data, size_t len)
+{
+    char line[24];
+    struct iovec iov[3];
+    int n = snprintf(line, sizeof(line), "%zx\r\n", len);
+
+    if (c->ssl != NULL && len <= TLS_ONE_WRITE) {
+        dc_buf_reset(&c->out);
+        put(&c->out, line, (size_t)n);
+        put(&c->out, data, len);
+        put(&c->out, "\r\n", 2);
+        iov[0].iov_base = c->out.data;
+        iov[0].iov_len = c->out.len;
+        return conn_write(c, iov, 1);
+    }
+    iov[0].iov_base = line;
+    iov[0].iov_len = (size_t)n;
+    iov[1].iov_base = (void *)data;
+    iov[1].iov_len = len;
+    iov[2].iov_base = (void *)"\r\n";
+    iov[2].iov_len = 2;
+    return conn_write(c, iov, 3);
+}
+
+int dc_http_stream_begin(struct dc_http_request *req, struct dc_http_response *resp, int64_t length)
+{
+    struct conn *c = req->conn_;
+    char framing[48];
+    struct iovec iov;
+    enum stream_mode mode;
+    int status, rv;
+    bool no_body;
+
+    if (resp->stream_ != ST_NONE || length < DC_HTTP_LENGTH_UNKNOWN)
+        return DC_EINVAL;
+    if (c == NULL) {
+        resp->stream_ = ST_BUFFERED;
+        return DC_OK;
+    }
+    status = wire_status(resp->status);
+    no_body = status_no_body(status);
+    c->st_left = 0;
+    c->st_failed = false;
+    c->st_close = must_close(c, resp, c->close_req);
+    framing[0] = '\0';
+    if (no_body) {
+        mode = ST_DISCARD;
+    } else if (length >= 0) {
+        snprintf(framing, sizeof(framing), "Content-Length: %lld\r\n", (long long)length);
+        mode = c->head_method ? ST_DISCARD : ST_LENGTH;
+        c->st_left = (uint64_t)length;
+    } else if (c->head_method) {
+        mode = ST_DISCARD;
+    } else if (c->http10) {
+        mode = ST_CLOSE; /* HTTP/1.0 has no chunks: the close ends the body */
+        c->st_close = true;
+    } else {
+        dc_strlcpy(framing, "Transfer-Encoding: chunked\r\n", sizeof(framing));
+        mode = ST_CHUNKED;
+    }
+    resp->stream_ = (int)mode;
+    resp->conn_ = c;
+    put_head(c, resp, status, no_body, framing, c->st_close);
+    iov.iov_base = c->out.data;
+    iov.iov_len = c->out.len;
+    if (!conn_write(c, &iov, 1)) {
+        c->st_failed = true;
+        return DC_EIO;
+    }
+    if (resp->body.len == 0)
+        return DC_OK;
+    rv = dc_http_stream_write(resp, resp->body.data, resp->body.len);
+    dc_buf_reset(&resp->body);
+    return rv;
+}
+
+int dc_http_stream_write(struct dc_http_response *resp, const void *data, size_t len)
+{
+    struct conn *c = resp->conn_;
+    struct iovec iov;
+    bool ok;
+
+    switch ((enum stream_mode)resp->stream_) {
+    case ST_NONE:
+        return DC_EINVAL;
+    case ST_BUFFERED:
+        return dc_buf_append(&resp->body, data, len);
+    case ST_DISCARD:
+        return DC_OK;
+    case ST_LENGTH:
+    case ST_CHUNKED:
+    case ST_CLOSE:
+        break;
+    }
+    if (c->st_failed)
+        return DC_EIO;
+    if (len == 0)
+        return DC_OK;
+    if (resp->stream_ == ST_LENGTH) {
+        if (len > c->st_left) {
+            c->st_failed = true;
+            return DC_EINVAL;
+        }
+        c->st_left -= len;
+    }
+    if (resp->stream_ == ST_CHUNKED) {
+        ok = write_chunk(c, data, len);
+    } else {
+        iov.iov_base = (void *)data;
+        iov.iov_len = len;
+        ok = conn_write(c, &iov, 1);
+    }
+    if (!ok) {
+        c->st_failed = true;
+        return DC_EIO;
+    }
+    return DC_OK;
+}
+
+int dc_http_stream_watch_fd(const struct dc_http_response *resp)
+{
+    const struct conn *c = resp->conn_;
+
+    return c != NULL ? c->fd : -1;
+}
+
+void dc_http_stream_abort(struct dc_http_response *resp)
+{
+    struct conn *c = resp->conn_;
+
+    if (c != NULL && resp->stream_ != ST_NONE && resp->stream_ != ST_BUFFERED)
+        c->st_failed = true;
+}
+
+/* The handler of a streamed response returned: end the body. True when the connection stays
+ * open. */
+static bool stream_end(struct conn *c, enum stream_mode mode)
+{
+    static const char last[] = "0\r\n\r\n";
+    struct iovec iov;
+
+    if (c->st_failed || mode == ST_CLOSE || (mode == ST_LENGTH && c->st_left > 0))
+        return false;
+    if (mode == ST_CHUNKED) {
+        iov.iov_base = (void *)last;
+        iov.iov_len = sizeof(last) - 1;
+        if (!conn_write(c, &iov, 1))
+            return false;
+    }
+    if (c->out.cap > 4 * TLS_ONE_WRITE)
+        dc_buf_cleanup(&c->out);
+    return !c->st_close && !atomic_load(&c->s->quiesced);
+}
+
 static bool dispatch(struct conn *c, bool close_after)
 {
     struct dc_http_response resp;
@@ -558,9 +758,13 @@ static bool dispatch(struct conn *c, bool close_after)
 
     c->req.body = c->body.len > 0 ? c->body.data : "";
     c->req.body_len = c->body.len;
+    c->close_req = close_after;
     dc_http_response_init(&resp, &c->arena);
     (void)dc_http_router_dispatch(c->s->router, &c->req, &resp);
-    keep = send_response(c, &resp, close_after);
+    if (resp.stream_ != ST_NONE)
+        keep = stream_end(c, (enum stream_mode)resp.stream_);
+    else
+        keep = send_response(c, &resp, close_after);
     dc_http_response_cleanup(&resp);
     end_request(c);
     return keep;
@@ -838,6 +1042,10 @@ static void *conn_main(void *arg)
             s->done = dc_xrealloc(s->done, s->capdone * sizeof(*s->done));
         }
         s->done[s->ndone++] = pthread_self();
+        /* The accept thread joins the list after reading the pipe, so one byte per non-empty
+         * list is enough (and a full pipe loses nothing). */
+        if (s->ndone == 1)
+            (void)!write(s->reap_pipe[1], "r", 1);
     }
     if (--s->nconns == 0)
         pthread_cond_broadcast(&s->gone);
@@ -921,6 +1129,14 @@ static void reap(struct dc_http_server *s)
     free(done);
 }
 
+void dc__http_server_threads(struct dc_http_server *s, unsigned *conns, size_t *unjoined)
+{
+    pthread_mutex_lock(&s->mu);
+    *conns = s->nconns;
+    *unjoined = s->ndone;
+    pthread_mutex_unlock(&s->mu);
+}
+
 void dc__http_conn_run(struct dc_http_server *s, int fd)
 {
     struct conn *c = conn_new(s, fd);
@@ -937,19 +1153,27 @@ static void *accept_main(void *arg)
     bool tcp = s->unix_path == NULL;
 
     for (;;) {
-        struct pollfd pf[2] = {{.fd = s->lfd, .events = POLLIN},
-                               {.fd = s->wake[0], .events = POLLIN}};
+        struct pollfd pf[3] = {{.fd = s->lfd, .events = POLLIN},
+                               {.fd = s->wake[0], .events = POLLIN},
+                               {.fd = s->reap_pipe[0], .events = POLLIN}};
         int fd;
 
-        if (poll(pf, 2, -1) < 0 && errno != EINTR)
+        if (poll(pf, 3, -1) < 0 && errno != EINTR)
             break;
         if (pf[1].revents != 0)
             break;
+        if (pf[2].revents != 0) {
+            char drain[64];
+
+            /* Read first, then take the list: a thread that ends in between writes again. */
+            while (read(s->reap_pipe[0], drain, sizeof(drain)) > 0)
+                ;
+            reap(s);
+        }
         if ((pf[0].revents & POLLIN) == 0)
             continue;
         fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
         if (fd >= 0) {
-            reap(s);
             conn_start(s, fd, tcp);
         } else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
             /* Out of descriptors or memory: back off a little (or stop when woken). */
@@ -1097,6 +1321,7 @@ int dc_http_server_start(struct dc_http_server **out, const struct dc_http_serve
     s->router = r;
     s->lfd = -1;
     s->wake[0] = s->wake[1] = -1;
+    s->reap_pipe[0] = s->reap_pipe[1] = -1;
     s->max_body = o->max_body != 0 ? o->max_body : DC_DEFAULT_MAX_BODY;
     s->max_header = o->max_header != 0 ? o->max_header : DC_HTTP_DEFAULT_MAX_HEADER;
     if (s->max_header > DC_HTTP_MAX_HEADER_CAP)
@@ -1137,7 +1362,7 @@ int dc_http_server_start(struct dc_http_server **out, const struct dc_http_serve
     }
     if (rv != DC_OK)
         goto err;
-    if (pipe2(s->wake, O_CLOEXEC) != 0) {
+    if (pipe2(s->wake, O_CLOEXEC) != 0 || pipe2(s->reap_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
         rv = dc_err_set(eb, DC_EIO, "http server: pipe: %s", strerror(errno));
         goto err;
     }
@@ -1266,6 +1491,10 @@ void dc_http_server_free(struct dc_http_server *s)
         close(s->wake[0]);
     if (s->wake[1] >= 0)
         close(s->wake[1]);
+    if (s->reap_pipe[0] >= 0)
+        close(s->reap_pipe[0]);
+    if (s->reap_pipe[1] >= 0)
+        close(s->reap_pipe[1]);
     if (s->unix_path != NULL) {
         (void)unlink(s->unix_path);
         free(s->unix_path);

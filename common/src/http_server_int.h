@@ -26,4 +26,8 @@ int dc__http_tls_peer_der(SSL *ssl, size_t i, struct dc_arena *arena, const uint
  * the connection instead of waiting). `fd` is closed. */
 void dc__http_conn_run(struct dc_http_server *s, int fd);
 
+/* For tests: the connections registered now and the finished connection threads not joined
+ * yet. Thread-safe. */
+void dc__http_server_threads(struct dc_http_server *s, unsigned *conns, size_t *unjoined);
+
 #endif /* DC_HTTP_SERVER_INT_H */

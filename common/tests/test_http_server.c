@@ -224,6 +224,7 @@ static void test_methods_and_headers(void **state)
         assert_string_equal(dc_buf_cstr(&res.body), "{\"k\":1}");
         assert_string_equal(dc_http_result_header(&res, "Content-Type"), "application/json");
         assert_string_equal(dc_http_result_header(&res, "Content-Length"), "7");
+        assert_int_equal(res.content_length, 7);
         dc_http_result_cleanup(&res);
     }
     /* POST without a body and without Content-Type: curl must not invent one. */

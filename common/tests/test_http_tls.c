@@ -1,7 +1,8 @@
 /* HTTPS in the server (OpenSSL): certificates made in the test with OpenSSL (EC P-256, self-signed,
  * SAN DNS:localhost), a small OpenSSL client that verifies the chain and the host name, and the
  * certificate swap of dc_http_server_set_tls (new connections see the new certificate, an
- * established one keeps working, a bad certificate is refused and the old one stays). */
+ * established one keeps working, a bad certificate is refused and the old one stays), and a
+ * streamed response read piece by piece by the built-in client over TLS. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "dc/http_client.h"
 #include "dc/http_server.h"
 #include "dc/mem.h"
 
@@ -98,6 +101,34 @@ static void h_hello(struct dc_http_request *req, struct dc_http_response *resp, 
     (void)ud;
     assert_int_equal(dc_buf_appendf(&resp->body, "hello %s %zu", req->method, req->body_len),
                      DC_OK);
+}
+
+/* /stream: "one\n", then (once the test's byte is in gate[0]) 40000 bytes of 'b' (more than one
+ * TLS record) and "end\n", chunked. */
+struct stream_gate {
+    int gate[2];
+    int result;
+};
+
+static void h_stream(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
+{
+    static char big[40000];
+    struct stream_gate *g = ud;
+    struct pollfd pf = {.fd = g->gate[0], .events = POLLIN};
+    char c;
+    int rv;
+
+    memset(big, 'b', sizeof(big));
+    rv = dc_http_stream_begin(req, resp, DC_HTTP_LENGTH_UNKNOWN);
+    if (rv == DC_OK)
+        rv = dc_http_stream_write(resp, "one\n", 4);
+    assert_int_equal(poll(&pf, 1, 5000), 1);
+    assert_int_equal(read(g->gate[0], &c, 1), 1);
+    if (rv == DC_OK)
+        rv = dc_http_stream_write(resp, big, sizeof(big));
+    if (rv == DC_OK)
+        rv = dc_http_stream_write(resp, "end\n", 4);
+    g->result = rv;
 }
 
 /* One TLS client connection trusting `trust`. */
@@ -189,6 +220,7 @@ struct fixture {
     struct dc_http_router *r;
     struct dc_http_server *s;
     struct pem_pair a, b;
+    struct stream_gate g;
 };
 
 static int setup_threads(void **state, unsigned threads)
@@ -201,6 +233,8 @@ static int setup_threads(void **state, unsigned threads)
     make_cert(&f->b, "second");
     f->r = dc_http_router_new();
     assert_int_equal(dc_http_router_add(f->r, NULL, "/hello", h_hello, NULL), DC_OK);
+    assert_int_equal(pipe(f->g.gate), 0);
+    assert_int_equal(dc_http_router_add(f->r, NULL, "/stream", h_stream, &f->g), DC_OK);
     o.address = "127.0.0.1";
     o.threads = threads;
     o.tls_cert_pem = f->a.cert;
@@ -227,6 +261,8 @@ static int teardown(void **state)
 
     dc_http_server_free(f->s);
     dc_http_router_free(f->r);
+    close(f->g.gate[0]);
+    close(f->g.gate[1]);
     free_cert(&f->a);
     free_cert(&f->b);
     free(f);
@@ -318,6 +354,58 @@ static void test_options(void **state)
     dc_http_server_free(s);
 }
 
+/* What the client received so far; the gate opens once the first piece is in. */
+struct sink {
+    struct dc_buf got;
+    int gate_fd;
+    size_t at_gate; /* bytes received when the gate was opened */
+};
+
+static int sink_body(const void *data, size_t len, void *ud)
+{
+    struct sink *k = ud;
+
+    assert_int_equal(dc_buf_append(&k->got, data, len), DC_OK);
+    if (k->at_gate == 0 && k->got.len >= 4) {
+        k->at_gate = k->got.len;
+        assert_int_equal(write(k->gate_fd, "g", 1), 1);
+    }
+    return 0;
+}
+
+static void test_stream_tls(void **state)
+{
+    struct fixture *f = *state;
+    struct dc_http_client *cl;
+    struct dc_http_call call = {0};
+    struct dc_http_result res = {0};
+    struct sink k = {.gate_fd = f->g.gate[1]};
+    struct dc_errbuf eb = {0};
+    char url[64];
+
+    dc_buf_init(&k.got, 0);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%u/stream", (unsigned)dc_http_server_port(f->s));
+    assert_int_equal(dc_http_client_new(&cl, NULL, &eb), DC_OK);
+    call.url = url;
+    call.tls_ca_pem = f->a.cert;
+    call.on_body = sink_body;
+    call.ud = &k;
+    if (dc_http_client_do(cl, &call, &res, &eb) != DC_OK)
+        fail_msg("call: %s", eb.msg);
+    assert_int_equal(res.status, 200);
+    assert_string_equal(dc_http_result_header(&res, "Transfer-Encoding"), "chunked");
+    assert_int_equal(res.content_length, -1);
+    /* The first piece arrived alone, while the handler waited for the gate. */
+    assert_int_equal(k.at_gate, 4);
+    assert_int_equal(k.got.len, 4 + 40000 + 4);
+    assert_memory_equal(k.got.data, "one\nbbbb", 8);
+    assert_memory_equal(k.got.data + k.got.len - 5, "bend\n", 5);
+    assert_int_equal(f->g.result, DC_OK);
+    dc_http_result_cleanup(&res);
+    dc_buf_cleanup(&k.got);
+    dc_http_client_free(cl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -326,6 +414,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_swap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_swap, setup_epoll, teardown),
         cmocka_unit_test_setup_teardown(test_options, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_tls, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,10 @@
 /* The server's wire handling, driven byte by byte from raw sockets on 127.0.0.1: pipelining,
  * header blocks split across reads (and across buffer growth), chunked bodies with extensions
  * and trailers, Expect: 100-continue, HTTP/1.0, HEAD, malformed requests, the header-field
- * limit and the slowloris cut. Every read is bounded by SO_RCVTIMEO. */
+ * limit and the slowloris cut; streamed responses (chunked, Content-Length, HTTP/1.0, HEAD, a
+ * client gone mid-stream, socket-less dispatch). Every read is bounded by SO_RCVTIMEO. */
+/* POLLRDHUP. */
+#define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +13,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,17 +21,78 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../src/http_server_int.h"
+#include "dc/http_client.h"
 #include "dc/http_server.h"
 #include "dc/limits.h"
 #include "dc/mem.h"
 #include "dc/str.h"
 #include "dc/time.h"
 
+/* What the /stream handler shares with the test thread. */
+struct stream_ctl {
+    int gate[2]; /* the handler waits for a byte in gate[1] where the query says gate=1 */
+    int done[2]; /* the handler writes a byte here when it ends */
+    int result;  /* the last stream call's return code */
+};
+
 struct fixture {
     struct dc_http_router *r;
     struct dc_http_server *s;
     uint16_t port;
+    struct stream_ctl ctl;
 };
+
+/* Wait up to 5 s for a byte on `fd`; false on timeout. */
+static bool wait_byte(int fd)
+{
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    char c;
+
+    return poll(&pf, 1, 5000) == 1 && read(fd, &c, 1) == 1;
+}
+
+static const char *const pieces[] = {"one\n", "two\n", "three\n"}; /* 14 bytes */
+
+/* /stream?len=<n>&gate=1&pre=1&flood=1&status=<s>: a streamed response of `pieces` (the first
+ * through resp->body with pre=1), announced as len bytes (absent: unknown), waiting for the
+ * test's byte after the first piece with gate=1; flood=1 writes 1 KiB pieces until a write
+ * fails. The last return code goes to ctl->result, then a byte to ctl->done. */
+static void h_stream(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
+{
+    struct stream_ctl *ctl = ud;
+    const char *len = dc_http_request_query(req, "len");
+    const char *st = dc_http_request_query(req, "status");
+    int64_t n = DC_HTTP_LENGTH_UNKNOWN;
+    size_t i = 0;
+    int rv;
+
+    if (len != NULL)
+        assert_int_equal(dc_str_to_i64(len, 0, 1 << 20, &n), DC_OK);
+    resp->status = st != NULL ? (int)strtol(st, NULL, 10) : 200;
+    dc_http_response_header(resp, "X-S", "1");
+    dc_http_response_header(resp, "Content-Type", "text/event-stream");
+    if (dc_http_request_query(req, "pre") != NULL) {
+        assert_int_equal(dc_buf_appends(&resp->body, pieces[0]), DC_OK);
+        i = 1;
+    }
+    rv = dc_http_stream_begin(req, resp, n);
+    assert_int_equal(dc_http_stream_begin(req, resp, n), DC_EINVAL); /* only once */
+    if (dc_http_request_query(req, "flood") != NULL) {
+        char kb[1024];
+
+        memset(kb, 'f', sizeof(kb));
+        for (int k = 0; k < 100000 && rv == DC_OK; k++)
+            rv = dc_http_stream_write(resp, kb, sizeof(kb));
+    }
+    for (; i < 3 && rv == DC_OK; i++) {
+        if (i == 1 && dc_http_request_query(req, "gate") != NULL)
+            assert_true(wait_byte(ctl->gate[0]));
+        rv = dc_http_stream_write(resp, pieces[i], strlen(pieces[i]));
+    }
+    ctl->result = rv;
+    assert_int_equal(write(ctl->done[1], "d", 1), 1);
+}
 
 static void h_echo(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
 {
@@ -39,6 +104,22 @@ static void h_echo(struct dc_http_request *req, struct dc_http_response *resp, v
     assert_int_equal(dc_http_response_body(resp, req->body, req->body_len, "text/plain"), DC_OK);
 }
 
+/* /watch: one piece, then wait (up to 10 s) for the watch descriptor to report that the client
+ * left or the server stops; ctl->result = 1 when it did. */
+static void h_watch(struct dc_http_request *req, struct dc_http_response *resp, void *ud)
+{
+    struct stream_ctl *ctl = ud;
+    struct pollfd pf = {.events = POLLRDHUP};
+
+    assert_int_equal(dc_http_stream_watch_fd(resp), -1);
+    assert_int_equal(dc_http_stream_begin(req, resp, DC_HTTP_LENGTH_UNKNOWN), DC_OK);
+    assert_int_equal(dc_http_stream_write(resp, "w\n", 2), DC_OK);
+    pf.fd = dc_http_stream_watch_fd(resp);
+    assert_true(pf.fd >= 0);
+    ctl->result = poll(&pf, 1, 10000) == 1 && (pf.revents & (POLLRDHUP | POLLHUP)) != 0;
+    assert_int_equal(write(ctl->done[1], "d", 1), 1);
+}
+
 static int setup_opts(void **state, unsigned idle)
 {
     struct fixture *f = dc_xcalloc(1, sizeof(*f));
@@ -48,6 +129,10 @@ static int setup_opts(void **state, unsigned idle)
 
     f->r = dc_http_router_new();
     assert_int_equal(dc_http_router_add(f->r, NULL, "/echo", h_echo, NULL), DC_OK);
+    assert_int_equal(pipe(f->ctl.gate), 0);
+    assert_int_equal(pipe(f->ctl.done), 0);
+    assert_int_equal(dc_http_router_add(f->r, NULL, "/stream", h_stream, &f->ctl), DC_OK);
+    assert_int_equal(dc_http_router_add(f->r, NULL, "/watch", h_watch, &f->ctl), DC_OK);
     if (dc_http_server_start(&f->s, &o, f->r, &eb) != DC_OK)
         fail_msg("start: %s", eb.msg);
     f->port = dc_http_server_port(f->s);
@@ -71,6 +156,10 @@ static int teardown(void **state)
 
     dc_http_server_free(f->s);
     dc_http_router_free(f->r);
+    for (int i = 0; i < 2; i++) {
+        close(f->ctl.gate[i]);
+        close(f->ctl.done[i]);
+    }
     free(f);
     return 0;
 }
@@ -376,6 +465,350 @@ static void test_slowloris(void **state)
     assert_int_equal(dc_http_server_drain(f->s, 2000), DC_OK);
 }
 
+/* Make `rd` hold at least `n` bytes; false when the connection closed first. */
+static bool fill_to(int fd, struct reader *rd, size_t n)
+{
+    while (rd->len < n) {
+        ssize_t k = recv(fd, rd->buf + rd->len, sizeof(rd->buf) - 1 - rd->len, 0);
+
+        if (k <= 0)
+            break;
+        rd->len += (size_t)k;
+    }
+    rd->buf[rd->len] = '\0';
+    return rd->len >= n;
+}
+
+/* Move the first `n` bytes of `rd` to `out` (NUL-terminated). */
+static void take(struct reader *rd, size_t n, char *out, size_t cap)
+{
+    assert_true(n < cap);
+    memcpy(out, rd->buf, n);
+    out[n] = '\0';
+    memmove(rd->buf, rd->buf + n, rd->len - n);
+    rd->len -= n;
+    rd->buf[rd->len] = '\0';
+}
+
+/* The next line (without CRLF) into `out`; false when the connection closed first. */
+static bool read_line(int fd, struct reader *rd, char *out, size_t cap)
+{
+    char *eol;
+
+    rd->buf[rd->len] = '\0';
+    while ((eol = strstr(rd->buf, "\r\n")) == NULL) {
+        if (!fill_to(fd, rd, rd->len + 1))
+            return false;
+    }
+    take(rd, (size_t)(eol - rd->buf) + 2, out, cap);
+    out[strlen(out) - 2] = '\0';
+    return true;
+}
+
+/* The head through its blank line into `out`. */
+static bool read_head(int fd, struct reader *rd, char *out, size_t cap)
+{
+    char *end;
+
+    rd->buf[rd->len] = '\0';
+    while ((end = strstr(rd->buf, "\r\n\r\n")) == NULL) {
+        if (!fill_to(fd, rd, rd->len + 1))
+            return false;
+    }
+    take(rd, (size_t)(end - rd->buf) + 4, out, cap);
+    return true;
+}
+
+/* One chunk of a chunked body into `out`; its size, or -1 (closed, malformed). */
+static long read_chunk(int fd, struct reader *rd, char *out, size_t cap)
+{
+    char line[64], crlf[4];
+    long n;
+
+    if (!read_line(fd, rd, line, sizeof(line)))
+        return -1;
+    n = strtol(line, NULL, 16);
+    if (n < 0 || !fill_to(fd, rd, (size_t)n + 2))
+        return -1;
+    take(rd, (size_t)n, out, cap);
+    take(rd, 2, crlf, sizeof(crlf));
+    return strcmp(crlf, "\r\n") == 0 ? n : -1;
+}
+
+static void test_stream_chunked(void **state)
+{
+    struct fixture *f = *state;
+    struct reader rd = {0};
+    char head[4096], data[256];
+    int fd = dial(f);
+
+    /* The first piece arrives while the handler still waits for the gate. */
+    send_str(fd, "GET /stream?gate=1&pre=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(read_head(fd, &rd, head, sizeof(head)));
+    assert_true(dc_str_has_prefix(head, "HTTP/1.1 200 OK\r\n"));
+    assert_non_null(strstr(head, "Transfer-Encoding: chunked\r\n"));
+    assert_non_null(strstr(head, "X-S: 1\r\n"));
+    assert_null(strstr(head, "Content-Length"));
+    assert_null(strstr(head, "Connection: close"));
+    assert_int_equal(read_chunk(fd, &rd, data, sizeof(data)), 4);
+    assert_string_equal(data, "one\n");
+    assert_int_equal(dc_http_server_inflight(f->s), 1);
+    assert_int_equal(write(f->ctl.gate[1], "g", 1), 1);
+    assert_int_equal(read_chunk(fd, &rd, data, sizeof(data)), 4);
+    assert_string_equal(data, "two\n");
+    assert_int_equal(read_chunk(fd, &rd, data, sizeof(data)), 6);
+    assert_string_equal(data, "three\n");
+    assert_int_equal(read_chunk(fd, &rd, data, sizeof(data)), 0); /* and no trailers */
+    assert_true(wait_byte(f->ctl.done[0]));
+    assert_int_equal(f->ctl.result, DC_OK);
+    /* Keep-alive: the next request on the same connection is answered. */
+    send_str(fd, "GET /echo?again HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(read_response(fd, &rd, false, head, sizeof(head)));
+    assert_non_null(strstr(head, "X-Query: again\r\n"));
+    assert_int_equal(rd.len, 0);
+    close(fd);
+}
+
+static void test_stream_length(void **state)
+{
+    struct fixture *f = *state;
+    struct reader rd = {0};
+    char resp[4096];
+    int fd = dial(f);
+
+    /* Exactly the announced length: a normal keep-alive response. */
+    send_str(fd, "GET /stream?len=14 HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(read_response(fd, &rd, false, resp, sizeof(resp)));
+    assert_non_null(strstr(resp, "Content-Length: 14\r\n"));
+    assert_null(strstr(resp, "Transfer-Encoding"));
+    assert_true(dc_str_has_suffix(resp, "\r\n\r\none\ntwo\nthree\n"));
+    assert_true(wait_byte(f->ctl.done[0]));
+    assert_int_equal(f->ctl.result, DC_OK);
+    /* Over the announced length: the write is refused, the body stays short, then close. */
+    send_str(fd, "GET /stream?len=6 HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(read_head(fd, &rd, resp, sizeof(resp)));
+    assert_non_null(strstr(resp, "Content-Length: 6\r\n"));
+    assert_true(wait_byte(f->ctl.done[0]));
+    assert_int_equal(f->ctl.result, DC_EINVAL);
+    assert_true(fill_to(fd, &rd, 4));
+    assert_false(fill_to(fd, &rd, 5)); /* "one\n", then the close */
+    close(fd);
+    /* Shorter than announced: the close tells the client. */
+    fd = dial(f);
+    rd.len = 0;
+    send_str(fd, "GET /stream?len=20 HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(read_head(fd, &rd, resp, sizeof(resp)));
+    assert_false(fill_to(fd, &rd, 20));
+    assert_int_equal(rd.len, 14);
+    close(fd);
+    assert_true(wait_byte(f->ctl.done[0]));
+}
+
+static void test_stream_http10_head(void **state)
+{
+    struct fixture *f = *state;
+    struct reader rd = {0};
+    char resp[4096];
+    int fd = dial(f);
+
+    /* HTTP/1.0, unknown length: raw bytes delimited by the close. */
+    send_str(fd, "GET /stream HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert_true(read_head(fd, &rd, resp, sizeof(resp)));
+    assert_true(dc_str_has_prefix(resp, "HTTP/1.0 200 OK\r\n"));
+    assert_non_null(strstr(resp, "Connection: close\r\n"));
+    assert_null(strstr(resp, "Transfer-Encoding"));
+    assert_null(strstr(resp, "Content-Length"));
+    assert_false(fill_to(fd, &rd, sizeof(rd.buf) - 1));
+    assert_string_equal(rd.buf, "one\ntwo\nthree\n");
+    close(fd);
+    assert_true(wait_byte(f->ctl.done[0]));
+    /* HEAD: the head only (with a known length), writes succeed, keep-alive goes on; then a
+     * 204 with a streamed "body" sends none. */
+    fd = dial(f);
+    rd.len = 0;
+    send_str(fd, "HEAD /stream HTTP/1.1\r\nHost: x\r\n\r\n"
+                 "HEAD /stream?len=14 HTTP/1.1\r\nHost: x\r\n\r\n"
+                 "GET /stream?status=204 HTTP/1.1\r\nHost: x\r\n\r\n"
+                 "GET /echo?last HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(read_head(fd, &rd, resp, sizeof(resp)));
+    assert_null(strstr(resp, "Transfer-Encoding"));
+    assert_null(strstr(resp, "Content-Length"));
+    assert_true(read_head(fd, &rd, resp, sizeof(resp)));
+    assert_non_null(strstr(resp, "Content-Length: 14\r\n"));
+    assert_true(read_head(fd, &rd, resp, sizeof(resp)));
+    assert_true(dc_str_has_prefix(resp, "HTTP/1.1 204 No Content\r\n"));
+    assert_null(strstr(resp, "Content-Type"));
+    assert_true(read_response(fd, &rd, false, resp, sizeof(resp)));
+    assert_non_null(strstr(resp, "X-Query: last\r\n"));
+    for (int i = 0; i < 3; i++) {
+        assert_true(wait_byte(f->ctl.done[0]));
+        assert_int_equal(f->ctl.result, DC_OK);
+    }
+    close(fd);
+}
+
+/* A new connection that asked for `target` and read the head and the first chunk (`first`
+ * bytes) of its streamed response. */
+static int open_stream(const struct fixture *f, const char *target, long first)
+{
+    struct reader rd = {0};
+    char head[4096], data[2048], req[128];
+    int fd = dial(f);
+
+    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", target);
+    send_str(fd, req);
+    assert_true(read_head(fd, &rd, head, sizeof(head)));
+    assert_int_equal(read_chunk(fd, &rd, data, sizeof(data)), first);
+    return fd;
+}
+
+static void test_stream_client_gone(void **state)
+{
+    struct fixture *f = *state;
+    int fd = open_stream(f, "/stream?flood=1", 1024);
+
+    /* The client reads the first chunk and leaves: the handler's writes fail (it stops), the
+     * server closes the connection and the request is no longer in flight. */
+    close(fd);
+    assert_true(wait_byte(f->ctl.done[0]));
+    assert_int_equal(f->ctl.result, DC_EIO);
+    assert_int_equal(dc_http_server_drain(f->s, 2000), DC_OK);
+}
+
+static void test_stream_socketless(void **state)
+{
+    struct stream_ctl ctl = {0};
+    struct dc_http_router *r = dc_http_router_new();
+    struct dc_http_request req = {0};
+    struct dc_http_response resp;
+    struct dc_arena a;
+
+    (void)state;
+    assert_int_equal(pipe(ctl.done), 0);
+    assert_int_equal(dc_http_router_add(r, NULL, "/stream", h_stream, &ctl), DC_OK);
+    dc_arena_init(&a);
+    req.method = "GET";
+    req.path = "/stream";
+    req.query = "pre=1";
+    req.arena = &a;
+    dc_http_response_init(&resp, &a);
+    assert_int_equal(dc_http_router_dispatch(r, &req, &resp), DC_OK);
+    /* Without a connection the pieces are a buffered body. */
+    assert_int_equal(ctl.result, DC_OK);
+    assert_int_equal(resp.body.len, 14);
+    assert_memory_equal(resp.body.data, "one\ntwo\nthree\n", 14);
+    assert_string_equal(dc_http_response_header_get(&resp, "X-S"), "1");
+    /* Writes before begin are refused; abort before begin is a no-op. */
+    dc_http_response_cleanup(&resp);
+    dc_http_response_init(&resp, &a);
+    dc_http_stream_abort(&resp);
+    assert_int_equal(dc_http_stream_write(&resp, "x", 1), DC_EINVAL);
+    assert_int_equal(dc_http_stream_begin(&req, &resp, -2), DC_EINVAL);
+    dc_http_response_cleanup(&resp);
+    dc_arena_cleanup(&a);
+    dc_http_router_free(r);
+    close(ctl.done[0]);
+    close(ctl.done[1]);
+}
+
+static void test_stream_watch(void **state)
+{
+    struct fixture *f = *state;
+    int fd = open_stream(f, "/watch", 2);
+
+    /* The client leaves while the producer waits for something else. */
+    close(fd);
+    assert_true(wait_byte(f->ctl.done[0]));
+    assert_int_equal(f->ctl.result, 1);
+    /* The server stops (free) while the producer waits: it is woken, so free returns. */
+    fd = open_stream(f, "/watch", 2);
+    dc_http_server_free(f->s);
+    f->s = NULL;
+    assert_true(wait_byte(f->ctl.done[0]));
+    assert_int_equal(f->ctl.result, 1);
+    close(fd);
+}
+
+/* The client side of a relay: the body sink closes the peer of the watched descriptor after
+ * the first piece, while the server's handler holds the rest back. */
+struct watch_sink {
+    int peer;
+    size_t got;
+};
+
+static int watch_body(const void *data, size_t len, void *ud)
+{
+    struct watch_sink *w = ud;
+
+    (void)data;
+    w->got += len;
+    if (w->peer >= 0) {
+        close(w->peer);
+        w->peer = -1;
+    }
+    return 0;
+}
+
+static void test_client_watch(void **state)
+{
+    struct fixture *f = *state;
+    struct dc_http_client *cl;
+    struct dc_http_call call = {0};
+    struct dc_http_result res = {0};
+    struct dc_errbuf eb = {0};
+    struct watch_sink w;
+    char url[64];
+    int sv[2], watch;
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    w.peer = sv[1];
+    w.got = 0;
+    watch = sv[0];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/stream?gate=1", (unsigned)f->port);
+    assert_int_equal(dc_http_client_new(&cl, NULL, &eb), DC_OK);
+    call.url = url;
+    call.on_body = watch_body;
+    call.ud = &w;
+    call.watch_fd = &watch;
+    /* Without the watch this call would wait for the gate (5 s) and then succeed. */
+    assert_int_equal(dc_http_client_do(cl, &call, &res, &eb), DC_ECANCELED);
+    assert_int_equal(w.got, 4);
+    assert_int_equal(write(f->ctl.gate[1], "g", 1), 1);
+    assert_true(wait_byte(f->ctl.done[0]));
+    dc_http_result_cleanup(&res);
+    dc_http_client_free(cl);
+    close(sv[0]);
+}
+
+static void test_threads_joined(void **state)
+{
+    struct fixture *f = *state;
+    struct reader rd = {0};
+    char resp[4096];
+    unsigned conns = 1;
+    size_t unjoined = 1;
+    int fd[3];
+
+    /* Connections that end have their threads joined without waiting for the next accept. */
+    for (int i = 0; i < 3; i++) {
+        fd[i] = dial(f);
+        send_str(fd[i], "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+        rd.len = 0;
+        assert_true(read_response(fd[i], &rd, false, resp, sizeof(resp)));
+    }
+    for (int i = 0; i < 3; i++)
+        close(fd[i]);
+    for (int i = 0; i < 500 && (conns > 0 || unjoined > 0); i++) {
+        struct timespec poll_gap = {0, 10 * 1000000L}; /* polling a state, bounded */
+
+        dc__http_server_threads(f->s, &conns, &unjoined);
+        if (conns > 0 || unjoined > 0)
+            nanosleep(&poll_gap, NULL);
+    }
+    assert_int_equal(conns, 0);
+    assert_int_equal(unjoined, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -387,6 +820,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expect_continue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http10_and_head, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slowloris, setup_idle1, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_chunked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_length, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_http10_head, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_client_gone, setup, teardown),
+        cmocka_unit_test(test_stream_socketless),
+        cmocka_unit_test_setup_teardown(test_threads_joined, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_watch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_watch, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,9 @@
   /healthz                  200, or the code set with /control/health/<code>
   /control/health/<code>    set the /healthz answer
   /control/last-health      {"headers": headers of the last /healthz request}
+  /sse/<n>?gate=<file>      Server-Sent Events, chunked: "data: event <i>" for i = 1..n, the
+                            last one only once <file> exists (waits up to 20 s)
+  /bytes/<n>[?chunked=1]    <n> bytes (a repeating pattern), with Content-Length or chunked
 Usage: echo_app.py PORT [INSTANCE_NAME]
 With ECHO_TLS_CERT and ECHO_TLS_KEY set (PEM files) it serves HTTPS instead.
 """
@@ -19,7 +22,9 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
+
+PATTERN = bytes(range(256)) * 256  # 64 KiB
 
 LOCK = threading.Lock()
 STATE = {"health": 200, "last_health": {}, "counts": {}}
@@ -46,6 +51,44 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if body and self.command != "HEAD":
             self.wfile.write(body)
+
+    def _head(self, code, ctype, length=None):
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("X-App-Header", "yes")
+        if length is None:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(length))
+        self.end_headers()
+
+    def _chunk(self, data):
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def _sse(self, n, gate):
+        self._head(200, "text/event-stream")
+        for i in range(1, n + 1):
+            if i == n and gate:
+                for _ in range(400):
+                    if os.path.exists(gate):
+                        break
+                    time.sleep(0.05)
+            self._chunk(b"data: event %d\n\n" % i)
+        self._chunk(b"")
+
+    def _bytes(self, n, chunked):
+        self._head(200, "application/octet-stream", None if chunked else n)
+        sent = 0
+        while sent < n:
+            piece = PATTERN[: min(len(PATTERN), n - sent)]
+            if chunked:
+                self._chunk(piece)
+            else:
+                self.wfile.write(piece)
+            sent += len(piece)
+        if chunked:
+            self._chunk(b"")
 
     def _body(self):
         n = int(self.headers.get("Content-Length") or 0)
@@ -93,6 +136,10 @@ class Handler(BaseHTTPRequestHandler):
             if self._count(parts[2]) <= int(parts[3]):
                 return self._send(500, {"flaky": parts[2]})
             return self._send(200, echo)
+        if len(parts) == 3 and parts[1] == "sse":
+            return self._sse(int(parts[2]), parse_qs(u.query).get("gate", [""])[0])
+        if len(parts) == 3 and parts[1] == "bytes":
+            return self._bytes(int(parts[2]), "chunked" in parse_qs(u.query))
         if len(parts) == 3 and parts[1] == "count":
             with LOCK:
                 return self._send(200, {"count": STATE["counts"].get(parts[2], 0)})

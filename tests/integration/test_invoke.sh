@@ -171,6 +171,35 @@ head -c 1048576 /dev/zero | tr '\0' x >"$T_TMP/big"
 inv "$A_U/v1.0/invoke/b/method/big" -X PUT --data-binary "@$T_TMP/big"
 check "1 MiB body" "200 1048576" "$ST $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["body_len"])' "$T_TMP/inv")"
 
+echo "# streamed responses: SSE and bodies over --max-body-size (4Mi), A <- B <- app"
+GATE=$T_TMP/sse-gate
+curl -s -N -D "$T_TMP/sse.h" -o "$T_TMP/sse.out" "$A_U/v1.0/invoke/b/method/sse/3?gate=$GATE" &
+SSE=$!
+for i in $(seq 1 200); do grep -q 'event 1' "$T_TMP/sse.out" 2>/dev/null && break; sleep 0.05; done
+check "SSE: the first event reaches the caller" yes "$(grep -q 'data: event 1' "$T_TMP/sse.out" && echo yes)"
+check "SSE: ... while the app still holds the last one" no \
+  "$(grep -q 'event 3' "$T_TMP/sse.out" && echo yes || echo no)"
+touch "$GATE"
+wait_exit "$SSE" 20
+check "SSE: the whole stream, in order" 'data: event 1||data: event 2||data: event 3||' \
+  "$(tr '\n' '|' <"$T_TMP/sse.out")"
+check_contains "SSE: relayed chunked" "Transfer-Encoding: chunked" "$(cat "$T_TMP/sse.h")"
+check_contains "SSE: content type passed" "Content-Type: text/event-stream" "$(cat "$T_TMP/sse.h")"
+check_contains "SSE: app headers passed" "X-App-Header: yes" "$(cat "$T_TMP/sse.h")"
+check "SSE to an HTTP/1.0 caller (ends with the close)" 'data: event 1||data: event 2||' \
+  "$(curl -s --http1.0 "$A_U/v1.0/invoke/b/method/sse/2" | tr '\n' '|')"
+check "SSE through self-invocation" 'data: event 1||data: event 2||' \
+  "$(curl -s "$B1_U/v1.0/invoke/b/method/sse/2" | tr '\n' '|')"
+want_sum() { python3 -c 'import hashlib,sys; n=int(sys.argv[1]); p=bytes(range(256))*256; print(n, hashlib.md5((p*(n//len(p)+1))[:n]).hexdigest())' "$1"; }
+got_sum() { python3 -c 'import hashlib,sys; d=open(sys.argv[1],"rb").read(); print(len(d), hashlib.md5(d).hexdigest())' "$1"; }
+ST=$(curl -s -D "$T_TMP/big.h" -o "$T_TMP/big.out" -w '%{http_code}' "$A_U/v1.0/invoke/b/method/bytes/6291456")
+check "6 MiB response with Content-Length (over the limit): 200, whole" "200 $(want_sum 6291456)" "$ST $(got_sum "$T_TMP/big.out")"
+check_contains "6 MiB response: its Content-Length relayed" "Content-Length: 6291456" "$(cat "$T_TMP/big.h")"
+ST=$(curl -s -o "$T_TMP/big.out" -w '%{http_code}' "$A_U/v1.0/invoke/b/method/bytes/6291456?chunked=1")
+check "6 MiB chunked response: 200, whole" "200 $(want_sum 6291456)" "$ST $(got_sum "$T_TMP/big.out")"
+h=$(curl -s -D - -o /dev/null "$A_U/v1.0/invoke/b/method/bytes/1000")
+check_contains "small response: still buffered (Content-Length)" "Content-Length: 1000" "$h"
+
 echo "# addressing forms"
 inv "$A_U/some/path?q=1" -H 'dapr-app-id: b'
 check "dapr-app-id header form" "200 /some/path q=1" "$ST $(j 'd["path"]') $(j 'd["query"]')"
@@ -359,6 +388,35 @@ else
   inv "$A_U/v1.0/invoke/r/method/ok"
   check "closed circuit: calls succeed" 200 "$ST"
 fi
+
+echo "# shutdown while a relayed stream waits for its source"
+start_app appE
+start_sidecar E e "$appE_PORT" --dapr-graceful-shutdown-seconds 1
+start_sidecar F f "" --dapr-graceful-shutdown-seconds 1
+wait_status "$F_U/v1.0/invoke/e/method/up" 200 10 || bad "F -> E reachable"
+# The app sends one event and then nothing (its gate never opens).
+sse_idle() {
+  rm -f "$T_TMP/idle.out"
+  curl -s -N -o "$T_TMP/idle.out" "$F_U/v1.0/invoke/e/method/sse/2?gate=$T_TMP/never" & IDLE=$!
+  for i in $(seq 1 200); do grep -q 'event 1' "$T_TMP/idle.out" 2>/dev/null && break; sleep 0.05; done
+  check "idle stream: the first event arrived" yes "$(grep -q 'event 1' "$T_TMP/idle.out" && echo yes)"
+}
+sse_idle
+kill -TERM "$F_PID"
+wait_exit "$F_PID" 15
+check "SIGTERM to the caller's sidecar: it exits (the relay notices its server stopping)" yes \
+  "$([ "$WAIT_RC" != timeout ] && echo yes)"
+wait_exit "$IDLE" 5
+check "the caller's stream ends with the sidecar" yes "$([ "$WAIT_RC" != timeout ] && echo yes)"
+start_sidecar F f "" --dapr-graceful-shutdown-seconds 1
+wait_status "$F_U/v1.0/invoke/e/method/up" 200 10 || bad "F -> E reachable again"
+sse_idle
+kill -TERM "$E_PID"
+wait_exit "$E_PID" 15
+check "SIGTERM to the callee's sidecar: it exits" yes "$([ "$WAIT_RC" != timeout ] && echo yes)"
+wait_exit "$IDLE" 5
+check "the cut stream ends at the caller too" yes "$([ "$WAIT_RC" != timeout ] && echo yes)"
+check "the cut stream is not reported complete (curl: partial transfer)" 18 "$WAIT_RC"
 
 echo "# no crash"
 for p in "$A_PID" "$B1_PID" "$C_PID"; do

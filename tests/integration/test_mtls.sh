@@ -137,6 +137,16 @@ inv "$A_U/v1.0/invoke/b/method/hello" -X POST -d hi
 check "A -> B over mTLS: 200" 200 "$ST"
 check "A -> B: reached app b" b "$(json_get "$BODY" 'd["instance"]' 2>/dev/null)"
 check "A -> B: caller id" a "$(json_get "$BODY" 'd["headers"]["dapr-caller-app-id"]' 2>/dev/null)"
+GATE=$T_TMP/sse-gate
+curl -s -N -o "$T_TMP/sse.out" "$A_U/v1.0/invoke/b/method/sse/3?gate=$GATE" &
+SSE=$!
+for i in $(seq 1 200); do grep -q 'event 1' "$T_TMP/sse.out" 2>/dev/null && break; sleep 0.05; done
+check "SSE over mTLS: the first event arrives before the app sends the last" "yes no" \
+  "$(grep -q 'event 1' "$T_TMP/sse.out" && echo yes) $(grep -q 'event 3' "$T_TMP/sse.out" && echo yes || echo no)"
+touch "$GATE"
+wait_exit "$SSE" 20
+check "SSE over mTLS: the whole stream" 'data: event 1||data: event 2||data: event 3||' \
+  "$(tr '\n' '|' <"$T_TMP/sse.out")"
 inv "$A_U/v1.0/invoke/b/method/denied/x" -X POST
 check "ACL deny (identity from A's certificate): 403" 403 "$ST"
 check_contains "ACL deny: upstream's error code" '"errorCode":"ERR_DIRECT_INVOKE"' "$BODY"

@@ -48,8 +48,9 @@ struct dc_http_result;
 /* Streaming body sink: return 0 to continue, non-zero to abort the call (dc_http_client_do
  * then returns that value when it is a negative DC_E* code, else DC_ECANCELED). */
 typedef int dc_http_body_fn(const void *data, size_t len, void *ud);
-/* Called once, before the first body byte (or at the end when there is none), when status
- * and headers of the final response are known. Return non-zero to abort, as above. */
+/* Called once, when status and headers of the final response are known, before any byte of
+ * its body is read (libcurl: before the first body byte is delivered, or at the end when there
+ * is none). Return non-zero to abort, as above. */
 typedef int dc_http_head_fn(const struct dc_http_result *res, void *ud);
 
 struct dc_http_call {
@@ -84,6 +85,12 @@ struct dc_http_call {
     const char *tls_ca_pem;
     int (*tls_ctx_fn)(void *ssl_ctx, void *ud);
     void *tls_ud;
+    /* Optional (built-in client only): while the body is read, whenever `*watch_fd` is >= 0
+     * (it may change from on_head on, e.g. to dc_http_stream_watch_fd of the response being
+     * relayed), a read that would block also polls that descriptor and fails the call with
+     * DC_ECANCELED as soon as it reports POLLRDHUP, POLLHUP or POLLERR: a relay blocked on an
+     * idle source then notices that its own reader left or its server is stopping. */
+    const int *watch_fd;
 };
 
 /* The response. All-zero before the call; release with dc_http_result_cleanup. */
@@ -93,6 +100,9 @@ struct dc_http_result {
     struct dc_http_header *headers; /* final response's headers in order, values trimmed */
     size_t n_headers;
     long num_connects; /* new connections this call opened (0 = reused keep-alive) */
+    /* The final response's Content-Length, known from on_head on; -1 when it has none (a body
+     * in chunks or delimited by the close) or a chunked Transfer-Encoding overrides it. */
+    int64_t content_length;
     /* Private: */
     struct dc_arena arena_;
     size_t cap_headers_;

@@ -88,6 +88,9 @@ struct dc_http_response {
     size_t cap_headers_;
     struct dc_buf body;
     struct dc_arena *arena; /* the request's arena */
+    /* Private (dc_http_stream_*): */
+    int stream_; /* 0 = buffered; else how the streamed body travels */
+    void *conn_; /* the server connection of a streamed response */
 };
 
 /* Handler: fills `resp` from `req`. Runs on the connection's thread; blocking is allowed (only
@@ -195,6 +198,60 @@ const char *dc_http_status_text(int status);
  * is replaced by U+FFFD, as Go's encoder does). */
 void dc_http_response_error(struct dc_http_response *resp, int status, const char *error_code,
                             const char *message);
+
+/* Streaming responses. A handler that should not build the whole body first (a relayed
+ * Server-Sent Events stream, a body larger than it may hold) sends the head at once and then
+ * the body piece by piece, on its own thread, while the client reads:
+ *
+ *   rv = dc_http_stream_begin(req, resp, DC_HTTP_LENGTH_UNKNOWN);
+ *   while (rv == DC_OK && (n = produce(piece)) > 0)
+ *       rv = dc_http_stream_write(resp, piece, n);   (an error: stop producing)
+ *   return;                                           (the server ends the body)
+ *
+ * Framing, decided by begin from `length` and the request:
+ *   - length >= 0: "Content-Length: <length>"; the writes must add up to exactly that many bytes
+ *     (fewer when the handler returns: the connection closes, so the client sees a short body);
+ *   - DC_HTTP_LENGTH_UNKNOWN, HTTP/1.1 client: "Transfer-Encoding: chunked", one chunk per
+ *     write, the last (empty) chunk sent when the handler returns;
+ *   - DC_HTTP_LENGTH_UNKNOWN, HTTP/1.0 client: no length; the body ends when the connection
+ *     closes after the handler returns;
+ *   - HEAD requests and statuses without content (1xx, 204, 304): the head only (HEAD keeps a
+ *     known Content-Length); writes succeed and send nothing.
+ * Keep-alive continues after the response when the request and the framing allow it (as for
+ * buffered responses, "Connection: close" from the handler, quiesce and certificate changes
+ * close). Each write goes to the socket before it returns (TCP_NODELAY: at once); over TLS one
+ * record per write up to 16 KiB. A write blocked longer than the server's idle_timeout_s fails.
+ * The in-flight count (drain) covers the request until the body ended. */
+
+/* `length` for a body whose size is not known when the head is sent. */
+#define DC_HTTP_LENGTH_UNKNOWN (-1)
+
+/* Send the response head: resp->status and resp->headers (filtered as for buffered responses),
+ * then the framing above; a non-empty resp->body goes out as the first piece of the body (and
+ * counts towards `length`). From then on the server looks at neither status, headers nor body
+ * of `resp` again. Without a connection (socket-less dispatch: tests, fuzzers) nothing is sent
+ * and the writes are appended to resp->body (up to its limit), so the caller gets a buffered
+ * response. Returns DC_OK, DC_EINVAL (already begun, or length < -1) or DC_EIO (the client is
+ * gone: stop producing; the connection closes when the handler returns). Only from the handler,
+ * on its thread. */
+int dc_http_stream_begin(struct dc_http_request *req, struct dc_http_response *resp,
+                         int64_t length) DC_MUST_CHECK;
+/* Send `len` bytes of the body (0: nothing). Returns DC_OK, DC_EINVAL (not begun, or past the
+ * announced length: nothing sent, and the connection closes after the handler), DC_EIO (the
+ * client is gone, or the write timed out: stop producing) or DC_ETOOBIG (socket-less, past
+ * resp->body's limit). Only from the handler, on its thread. */
+int dc_http_stream_write(struct dc_http_response *resp, const void *data, size_t len) DC_MUST_CHECK;
+/* For a producer that blocks on something else between writes (a relayed stream waiting for
+ * its source): the connection's socket while `resp` streams, to poll for POLLRDHUP (POLLHUP and
+ * POLLERR come anyway), which says that the client left or that the server is stopping
+ * (dc_http_server_free shuts the sockets down; a handler that waits for ever would hold it up).
+ * Never read, write or close it; plain POLLIN may be a pipelined request. -1 before begin or
+ * without a connection. */
+int dc_http_stream_watch_fd(const struct dc_http_response *resp);
+/* The body cannot be completed (its producer failed): when the handler returns the connection is
+ * closed without ending the body properly (no last chunk; a Content-Length body stays short),
+ * so the client sees an error instead of a body that looks whole. No-op before begin. */
+void dc_http_stream_abort(struct dc_http_response *resp);
 
 /* Server. */
 

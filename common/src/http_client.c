@@ -1741,3 +1741,66 @@ void dc_http_result_cleanup(struct dc_http_result *res)
     dc_arena_cleanup(&res->arena_);
     memset(res, 0, sizeof(*res));
 }
+
+#ifdef DC_FUZZING
+/* Fuzzing entry (common/fuzz/fuzz_http_client.c): the built-in client's response reader over
+ * a socketpair holding `data` as the server's bytes, then end of stream. data[0] picks the
+ * request (HEAD or not), whether the body is streamed, the buffered body limit and the read
+ * buffer's first size (small sizes exercise compaction and growth). */
+int dc__http_client_fuzz(const uint8_t *data, size_t len);
+
+static int fz_body(const void *p, size_t n, void *ud)
+{
+    size_t *total = ud;
+
+    (void)p;
+    *total += n;
+    return *total > 100000 ? 1 : 0;
+}
+
+int dc__http_client_fuzz(const uint8_t *data, size_t len)
+{
+    struct dc_http_call call = {.method = "GET"};
+    struct dc_http_result res = {0};
+    struct dc_errbuf eb = {{0}};
+    struct fx x = {0};
+    size_t streamed = 0;
+    int sv[2], rv, sz = 1 << 20;
+    uint8_t f;
+
+    if (len < 1 || len > 65536)
+        return 0;
+    f = data[0];
+    data++, len--;
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+        return 0;
+    (void)setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+    if ((len > 0 && write(sv[0], data, len) != (ssize_t)len) || shutdown(sv[0], SHUT_WR) != 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return 0;
+    }
+    if (f & 2) {
+        call.on_body = fz_body;
+        call.ud = &streamed;
+    }
+    dc_buf_init(&res.body, call.on_body == NULL ? (size_t)64 << ((f >> 2) & 7) : 0);
+    x.call = &call;
+    x.res = &res;
+    x.eb = &eb;
+    x.conn = dc_xcalloc(1, sizeof(*x.conn) + 1);
+    x.conn->fd = sv[1];
+    x.conn->cap = (size_t)(f >> 5) * 7 + 1;
+    x.conn->buf = dc_xmalloc(x.conn->cap);
+    rv = read_response(&x, (f & 1) != 0);
+    if ((rv != DC_OK && rv != DC_EAGAIN && eb.msg[0] == '\0') || x.off > x.len ||
+        x.len > x.conn->cap || res.body.len > res.body.max ||
+        res.n_headers > DC_HTTP_MAX_RESPONSE_HEADERS ||
+        (rv == DC_OK && x.keep_alive && x.off != x.len))
+        abort();
+    fconn_close(x.conn);
+    close(sv[0]);
+    dc_http_result_cleanup(&res);
+    return 0;
+}
+#endif

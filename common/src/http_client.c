@@ -60,6 +60,7 @@
 #define FAST_BUF 16384
 #define FAST_MAX_HEAD (256u * 1024)
 #define FAST_KEY 400
+#define FAST_MAX_INTERIM 5 /* 1xx responses before the final one (net/http's bound) */
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
 #define DEFAULT_MAX_IDLE 64
 
@@ -1499,7 +1500,7 @@ static int read_to_close(struct fx *x)
 static int read_response(struct fx *x, bool head_req)
 {
     const char *end;
-    int minor = 1, rv;
+    int minor = 1, rv, interim = 0;
     bool chunked = false, cclose = false, ckeep = false;
     int64_t clen = -1;
     enum body_mode mode;
@@ -1524,7 +1525,10 @@ static int read_response(struct fx *x, bool head_req)
             cclose = true;
             break;
         }
-        /* an interim 1xx response: its headers are forgotten */
+        /* An interim 1xx response: its headers are forgotten (but stay in the result's
+         * arena until the call ends), so a server may send only a few of them, as Go's. */
+        if (++interim > FAST_MAX_INTERIM)
+            return dc_err_set(x->eb, DC_EIO, "http: too many 1xx informational responses");
     }
     x->keep_alive = minor >= 1 ? !cclose : ckeep && !cclose;
     if (head_req || x->res->status < 200 || x->res->status == 204 || x->res->status == 304)

@@ -21,6 +21,7 @@
 #include "../lock.h"
 #include "../pubsub_api.h"
 #include "../runtime.h"
+#include "fuzz_api.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -36,18 +37,8 @@ static void comps_open(void)
     static const char *const types[] = {"lock.in-memory", "pubsub.in-memory"};
     struct dc_errbuf eb = {{0}};
 
-    rt.comps.v = dc_xcalloc(2, sizeof(struct sdc_component));
-    rt.comps.n = 2;
-    for (size_t i = 0; i < 2; i++) {
-        struct sdc_component *sc = &rt.comps.v[i];
-        struct sdc_init_ctx ctx = {.name = names[i], .app_id = "fuzz"};
-        defs[i].meta.name = (char *)names[i];
-        sc->def = &defs[i];
-        sc->type = sdc_component_type_find(types[i], "v1");
-        if (sc->type == NULL || sc->type->ops->init(&sc->self, &sc->md, &ctx, NULL) != DC_OK)
-            abort();
-        sc->ok = true;
-    }
+    fuzz_comps_new(&rt, defs, 2, names, types);
+    fuzz_comps_init(&rt);
     if (sdc_pubsub_init(&rt, &eb) != DC_OK)
         abort();
 }
@@ -71,55 +62,14 @@ static void setup(void)
     sdc_configuration_api_routes(router, &rt);
 }
 
-/* The next line of the input (up to '\n'), NUL-terminated in the arena. */
-static const char *line(struct dc_arena *a, const uint8_t **p, const uint8_t *end)
-{
-    const uint8_t *nl = memchr(*p, '\n', (size_t)(end - *p));
-    size_t n = nl != NULL ? (size_t)(nl - *p) : (size_t)(end - *p);
-    char *s = dc_arena_strndup(a, (const char *)*p, n);
-
-    *p += n + (nl != NULL);
-    return s;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    const uint8_t *p = data, *end = data + size;
-    struct dc_arena a;
-    struct dc_http_request req = {0};
-    struct dc_http_response resp;
-    struct dc_http_header h;
-    const char *path, *q, *ct;
-
     if (router == NULL)
         setup();
     if (++runs % 5000 == 0) {
         comps_close();
         comps_open();
     }
-    dc_arena_init(&a);
-    req.arena = &a;
-    req.method = line(&a, &p, end);
-    path = line(&a, &p, end);
-    ct = line(&a, &p, end);
-    q = strchr(path, '?');
-    req.path = q != NULL ? dc_arena_strndup(&a, path, (size_t)(q - path)) : path;
-    req.query = q != NULL ? q + 1 : "";
-    if (req.path[0] != '/')
-        req.path = "/v1.0-alpha1/lock/lk";
-    if (ct[0] != '\0') {
-        h.name = "Content-Type";
-        h.value = ct;
-        req.headers = &h;
-        req.n_headers = 1;
-    }
-    req.body = dc_arena_strndup(&a, (const char *)p, (size_t)(end - p));
-    req.body_len = (size_t)(end - p);
-    dc_http_response_init(&resp, &a);
-    (void)dc_http_router_dispatch(router, &req, &resp);
-    if (resp.status < 200 || resp.status > 599)
-        abort();
-    dc_http_response_cleanup(&resp);
-    dc_arena_cleanup(&a);
+    fuzz_req_run(router, data, size, "Content-Type", "/v1.0-alpha1/lock/lk");
     return 0;
 }

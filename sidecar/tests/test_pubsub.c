@@ -335,6 +335,13 @@ static void test_app_status(void **state)
     assert_int_equal(sdc__ps_app_status("{\"status\":\"WHAT\"}", 17), SDC_PUBSUB_RETRY);
 }
 
+static void subs_free(struct sdc__ps_sub **subs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sdc__ps_sub_free(subs[i]);
+    free(subs);
+}
+
 static void test_programmatic_parse(void **state)
 {
     static const char body[] =
@@ -361,9 +368,7 @@ static void test_programmatic_parse(void **state)
     assert_int_equal(subs[1]->bulk_max_n, 100);
     assert_int_equal(subs[1]->bulk_max_await_ms, 1000);
     assert_string_equal(subs[1]->dead_letter, "dl");
-    for (size_t i = 0; i < n; i++)
-        sdc__ps_sub_free(subs[i]);
-    free(subs);
+    subs_free(subs, n);
     assert_int_equal(sdc__ps_parse_programmatic(&ps, "{}", 2, &subs, &n, NULL), DC_EPARSE);
 }
 
@@ -378,12 +383,13 @@ static void test_programmatic_bulk_bounds(void **state)
         "\"maxAwaitDurationMs\":0.5}},"
         " {\"topic\":\"c\",\"route\":\"/c\",\"bulkSubscribe\":{\"maxMessagesCount\":7.9,"
         "\"maxAwaitDurationMs\":2147483648}}]";
-    struct sdc_pubsub_rt ps = {0};
+    static struct sdc_pubsub_rt ps; /* the subscriptions point at it */
     struct sdc__ps_sub **subs = NULL;
     size_t n = 0;
 
     (void)state;
-    assert_int_equal(sdc__ps_parse_programmatic(&ps, body, strlen(body), &subs, &n, NULL), DC_OK);
+    assert_int_equal(sdc__ps_parse_programmatic(&ps, body, sizeof(body) - 1, &subs, &n, NULL),
+                     DC_OK);
     assert_int_equal(n, 3);
     assert_int_equal(subs[0]->bulk_max_n, 10000);
     assert_int_equal(subs[0]->bulk_max_await_ms, INT32_MAX);
@@ -391,9 +397,7 @@ static void test_programmatic_bulk_bounds(void **state)
     assert_int_equal(subs[1]->bulk_max_await_ms, 1000);
     assert_int_equal(subs[2]->bulk_max_n, 7);
     assert_int_equal(subs[2]->bulk_max_await_ms, INT32_MAX);
-    for (size_t i = 0; i < n; i++)
-        sdc__ps_sub_free(subs[i]);
-    free(subs);
+    subs_free(subs, n);
 }
 
 int main(void)

@@ -114,7 +114,8 @@ static bool decode_body(struct dc_http_request *req, struct dc_http_response *re
                 rv = dc_err_set(&eb, DC_EINVAL, "invalid value for int32 field expiryInSeconds");
         } else if (e != NULL && !cJSON_IsNull(e)) {
             double d = cJSON_IsNumber(e) ? e->valuedouble : 0.5;
-            if (d != (double)(int64_t)d || d < INT32_MIN || d > INT32_MAX)
+            /* The range first: converting a double beyond int64_t (1e30) is undefined. */
+            if (!(d >= INT32_MIN && d <= INT32_MAX) || d != (double)(int64_t)d)
                 rv = dc_err_set(&eb, DC_EINVAL, "invalid value for int32 field expiryInSeconds");
             else
                 out->expiry = (int64_t)d;

@@ -323,6 +323,13 @@ static const char *json_kind(const cJSON *v)
     return "object";
 }
 
+/* Whether a JSON number decodes into a Go int (int64): integral and within range. The range
+ * is checked on the double first: converting one beyond int64_t (1e30) is undefined. */
+static bool go_int(double d)
+{
+    return d >= -0x1p63 && d < 0x1p63 && d == (double)(int64_t)d;
+}
+
 /* Decode a map[string]string member `obj` (may be NULL or null) merged with the query
  * metadata, which wins (§1.4). */
 static int decode_md(struct ctx *c, const cJSON *obj, const char *gostruct, struct sdc_md *out,
@@ -1035,8 +1042,7 @@ static void on_bulk_get(struct dc_http_request *req, struct dc_http_response *re
         err_deserialize(resp, why);
         goto out;
     }
-    if (par != NULL && !cJSON_IsNull(par) &&
-        (!cJSON_IsNumber(par) || par->valuedouble != (double)(int64_t)par->valuedouble)) {
+    if (par != NULL && !cJSON_IsNull(par) && (!cJSON_IsNumber(par) || !go_int(par->valuedouble))) {
         snprintf(why, sizeof(why),
                  "json: cannot unmarshal %s into Go struct field BulkGetRequest.parallelism of "
                  "type int",

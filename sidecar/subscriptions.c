@@ -3,6 +3,7 @@
  * subscriptions of /v1.0/metadata. */
 #include "pubsub_internal.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,15 @@ static const char *jstr(const cJSON *o, const char *k)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* A bulkSubscribe number (int32 upstream): `def` when absent or below 1, at most `max` (the
+ * double is compared before it is converted: 1e30 does not fit an int64_t). */
+static int64_t bulk_num(const cJSON *v, int64_t def, int64_t max)
+{
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 1))
+        return def;
+    return v->valuedouble >= (double)max ? max : (int64_t)v->valuedouble;
+}
+
 /* One item of the GET /dapr/subscribe array (v1 and v2 shapes). NULL when it is skipped. */
 static struct sdc__ps_sub *parse_item(struct sdc_pubsub_rt *ps, const cJSON *it)
 {
@@ -115,13 +125,9 @@ static struct sdc__ps_sub *parse_item(struct sdc_pubsub_rt *ps, const cJSON *it)
     cJSON_ArrayForEach(r, md) if (cJSON_IsString(r)) sdc_md_set(&s->md, r->string, r->valuestring);
     bulk = cJSON_GetObjectItem(it, "bulkSubscribe");
     s->bulk = cJSON_IsTrue(cJSON_GetObjectItem(bulk, "enabled"));
-    r = cJSON_GetObjectItem(bulk, "maxMessagesCount");
-    s->bulk_max_n = cJSON_IsNumber(r) && r->valuedouble >= 1 ? (int64_t)r->valuedouble : 100;
-    r = cJSON_GetObjectItem(bulk, "maxAwaitDurationMs");
+    s->bulk_max_n = bulk_num(cJSON_GetObjectItem(bulk, "maxMessagesCount"), 100, 10000);
     s->bulk_max_await_ms =
-        cJSON_IsNumber(r) && r->valuedouble >= 1 ? (int64_t)r->valuedouble : 1000;
-    if (s->bulk_max_n > 10000)
-        s->bulk_max_n = 10000;
+        bulk_num(cJSON_GetObjectItem(bulk, "maxAwaitDurationMs"), 1000, INT32_MAX);
     if (s->nrules == 0) {
         /* Upstream discards items that end with zero rules. */
         sdc__ps_sub_free(s);

@@ -3,6 +3,7 @@
  * values (so the DC_ETOOBIG paths run); the rest is the stream. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dc/k8s.h"
@@ -31,16 +32,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct dc_k8s_watch_decoder d;
     struct dc_errbuf eb = {0};
-    size_t piece, count = 0;
-    const char *p;
+    size_t piece, count = 0, body_len;
+    const char *p, *body;
     int rv = DC_OK;
 
     if (size < 1)
         return 0;
     piece = (size_t)(data[0] >> 1) + 1;
     dc_k8s_watch_decoder_init(&d, (data[0] & 1) ? 64 : 0);
-    p = (const char *)data + 1;
-    size--;
+    p = body = (const char *)data + 1;
+    body_len = --size;
     while (size > 0 && rv == DC_OK) {
         size_t n = size < piece ? size : piece;
         rv = dc_k8s_watch_decode(&d, p, n, on_event, &count, &eb);
@@ -50,7 +51,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rv == DC_OK)
         (void)dc_k8s_watch_decoder_finish(&d, &eb);
     dc_k8s_watch_decoder_cleanup(&d);
-    /* The error path over the same bytes, as an HTTP error body. */
-    (void)dc_k8s_status_error(409, (const char *)data, size, &eb);
+    /* The error path over the same bytes, as an HTTP error body (the loop consumed `size`). */
+    eb.msg[0] = '\0';
+    rv = dc_k8s_status_error(400 + data[0], body, body_len, &eb);
+    if (rv >= 0 || eb.msg[0] == '\0')
+        abort();
     return 0;
 }

@@ -596,8 +596,11 @@ void dc__grpc_call_pump(struct dc_grpc_call *call)
         }
         if (call->paused)
             break;
-        rv = dc_grpc_decoder_feed(&call->dec, (const uint8_t *)call->rx.data + call->rx_off, avail,
-                                  &used, &msg, &mlen);
+        /* rx.data is NULL until a DATA frame came (a request ended by its HEADERS frame):
+         * NULL + 0 is undefined, so no offset is applied to it. */
+        rv = dc_grpc_decoder_feed(&call->dec,
+                                  avail > 0 ? (const uint8_t *)call->rx.data + call->rx_off : NULL,
+                                  avail, &used, &msg, &mlen);
         call->rx_off += used;
         consume(call, used);
         if (rv == DC_ETOOBIG) {

@@ -62,6 +62,7 @@
 #define FAST_BUF 16384
 #define FAST_MAX_HEAD (256u * 1024)
 #define FAST_KEY 400
+#define FAST_MAX_INTERIM 5 /* 1xx responses before the final one (net/http's bound) */
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
 #define DEFAULT_MAX_IDLE 64
 
@@ -1527,7 +1528,7 @@ static int read_to_close(struct fx *x)
 static int read_response(struct fx *x, bool head_req)
 {
     const char *end;
-    int minor = 1, rv;
+    int minor = 1, rv, interim = 0;
     bool chunked = false, cclose = false, ckeep = false;
     int64_t clen = -1;
     enum body_mode mode;
@@ -1552,7 +1553,10 @@ static int read_response(struct fx *x, bool head_req)
             cclose = true;
             break;
         }
-        /* an interim 1xx response: its headers are forgotten */
+        /* An interim 1xx response: its headers are forgotten (but stay in the result's
+         * arena until the call ends), so a server may send only a few of them, as Go's. */
+        if (++interim > FAST_MAX_INTERIM)
+            return dc_err_set(x->eb, DC_EIO, "http: too many 1xx informational responses");
     }
     x->keep_alive = minor >= 1 ? !cclose : ckeep && !cclose;
     x->res->content_length = chunked ? -1 : clen;
@@ -1777,3 +1781,66 @@ void dc_http_result_cleanup(struct dc_http_result *res)
     dc_arena_cleanup(&res->arena_);
     memset(res, 0, sizeof(*res));
 }
+
+#ifdef DC_FUZZING
+/* Fuzzing entry (common/fuzz/fuzz_http_client.c): the built-in client's response reader over
+ * a socketpair holding `data` as the server's bytes, then end of stream. data[0] picks the
+ * request (HEAD or not), whether the body is streamed, the buffered body limit and the read
+ * buffer's first size (small sizes exercise compaction and growth). */
+int dc__http_client_fuzz(const uint8_t *data, size_t len);
+
+static int fz_body(const void *p, size_t n, void *ud)
+{
+    size_t *total = ud;
+
+    (void)p;
+    *total += n;
+    return *total > 100000 ? 1 : 0;
+}
+
+int dc__http_client_fuzz(const uint8_t *data, size_t len)
+{
+    struct dc_http_call call = {.method = "GET"};
+    struct dc_http_result res = {0};
+    struct dc_errbuf eb = {{0}};
+    struct fx x = {0};
+    size_t streamed = 0;
+    int sv[2], rv, sz = 1 << 20;
+    uint8_t f;
+
+    if (len < 1 || len > 65536)
+        return 0;
+    f = data[0];
+    data++, len--;
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+        return 0;
+    (void)setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+    if ((len > 0 && write(sv[0], data, len) != (ssize_t)len) || shutdown(sv[0], SHUT_WR) != 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return 0;
+    }
+    if (f & 2) {
+        call.on_body = fz_body;
+        call.ud = &streamed;
+    }
+    dc_buf_init(&res.body, call.on_body == NULL ? (size_t)64 << ((f >> 2) & 7) : 0);
+    x.call = &call;
+    x.res = &res;
+    x.eb = &eb;
+    x.conn = dc_xcalloc(1, sizeof(*x.conn) + 1);
+    x.conn->fd = sv[1];
+    x.conn->cap = (size_t)(f >> 5) * 7 + 1;
+    x.conn->buf = dc_xmalloc(x.conn->cap);
+    rv = read_response(&x, (f & 1) != 0);
+    if ((rv != DC_OK && rv != DC_EAGAIN && eb.msg[0] == '\0') || x.off > x.len ||
+        x.len > x.conn->cap || res.body.len > res.body.max ||
+        res.n_headers > DC_HTTP_MAX_RESPONSE_HEADERS ||
+        (rv == DC_OK && x.keep_alive && x.off != x.len))
+        abort();
+    fconn_close(x.conn);
+    close(sv[0]);
+    dc_http_result_cleanup(&res);
+    return 0;
+}
+#endif

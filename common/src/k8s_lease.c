@@ -2,6 +2,7 @@
 #include "dc/k8s_lease.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,8 +174,12 @@ static enum try_result try_acquire_or_renew(struct dc_k8s_lease *l)
     holder = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "holderIdentity"));
     mine = dc_str_eq(holder, l->identity);
     dur = cJSON_GetObjectItemCaseSensitive(spec, "leaseDurationSeconds");
-    dur_ms = cJSON_IsNumber(dur) && dur->valuedouble > 0 ? (long)(dur->valuedouble * 1000)
-                                                         : l->o.lease_duration_ms;
+    /* An int32 in the API; capped before the conversion (1e300 * 1000 to long is undefined). */
+    if (cJSON_IsNumber(dur) && dur->valuedouble > 0)
+        dur_ms =
+            dur->valuedouble < INT32_MAX ? (long)(dur->valuedouble * 1000) : (long)INT32_MAX * 1000;
+    else
+        dur_ms = l->o.lease_duration_ms;
     if (!dc_str_empty(holder) && !mine && l->observed_ms + dur_ms > k8s_now_ms()) {
         res = TRY_HELD;
         goto out;

@@ -868,6 +868,44 @@ static void test_builtin_client_stale_and_errors(void **state)
     raw_stop(&rs);
 }
 
+/* A server may send a few interim 1xx responses (their headers are dropped), not an endless
+ * stream of them: each one's headers are kept in the result's arena until the call ends. */
+static void test_builtin_client_interim_bound(void **state)
+{
+    static const struct raw_reply replies[] = {
+        {"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+         "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n"
+         "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+         false},
+        {"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n"
+         "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n"
+         "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n"
+         "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+         true},
+    };
+    struct dc_http_client *c;
+    struct dc_http_result res = {0};
+    struct dc_errbuf eb = {{0}};
+    struct raw_srv rs;
+    char url[128];
+    struct dc_http_call call = {.url = url, .timeout_ms = 5000};
+
+    (void)state;
+    raw_start(&rs, replies, 2);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/", rs.port);
+    assert_int_equal(dc_http_client_new(&c, NULL, NULL), DC_OK);
+    assert_int_equal(raw_call(c, &rs, "GET", NULL, NULL, &res), DC_OK); /* five: fine */
+    assert_int_equal(res.status, 200);
+    assert_null(dc_http_result_header(&res, "Link"));
+    assert_int_equal(res.body.len, 2);
+    dc_http_result_cleanup(&res);
+    assert_int_equal(dc_http_client_do(c, &call, &res, &eb), DC_EIO); /* six: refused */
+    assert_string_equal(eb.msg, "http: too many 1xx informational responses");
+    dc_http_result_cleanup(&res);
+    dc_http_client_free(c);
+    raw_stop(&rs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -891,6 +929,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_address_in_use, setup, teardown),
         cmocka_unit_test(test_builtin_client_framing),
         cmocka_unit_test(test_builtin_client_stale_and_errors),
+        cmocka_unit_test(test_builtin_client_interim_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

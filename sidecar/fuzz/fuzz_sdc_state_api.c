@@ -15,6 +15,7 @@
 
 #include "../state_api.h"
 #include "../state_store.h"
+#include "fuzz_api.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -27,22 +28,11 @@ static unsigned runs;
 static void stores_open(void)
 {
     static const char *const names[] = {"mem", "none"};
-    const struct sdc_component_type *t = sdc_component_type_find("state.in-memory", "v1");
+    static const char *const types[] = {"state.in-memory", "state.in-memory"};
 
-    rt.comps.v = dc_xcalloc(2, sizeof(struct sdc_component));
-    rt.comps.n = 2;
-    for (size_t i = 0; i < 2; i++) {
-        struct sdc_component *sc = &rt.comps.v[i];
-        struct sdc_init_ctx ctx = {.name = names[i], .app_id = "fuzz"};
-        defs[i].meta.name = (char *)names[i];
-        sc->def = &defs[i];
-        sc->type = t;
-        if (i == 1)
-            sdc_md_set(&sc->md, "keyPrefix", "none");
-        if (t->ops->init(&sc->self, &sc->md, &ctx, NULL) != DC_OK)
-            abort();
-        sc->ok = true;
-    }
+    fuzz_comps_new(&rt, defs, 2, names, types);
+    sdc_md_set(&rt.comps.v[1].md, "keyPrefix", "none");
+    fuzz_comps_init(&rt);
 }
 
 static void setup(void)
@@ -54,55 +44,14 @@ static void setup(void)
     sdc_state_api_routes(router, &rt);
 }
 
-/* The next line of the input (up to '\n'), NUL-terminated in the arena. */
-static const char *line(struct dc_arena *a, const uint8_t **p, const uint8_t *end)
-{
-    const uint8_t *nl = memchr(*p, '\n', (size_t)(end - *p));
-    size_t n = nl != NULL ? (size_t)(nl - *p) : (size_t)(end - *p);
-    char *s = dc_arena_strndup(a, (const char *)*p, n);
-
-    *p += n + (nl != NULL);
-    return s;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    const uint8_t *p = data, *end = data + size;
-    struct dc_arena a;
-    struct dc_http_request req = {0};
-    struct dc_http_response resp;
-    struct dc_http_header h;
-    const char *path, *q, *etag;
-
     if (router == NULL)
         setup();
     if (++runs % 5000 == 0) {
         sdc_components_close(&rt.comps);
         stores_open();
     }
-    dc_arena_init(&a);
-    req.arena = &a;
-    req.method = line(&a, &p, end);
-    path = line(&a, &p, end);
-    etag = line(&a, &p, end);
-    q = strchr(path, '?');
-    req.path = q != NULL ? dc_arena_strndup(&a, path, (size_t)(q - path)) : path;
-    req.query = q != NULL ? q + 1 : "";
-    if (req.path[0] != '/')
-        req.path = "/v1.0/state/mem";
-    if (etag[0] != '\0') {
-        h.name = "If-Match";
-        h.value = etag;
-        req.headers = &h;
-        req.n_headers = 1;
-    }
-    req.body = dc_arena_strndup(&a, (const char *)p, (size_t)(end - p));
-    req.body_len = (size_t)(end - p);
-    dc_http_response_init(&resp, &a);
-    (void)dc_http_router_dispatch(router, &req, &resp);
-    if (resp.status < 200 || resp.status > 599)
-        abort();
-    dc_http_response_cleanup(&resp);
-    dc_arena_cleanup(&a);
+    fuzz_req_run(router, data, size, "If-Match", "/v1.0/state/mem");
     return 0;
 }

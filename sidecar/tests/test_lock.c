@@ -257,6 +257,11 @@ static void test_validation(void **state)
              "{\"resourceId\":\"r\",\"lockOwner\":\"o\",\"expiryInSeconds\":3000000000}", got,
              sizeof(got));
         assert_non_null(strstr(got, "400 {\"errorCode\":\"ERR_MALFORMED_REQUEST\""));
+        /* Beyond int64_t: rejected without converting it (the conversion is undefined). */
+        call(f, "POST", "/v1.0-alpha1/lock/mem",
+             "{\"resourceId\":\"r\",\"lockOwner\":\"o\",\"expiryInSeconds\":1e30}", got,
+             sizeof(got));
+        assert_non_null(strstr(got, "400 {\"errorCode\":\"ERR_MALFORMED_REQUEST\""));
     }
     /* Only POST: a GET falls through to the (absent) fallback. */
     {

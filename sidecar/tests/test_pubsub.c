@@ -335,6 +335,13 @@ static void test_app_status(void **state)
     assert_int_equal(sdc__ps_app_status("{\"status\":\"WHAT\"}", 17), SDC_PUBSUB_RETRY);
 }
 
+static void subs_free(struct sdc__ps_sub **subs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sdc__ps_sub_free(subs[i]);
+    free(subs);
+}
+
 static void test_programmatic_parse(void **state)
 {
     static const char body[] =
@@ -361,10 +368,36 @@ static void test_programmatic_parse(void **state)
     assert_int_equal(subs[1]->bulk_max_n, 100);
     assert_int_equal(subs[1]->bulk_max_await_ms, 1000);
     assert_string_equal(subs[1]->dead_letter, "dl");
-    for (size_t i = 0; i < n; i++)
-        sdc__ps_sub_free(subs[i]);
-    free(subs);
+    subs_free(subs, n);
     assert_int_equal(sdc__ps_parse_programmatic(&ps, "{}", 2, &subs, &n, NULL), DC_EPARSE);
+}
+
+/* bulkSubscribe numbers out of range are clamped before they are converted (fuzz_sdc_subscribe:
+ * (int64_t)1e30 was undefined, and gave INT64_MIN on x86). */
+static void test_programmatic_bulk_bounds(void **state)
+{
+    static const char body[] =
+        "[{\"topic\":\"a\",\"route\":\"/a\",\"bulkSubscribe\":{\"maxMessagesCount\":1e30,"
+        "\"maxAwaitDurationMs\":1e300}},"
+        " {\"topic\":\"b\",\"route\":\"/b\",\"bulkSubscribe\":{\"maxMessagesCount\":-5,"
+        "\"maxAwaitDurationMs\":0.5}},"
+        " {\"topic\":\"c\",\"route\":\"/c\",\"bulkSubscribe\":{\"maxMessagesCount\":7.9,"
+        "\"maxAwaitDurationMs\":2147483648}}]";
+    static struct sdc_pubsub_rt ps; /* the subscriptions point at it */
+    struct sdc__ps_sub **subs = NULL;
+    size_t n = 0;
+
+    (void)state;
+    assert_int_equal(sdc__ps_parse_programmatic(&ps, body, sizeof(body) - 1, &subs, &n, NULL),
+                     DC_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(subs[0]->bulk_max_n, 10000);
+    assert_int_equal(subs[0]->bulk_max_await_ms, INT32_MAX);
+    assert_int_equal(subs[1]->bulk_max_n, 100);
+    assert_int_equal(subs[1]->bulk_max_await_ms, 1000);
+    assert_int_equal(subs[2]->bulk_max_n, 7);
+    assert_int_equal(subs[2]->bulk_max_await_ms, INT32_MAX);
+    subs_free(subs, n);
 }
 
 int main(void)
@@ -382,6 +415,7 @@ int main(void)
         cmocka_unit_test(test_scoping),
         cmocka_unit_test(test_app_status),
         cmocka_unit_test(test_programmatic_parse),
+        cmocka_unit_test(test_programmatic_bulk_bounds),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
